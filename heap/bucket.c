@@ -1,0 +1,304 @@
+/*
+ * bucket.c -- sub-page blocks: power-of-two classes 16 B .. P/2.
+ *
+ * A bucket page holds blocks of one class.  Its free blocks are tracked by
+ * a bitmap: in the map entry itself when the page has at most 16 blocks
+ * ("inline", every class at the default 256 B page), else in the side table
+ * ("side", P/512 32-bit words per page) with the free count in the entry.
+ *
+ * A page with at least one free block is on its extent's list for its
+ * class; the list node (two page indices) lives in one free block of the
+ * page, the "node block", whose index is in the map entry.  The heap keeps,
+ * per class, the set of extents whose list is not empty.
+ *
+ * Invariants maintained here:
+ *  B1  a bucket page is on its class list iff it has a free block;
+ *  B2  the node block of a listed page is free and holds its list node;
+ *  B3  bkt_exts[c] holds an extent iff its list for class c is not empty;
+ *  B4  a page whose blocks are all free is not a bucket page any more: it
+ *      is released to the page runs at once.
+ * Bounds: alloc and free take at most one map read of the page, one of a
+ * neighbour page (list unlink), and a bitmap search of one word inline, or
+ * at most P/512 words on a side page (1 word for P <= 512, 64 at 32 KiB).
+ */
+#include "internal.h"
+
+static inline uint32_t nblocks_of(const struct rt_heap *h, unsigned cls)
+{
+	return (uint32_t)(h->page >> (cls + 4));
+}
+
+static inline void *block_addr(const struct rt_heap *h,
+                               const struct rt_extent *x, uint32_t pg,
+                               unsigned cls, uint32_t b)
+{
+	return (uint8_t *)rt_page_addr(h, x, pg) + ((size_t)b << (cls + 4));
+}
+
+static inline uint32_t *side_words(const struct rt_heap *h,
+                                   const struct rt_extent *x, uint32_t pg)
+{
+	return x->side + (size_t)pg * h->side_words;
+}
+
+static inline uint32_t node_index(const struct rt_heap *h, uint32_t e)
+{
+	return nblocks_of(h, BK_CLS(e)) <= BK_INLINE_MAX ? BK_INODE(e)
+	                                                 : BK_SNODE(e);
+}
+
+struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
+                                const struct rt_extent *x, uint32_t pg,
+                                uint32_t e)
+{
+	return block_addr(h, x, pg, BK_CLS(e), node_index(h, e));
+}
+
+/* -- the per-extent list of pages with free blocks (B1, B3) -- */
+
+static void list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
+                      uint32_t pg, struct rt_bnode *nd)
+{
+	uint32_t head = x->bkt_head[cls];
+	RT_STEP();
+	hook_meta_live(nd, sizeof(*nd));
+	nd->prev = RT_NIL;
+	nd->next = head;
+	if (head != RT_NIL)
+		rt_bucket_node(h, x, head, rt_map_get(x, head))->prev = pg;
+	else
+		rt_extset_add(&h->bkt_exts[cls], x->slot);
+	x->bkt_head[cls] = pg;
+}
+
+static void list_unlink(struct rt_heap *h, struct rt_extent *x, unsigned cls,
+                        struct rt_bnode *nd)
+{
+	RT_STEP();
+	if (nd->prev == RT_NIL)
+		x->bkt_head[cls] = nd->next;
+	else
+		rt_bucket_node(h, x, nd->prev, rt_map_get(x, nd->prev))->next =
+			nd->next;
+	if (nd->next != RT_NIL)
+		rt_bucket_node(h, x, nd->next, rt_map_get(x, nd->next))->prev =
+			nd->prev;
+	if (x->bkt_head[cls] == RT_NIL)
+		rt_extset_del(&h->bkt_exts[cls], x->slot);
+	if (h->flags & RTHEAP_F_DEBUG_FILL)
+		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
+	hook_meta_dead(nd, sizeof(*nd));
+}
+
+/* -- side bitmaps: bounded scans over P/512 words -- */
+
+static uint32_t side_highest_except(uint32_t *w, uint32_t nw, uint32_t skip)
+{
+	for (uint32_t i = nw; i-- > 0;) {
+		RT_STEP();
+		uint32_t v = w[i];
+		if (i == (skip >> 5))
+			v &= ~(1u << (skip & 31));
+		if (v)
+			return i * 32u + rt_fls32(v);
+	}
+	return RT_NIL;
+}
+
+static bool side_test(const uint32_t *w, uint32_t b)
+{
+	return (w[b >> 5] >> (b & 31)) & 1u;
+}
+
+/* -- allocation -- */
+
+static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
+                            uint32_t pg, unsigned cls)
+{
+	uint32_t e = rt_map_get(x, pg);
+	uint32_t nb = nblocks_of(h, cls);
+	uint32_t b;
+
+	if (nb <= BK_INLINE_MAX) {
+		uint32_t bits = BK_IBITS(e), node = BK_INODE(e);
+		uint32_t others = bits & ~(1u << node);
+		if (others) {
+			b = rt_fls32(others);
+		} else {
+			b = node;
+			list_unlink(h, x, cls, block_addr(h, x, pg, cls, b));
+		}
+		rt_map_set(x, pg, BK_INLINE(bits & ~(1u << b), node, cls));
+	} else {
+		uint32_t *w = side_words(h, x, pg);
+		uint32_t cnt = BK_SCOUNT(e), node = BK_SNODE(e);
+		if (cnt > 1) {
+			b = side_highest_except(w, nb / 32, node);
+		} else {
+			b = node;
+			list_unlink(h, x, cls, block_addr(h, x, pg, cls, b));
+		}
+		w[b >> 5] &= ~(1u << (b & 31));
+		rt_map_set(x, pg, BK_SIDE(cnt - 1, node, cls));
+	}
+	return block_addr(h, x, pg, cls, b);
+}
+
+static void *take_new_page(struct rt_heap *h, unsigned cls)
+{
+	struct rt_extent *x;
+	uint32_t pg;
+	if (!rt_runs_take(h, 1, &x, &pg))
+		return NULL;
+	if (h->flags & RTHEAP_F_DEBUG_FILL) {
+		void *pa = rt_page_addr(h, x, pg);
+		rt_debug_take(h, x, pg, 1);
+		hook_open(pa, h->page);
+		rt_debug_fill(pa, h->page, RT_FILL_FREED);
+		hook_close(pa, h->page);
+	}
+	uint32_t nb = nblocks_of(h, cls);
+	uint32_t b = nb - 1;
+	/* block 0 becomes the node block; the last block is handed out */
+	if (nb <= BK_INLINE_MAX) {
+		uint32_t bits = ((1u << nb) - 1u) & ~(1u << b);
+		rt_map_set(x, pg, BK_INLINE(bits, 0, cls));
+	} else {
+		uint32_t *w = side_words(h, x, pg);
+		uint32_t nw = nb / 32;
+		for (uint32_t i = 0; i < nw; i++) {
+			RT_STEP();
+			w[i] = ~0u;
+		}
+		w[b >> 5] &= ~(1u << (b & 31));
+		rt_map_set(x, pg, BK_SIDE(nb - 1, 0, cls));
+	}
+	list_push(h, x, cls, pg, block_addr(h, x, pg, cls, 0));
+	h->pages_bucket++;
+	h->class_pages[cls]++;
+	return block_addr(h, x, pg, cls, b);
+}
+
+void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
+{
+	struct rt_extset *s = &h->bkt_exts[cls];
+	void *p;
+	if (s->summary) {
+		struct rt_extent *x = h->by_slot[rt_extset_first(s)];
+		p = take_from_page(h, x, x->bkt_head[cls], cls);
+	} else {
+		p = take_new_page(h, cls);
+		if (!p)
+			return NULL;
+	}
+	h->class_live[cls]++;
+	return p;
+}
+
+/* -- release -- */
+
+static void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+                       unsigned cls, uint32_t node)
+{
+	list_unlink(h, x, cls, block_addr(h, x, pg, cls, node));
+	h->pages_bucket--;
+	h->class_pages[cls]--;
+	rt_runs_release(h, x, pg, 1);
+}
+
+/* Release block at offset off of bucket page pg (entry e): mark free, put
+ * the page back on its list if it was full, release it if it is empty. */
+int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+                   uint32_t e, size_t off)
+{
+	unsigned cls = BK_CLS(e);
+	size_t bsize = (size_t)16 << cls;
+	if (off & (bsize - 1)) {
+		rt_report(h, RTHEAP_ERR_NOT_BLOCK, rt_page_addr(h, x, pg));
+		return -EINVAL;
+	}
+	uint32_t b = (uint32_t)(off >> (cls + 4));
+	uint32_t nb = nblocks_of(h, cls);
+	void *blk = block_addr(h, x, pg, cls, b);
+
+	if (nb <= BK_INLINE_MAX) {
+		uint32_t bits = BK_IBITS(e);
+		if ((bits >> b) & 1u) {
+			rt_report(h, RTHEAP_ERR_DOUBLE_FREE, blk);
+			return -EINVAL;
+		}
+		if (h->flags & RTHEAP_F_DEBUG_FILL)
+			rt_debug_fill(blk, bsize, RT_FILL_FREED);
+		hook_block_free(blk, bsize);
+		h->class_live[cls]--;
+		if (!bits) {
+			rt_map_set(x, pg, BK_INLINE(1u << b, b, cls));
+			list_push(h, x, cls, pg, blk);
+			return 0;
+		}
+		uint32_t node = BK_INODE(e);
+		bits |= 1u << b;
+		if (bits == (1u << nb) - 1u) {
+			page_empty(h, x, pg, cls, node);
+			return 0;
+		}
+		rt_map_set(x, pg, BK_INLINE(bits, node, cls));
+		return 0;
+	}
+
+	uint32_t *w = side_words(h, x, pg);
+	if (side_test(w, b)) {
+		rt_report(h, RTHEAP_ERR_DOUBLE_FREE, blk);
+		return -EINVAL;
+	}
+	if (h->flags & RTHEAP_F_DEBUG_FILL)
+		rt_debug_fill(blk, bsize, RT_FILL_FREED);
+	hook_block_free(blk, bsize);
+	h->class_live[cls]--;
+	uint32_t cnt = BK_SCOUNT(e);
+	w[b >> 5] |= 1u << (b & 31);
+	if (!cnt) {
+		rt_map_set(x, pg, BK_SIDE(1, b, cls));
+		list_push(h, x, cls, pg, blk);
+		return 0;
+	}
+	if (cnt + 1 == nb) {
+		page_empty(h, x, pg, cls, BK_SNODE(e));
+		return 0;
+	}
+	rt_map_set(x, pg, BK_SIDE(cnt + 1, BK_SNODE(e), cls));
+	return 0;
+}
+
+/* -- queries (check_block, usable_size, rtheap_check) -- */
+
+bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent *x,
+                          uint32_t pg, uint32_t e, uint32_t b)
+{
+	if (nblocks_of(h, BK_CLS(e)) <= BK_INLINE_MAX)
+		return (BK_IBITS(e) >> b) & 1u;
+	return side_test(side_words(h, x, pg), b);
+}
+
+bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
+                       uint32_t pg, uint32_t e, size_t off)
+{
+	unsigned cls = BK_CLS(e);
+	if (off & (((size_t)16 << cls) - 1))
+		return false;
+	return !rt_bucket_block_free(h, x, pg, e, (uint32_t)(off >> (cls + 4)));
+}
+
+uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
+                         uint32_t pg, uint32_t e)
+{
+	uint32_t nb = nblocks_of(h, BK_CLS(e));
+	if (nb <= BK_INLINE_MAX)
+		return (uint32_t)__builtin_popcount(BK_IBITS(e));
+	uint32_t n = 0;
+	const uint32_t *w = side_words(h, x, pg);
+	for (uint32_t i = 0; i < nb / 32; i++)
+		n += (uint32_t)__builtin_popcount(w[i]);
+	(void)x;
+	return n;
+}

@@ -1,0 +1,271 @@
+/*
+ * check.c -- rtheap_check(): the full integrity walk.
+ *
+ * It re-derives, from the page maps alone, everything the heap keeps
+ * incrementally (free runs, bucket pages, live blocks, used bytes) and
+ * compares: the invariants R1-R4 (runs.c), B1-B4 (bucket.c) and X1-X3
+ * (extent.c), the list links in both directions, the bitmaps of the
+ * free-run index and of the bucket extent sets, and the statistics.
+ * Every list walk is bounded by the number of pages, so a corrupted cycle
+ * is reported rather than followed forever.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+struct walk {
+	struct rtheap_fault *fault;
+	size_t total_pages, free_runs, run_pages, bucket_pages, used, live;
+	size_t partial[RTHEAP_NR_CLASSES];
+	size_t class_live[RTHEAP_NR_CLASSES], class_pages[RTHEAP_NR_CLASSES];
+};
+
+static int fail(struct walk *w, const char *what, const void *addr, int ext,
+                long page)
+{
+	if (w->fault) {
+		w->fault->what = what;
+		w->fault->addr = addr;
+		w->fault->extent = ext;
+		w->fault->page = page;
+	}
+	return -EUCLEAN;
+}
+
+#define FAIL(what, addr, ext, page) return fail(w, what, addr, ext, page)
+
+static int check_extent_table(struct rt_heap *h, struct walk *w)
+{
+	if (h->nr_ext == 0 || h->nr_ext > RTHEAP_MAX_EXTENTS)
+		FAIL("extent count out of range", h, -1, -1);
+	for (uint32_t i = 0; i < h->nr_ext; i++) {
+		struct rt_extent *x = h->by_slot[i];
+		if (!x || x->magic != RT_EXT_MAGIC)
+			FAIL("extent header magic", x, (int)i, -1);
+		if (x->slot != i)
+			FAIL("extent slot index", x, (int)i, -1);
+		if (x->pshift != h->pshift)
+			FAIL("extent page shift", x, (int)i, -1);
+		if (((uintptr_t)x->pages & (h->page - 1)) ||
+		    (uint8_t *)x->pages + ((size_t)x->npages << h->pshift) >
+		            (uint8_t *)x->buf + x->size)
+			FAIL("extent page array outside its buffer", x, (int)i, -1);
+		if (x->ready)
+			w->total_pages += x->npages;
+	}
+	for (uint32_t i = 0; i + 1 < h->nr_ext; i++) {
+		const struct rt_extent *a = h->sorted[i], *b = h->sorted[i + 1];
+		if ((uintptr_t)a->buf + a->size > (uintptr_t)b->buf)
+			FAIL("extent table not sorted or overlapping", b, (int)b->slot, -1);
+	}
+	return 0;
+}
+
+static int check_free_run(struct rt_heap *h, struct walk *w,
+                          struct rt_extent *x, uint32_t pg, uint32_t len)
+{
+	int xi = (int)x->slot;
+	if (len == 0 || (uint64_t)pg + len > x->npages)
+		FAIL("free run length out of range", rt_page_addr(h, x, pg), xi, pg);
+	if (x->map[pg + len - 1] != PG_MAKE(PG_FREE, len))
+		FAIL("free run tail does not match its head", rt_page_addr(h, x, pg), xi, pg);
+	for (uint32_t i = pg + 1; i + 1 < pg + len; i++)
+		if (x->map[i] != PG_MAKE(PG_NONE, 0))
+			FAIL("page inside a free run is not NONE", rt_page_addr(h, x, i), xi, i);
+	if (pg > 0 && PG_TYPE(x->map[pg - 1]) == PG_FREE)
+		FAIL("two adjacent free runs", rt_page_addr(h, x, pg), xi, pg);
+	struct rt_node *nd = rt_run_node(x, pg, len);
+	if (nd->ext != x || nd->start != pg || nd->len != len)
+		FAIL("free run node does not describe its run", nd, xi, pg);
+	w->free_runs++;
+	return 0;
+}
+
+static int check_bucket_page(struct rt_heap *h, struct walk *w,
+                             struct rt_extent *x, uint32_t pg, uint32_t e)
+{
+	int xi = (int)x->slot;
+	unsigned cls = BK_CLS(e);
+	if (cls >= h->nclasses)
+		FAIL("bucket class out of range", rt_page_addr(h, x, pg), xi, pg);
+	uint32_t nb = (uint32_t)(h->page >> (cls + 4));
+	uint32_t nfree = rt_bucket_nfree(h, x, pg, e);
+	if (nb <= BK_INLINE_MAX && (BK_IBITS(e) >> nb))
+		FAIL("bucket bitmap has bits beyond the last block", rt_page_addr(h, x, pg), xi, pg);
+	if (nb > BK_INLINE_MAX && BK_SCOUNT(e) != nfree)
+		FAIL("bucket free count differs from its bitmap", rt_page_addr(h, x, pg), xi, pg);
+	if (nfree >= nb)
+		FAIL("empty bucket page was not released", rt_page_addr(h, x, pg), xi, pg);
+	if (nfree) {
+		uint32_t node = nb <= BK_INLINE_MAX ? BK_INODE(e) : BK_SNODE(e);
+		if (node >= nb || !rt_bucket_block_free(h, x, pg, e, node))
+			FAIL("bucket node block is not free", rt_page_addr(h, x, pg), xi, pg);
+		w->partial[cls]++;
+	}
+	w->bucket_pages++;
+	w->class_pages[cls]++;
+	w->class_live[cls] += nb - nfree;
+	w->live += nb - nfree;
+	w->used += (size_t)(nb - nfree) << (cls + 4);
+	return 0;
+}
+
+static int check_map(struct rt_heap *h, struct walk *w, struct rt_extent *x)
+{
+	int xi = (int)x->slot, err;
+	for (uint32_t pg = 0; pg < x->npages;) {
+		uint32_t e = x->map[pg];
+		switch (PG_TYPE(e)) {
+		case PG_FREE:
+			if ((err = check_free_run(h, w, x, pg, PG_LEN(e))))
+				return err;
+			pg += PG_LEN(e);
+			break;
+		case PG_RUN: {
+			uint32_t len = PG_LEN(e);
+			if (len == 0 || (uint64_t)pg + len > x->npages)
+				FAIL("run length out of range", rt_page_addr(h, x, pg), xi, pg);
+			for (uint32_t i = pg + 1; i < pg + len; i++)
+				if (x->map[i] != PG_MAKE(PG_NONE, 0))
+					FAIL("page inside a run is not NONE", rt_page_addr(h, x, i), xi, i);
+			w->run_pages += len;
+			w->live++;
+			w->used += (size_t)len << h->pshift;
+			pg += len;
+			break;
+		}
+		case PG_BUCKET:
+			if ((err = check_bucket_page(h, w, x, pg, e)))
+				return err;
+			pg++;
+			break;
+		default:
+			FAIL("page belongs to no run or bucket", rt_page_addr(h, x, pg), xi, pg);
+		}
+	}
+	return 0;
+}
+
+static int check_run_lists(struct rt_heap *h, struct walk *w)
+{
+	size_t seen = 0;
+	for (unsigned fl = 0; fl < RT_FL_COUNT; fl++) {
+		bool fl_bit = (h->fl_bitmap >> fl) & 1u;
+		if (fl_bit != (h->sl_bitmap[fl] != 0))
+			FAIL("first-level bitmap disagrees with second level", h, -1, -1);
+		for (unsigned sl = 0; sl < RT_SL_COUNT; sl++) {
+			struct rt_node *nd = h->runs[fl][sl], *prev = NULL;
+			bool bit = (h->sl_bitmap[fl] >> sl) & 1u;
+			if (bit != (nd != NULL))
+				FAIL("second-level bitmap disagrees with its list", h, -1, -1);
+			for (; nd; prev = nd, nd = nd->next) {
+				if (++seen > w->total_pages)
+					FAIL("free-run list has a cycle", nd, -1, -1);
+				struct rt_extent *x = nd->ext;
+				bool known = false;
+				for (uint32_t i = 0; i < h->nr_ext; i++)
+					known |= h->by_slot[i] == x;
+				if (!known)
+					FAIL("free-run node points to an unknown extent", nd, -1, -1);
+				if (nd->prev != prev)
+					FAIL("free-run list back link broken", nd, (int)x->slot, nd->start);
+				unsigned f, s;
+				rt_runs_mapping(nd->len, &f, &s);
+				if (f != fl || s != sl)
+					FAIL("free run on the wrong list for its length", nd, (int)x->slot, nd->start);
+				if ((uint64_t)nd->start + nd->len > x->npages ||
+				    x->map[nd->start] != PG_MAKE(PG_FREE, nd->len) ||
+				    rt_run_node(x, nd->start, nd->len) != nd)
+					FAIL("listed free run is not free in the map", nd, (int)x->slot, nd->start);
+			}
+		}
+	}
+	if (seen != w->free_runs || seen != h->free_runs)
+		FAIL("free runs in lists, in maps and in the count differ", h, -1, -1);
+	return 0;
+}
+
+static int check_bucket_lists(struct rt_heap *h, struct walk *w)
+{
+	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++) {
+		size_t seen = 0;
+		struct rt_extset *s = &h->bkt_exts[c];
+		for (uint32_t i = 0; i < h->nr_ext; i++) {
+			struct rt_extent *x = h->by_slot[i];
+			bool in_set = (s->w[i >> 6] >> (i & 63)) & 1u;
+			if (in_set != (x->bkt_head[c] != RT_NIL))
+				FAIL("bucket extent set disagrees with the extent list", x, (int)i, -1);
+			if (in_set && !((s->summary >> (i >> 6)) & 1u))
+				FAIL("bucket extent set summary bit missing", x, (int)i, -1);
+			uint32_t prev = RT_NIL;
+			for (uint32_t pg = x->bkt_head[c]; pg != RT_NIL;) {
+				if (++seen > w->total_pages)
+					FAIL("bucket list has a cycle", x, (int)i, -1);
+				if (pg >= x->npages)
+					FAIL("bucket list page out of range", x, (int)i, pg);
+				uint32_t e = x->map[pg];
+				if (PG_TYPE(e) != PG_BUCKET || BK_CLS(e) != c ||
+				    rt_bucket_nfree(h, x, pg, e) == 0)
+					FAIL("listed page is not a partial bucket page of its class",
+					     rt_page_addr(h, x, pg), (int)i, pg);
+				struct rt_bnode *nd = rt_bucket_node(h, x, pg, e);
+				if (nd->prev != prev)
+					FAIL("bucket list back link broken", nd, (int)i, pg);
+				prev = pg;
+				pg = nd->next;
+			}
+		}
+		if (seen != w->partial[c])
+			FAIL("partial bucket pages and listed pages differ", h, -1, -1);
+	}
+	return 0;
+}
+
+static int check_stats(struct rt_heap *h, struct walk *w)
+{
+	if (w->used != h->used)
+		FAIL("used bytes differ from the blocks in the maps", h, -1, -1);
+	if (w->live != h->live)
+		FAIL("live block count differs from the maps", h, -1, -1);
+	if (w->run_pages != h->pages_run || w->bucket_pages != h->pages_bucket)
+		FAIL("page counts differ from the maps", h, -1, -1);
+	if (h->usable != (w->total_pages << h->pshift))
+		FAIL("usable bytes differ from the extents", h, -1, -1);
+	if (h->used > h->peak || h->used > h->usable)
+		FAIL("used exceeds peak or usable", h, -1, -1);
+	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++)
+		if (w->class_live[c] != h->class_live[c] ||
+		    w->class_pages[c] != h->class_pages[c])
+			FAIL("per-class counts differ from the maps", h, -1, -1);
+	return 0;
+}
+
+static int check_locked(struct rt_heap *h, void *arg)
+{
+	struct walk *w = arg;
+	int err = check_extent_table(h, w);
+	for (uint32_t i = 0; !err && i < h->nr_ext; i++)
+		if (h->by_slot[i]->ready)
+			err = check_map(h, w, h->by_slot[i]);
+	if (!err)
+		err = check_run_lists(h, w);
+	if (!err)
+		err = check_bucket_lists(h, w);
+	if (!err)
+		err = check_stats(h, w);
+	return err;
+}
+
+int rtheap_check(rtheap_t *heap, struct rtheap_fault *fault)
+{
+	struct walk w;
+	memset(&w, 0, sizeof(w));
+	w.fault = fault;
+	if (fault) {
+		fault->what = NULL;
+		fault->addr = NULL;
+		fault->extent = -1;
+		fault->page = -1;
+	}
+	return rt_with_lock(heap, check_locked, &w);
+}

@@ -1,0 +1,191 @@
+/*
+ * extent.c -- extents: layout of a caller's buffer, the address-sorted
+ * extent table, and adding an extent in two phases.
+ *
+ * Adding an extent (init or extend):
+ *   1. rt_extent_reserve(), under the lock: check the slot count and that
+ *      the buffer overlaps no extent, write the 256-byte header, insert it
+ *      in the sorted table, not yet ready (frees into it fail cleanly);
+ *   2. clear the page map, outside the lock (skipped for zeroed buffers);
+ *   3. rt_extent_publish(), under the lock: the whole page array becomes
+ *      one free run whose node is the header's tail node.
+ * The page array itself is never written.
+ *
+ * Invariants: X1 sorted[0..nr_ext) is ordered by buffer address and no two
+ * buffers overlap; X2 by_slot[i]->slot == i; X3 a ready extent's map obeys
+ * the invariants of runs.c and bucket.c.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+_Static_assert(sizeof(struct rt_extent) <= RTHEAP_EXTENT_HDR,
+               "extent header must fit in RTHEAP_EXTENT_HDR bytes");
+_Static_assert(RTHEAP_EXTENT_HDR % 64 == 0,
+               "extent header keeps the map cache-line aligned");
+
+static size_t map_bytes(size_t page)
+{
+	return RTHEAP_MAP_BYTES(page);
+}
+
+/*
+ * Compute the layout of a buffer at address base: the number of pages and
+ * the offsets of the map, the side table and the page array.  The page
+ * array is aligned to the page size in absolute terms, so blocks of class
+ * c are aligned to 16 << c and runs to the page size.
+ * The loop runs at most twice: the first estimate is off by at most the
+ * alignment padding, which is less than one page.
+ */
+static int layout_at(uintptr_t base, size_t page, size_t size,
+                     uint32_t *npages, size_t *side_off, size_t *pages_off)
+{
+	size_t mb = map_bytes(page);
+	if (size < RTHEAP_EXTENT_HDR + 2 * (page + mb))
+		return -EINVAL;
+	size_t n = (size - RTHEAP_EXTENT_HDR) / (page + mb);
+	for (; n >= 2; n--) {
+		uintptr_t end_map = base + RTHEAP_EXTENT_HDR + n * mb;
+		uintptr_t pages = (end_map + page - 1) & ~(uintptr_t)(page - 1);
+		if (pages < end_map) /* address space wrap */
+			return -EINVAL;
+		if ((pages - base) + n * page <= size) {
+			*side_off = RTHEAP_EXTENT_HDR + n * 4;
+			*pages_off = (size_t)(pages - base);
+			break;
+		}
+	}
+	if (n < 2)
+		return -EINVAL;
+	if (n > RTHEAP_MAX_EXTENT_PAGES)
+		return -EINVAL;
+	*npages = (uint32_t)n;
+	return 0;
+}
+
+int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
+                     size_t *map_off, size_t *side_off, size_t *pages_off)
+{
+	*map_off = RTHEAP_EXTENT_HDR;
+	return layout_at((uintptr_t)buf, page, size, npages, side_off, pages_off);
+}
+
+size_t rtheap_overhead(size_t size, size_t page_size)
+{
+	if (page_size == 0)
+		page_size = RTHEAP_DEFAULT_PAGE;
+	if (page_size & (page_size - 1) || page_size > RTHEAP_MAX_PAGE)
+		return size;
+	if (page_size < RTHEAP_MIN_PAGE)
+		page_size = RTHEAP_MIN_PAGE;
+	uint32_t n;
+	size_t so, po;
+	/* A buffer aligned to the page size: base address 0 stands for it. */
+	if (layout_at(0, page_size, size, &n, &so, &po))
+		return size;
+	return size - (size_t)n * page_size;
+}
+
+/* Binary search of the sorted table: O(log E) steps. */
+struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	uint32_t lo = 0, hi = h->nr_ext; /* answer in [lo, hi) */
+	while (lo < hi) {
+		RT_STEP();
+		uint32_t mid = (lo + hi) / 2;
+		if ((uintptr_t)h->sorted[mid]->buf <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	struct rt_extent *x = h->sorted[lo - 1];
+	if (a - (uintptr_t)x->buf >= x->size)
+		return NULL;
+	return x;
+}
+
+/* Index in the sorted table where an extent at buf would go. */
+static uint32_t sorted_pos(const struct rt_heap *h, uintptr_t a)
+{
+	uint32_t lo = 0, hi = h->nr_ext;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if ((uintptr_t)h->sorted[mid]->buf < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size)
+{
+	if (!buf || ((uintptr_t)buf & 7u))
+		return -EINVAL;
+	if ((uintptr_t)buf + size < (uintptr_t)buf)
+		return -EINVAL;
+	uint32_t n;
+	size_t mo, so, po;
+	return rt_extent_layout(h->page, buf, size, &n, &mo, &so, &po);
+}
+
+/* Under the lock.  Nothing is written unless the buffer is acceptable. */
+int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
+                      struct rt_extent **out)
+{
+	if (h->nr_ext >= RTHEAP_MAX_EXTENTS)
+		return -ENOSPC;
+	uintptr_t a = (uintptr_t)buf;
+	uint32_t pos = sorted_pos(h, a);
+	if (pos > 0) {
+		const struct rt_extent *p = h->sorted[pos - 1];
+		if ((uintptr_t)p->buf + p->size > a)
+			return -EINVAL;
+	}
+	if (pos < h->nr_ext) {
+		const struct rt_extent *n = h->sorted[pos];
+		if (a + size > (uintptr_t)n->buf)
+			return -EINVAL;
+	}
+
+	uint32_t np;
+	size_t mo, so, po;
+	if (rt_extent_layout(h->page, buf, size, &np, &mo, &so, &po))
+		return -EINVAL;
+
+	struct rt_extent *x = (struct rt_extent *)buf;
+	memset(x, 0, sizeof(*x));
+	x->magic = RT_EXT_MAGIC;
+	x->npages = np;
+	x->pshift = h->pshift;
+	x->buf = buf;
+	x->size = size;
+	x->map = (uint32_t *)(void *)((uint8_t *)buf + mo);
+	x->side = h->side_words ? (uint32_t *)(void *)((uint8_t *)buf + so)
+	                        : NULL;
+	x->pages = (uint8_t *)buf + po;
+	x->ready = 0;
+	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++)
+		x->bkt_head[c] = RT_NIL;
+	x->slot = h->nr_ext;
+	memmove(&h->sorted[pos + 1], &h->sorted[pos],
+	        (h->nr_ext - pos) * sizeof(h->sorted[0]));
+	h->sorted[pos] = x;
+	h->by_slot[x->slot] = x;
+	h->nr_ext++;
+	*out = x;
+	return 0;
+}
+
+/* Under the lock, after the map was cleared. */
+void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
+{
+	hook_pages_added(x->pages, (size_t)x->npages << h->pshift);
+	x->ready = 1;
+	rt_runs_insert(h, x, 0, x->npages);
+	h->size += x->size;
+	h->usable += (size_t)x->npages << h->pshift;
+}

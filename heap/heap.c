@@ -1,0 +1,589 @@
+/*
+ * heap.c -- the public entry points: life cycle, lock, allocation and
+ * release, notification.  The data-structure work is in runs.c (page
+ * runs), bucket.c (sub-page blocks) and extent.c (extents).
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct rt_heap) <= sizeof(rtheap_t),
+               "rtheap_t too small for the private descriptor: raise RTHEAP_DESC_WORDS");
+_Static_assert(_Alignof(struct rt_heap) <= _Alignof(rtheap_t),
+               "rtheap_t under-aligned for the private descriptor");
+_Static_assert(RTHEAP_MAX_PAGE >> 4 <= (16u << (RTHEAP_NR_CLASSES - 1)) * 2,
+               "bucket classes must reach half of the largest page");
+_Static_assert(RTHEAP_MAX_EXTENTS <= 64 * 64, "extset summary is one word");
+
+#ifdef RTHEAP_STEP_COUNT
+_Thread_local unsigned long rtheap_step_counter;
+#endif
+
+const char *rtheap_version(void)
+{
+	return "0.1.0";
+}
+
+/* ---------------- lock ---------------- */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static inline void heap_lock(struct rt_heap *h)
+{
+	if (h->lock_mode == RTHEAP_LOCK_NONE)
+		return;
+	if (h->lock_mode == RTHEAP_LOCK_PI_MUTEX) {
+		pthread_mutex_lock(&h->mtx);
+		return;
+	}
+	while (atomic_flag_test_and_set_explicit(&h->spin, memory_order_acquire))
+		cpu_relax();
+}
+
+static inline void heap_unlock(struct rt_heap *h)
+{
+	if (h->lock_mode == RTHEAP_LOCK_NONE)
+		return;
+	if (h->lock_mode == RTHEAP_LOCK_PI_MUTEX) {
+		pthread_mutex_unlock(&h->mtx);
+		return;
+	}
+	atomic_flag_clear_explicit(&h->spin, memory_order_release);
+}
+
+/* ---------------- notifications (delivered outside the lock) ---------------- */
+
+struct pending {
+	rtheap_error_kind_t kind;
+	const void *addr;
+	rtheap_error_fn err_fn;
+	void *err_arg;
+	rtheap_lowmem_fn low_fn;
+	void *low_arg;
+	size_t low_free, low_request;
+};
+
+static const char *kind_name(rtheap_error_kind_t k)
+{
+	switch (k) {
+	case RTHEAP_ERR_FOREIGN: return "address outside the heap";
+	case RTHEAP_ERR_NOT_BLOCK: return "address is not the start of a block";
+	case RTHEAP_ERR_DOUBLE_FREE: return "block already free (double free)";
+	case RTHEAP_ERR_USE_AFTER_FREE: return "free memory written after free";
+	case RTHEAP_ERR_CORRUPT: return "heap metadata corrupted";
+	}
+	return "unknown misuse";
+}
+
+static _Atomic unsigned default_seen;
+
+static void default_error(rtheap_t *heap, rtheap_error_kind_t kind,
+                         const void *addr, void *arg)
+{
+	(void)arg;
+	unsigned bit = 1u << ((unsigned)kind & 31u);
+	if (atomic_fetch_or(&default_seen, bit) & bit)
+		return;
+	fprintf(stderr, "rtheap %p: %s (%p); further reports of this kind are silent\n",
+	        (void *)heap, kind_name(kind), addr);
+}
+
+/* Under the lock: collect what must be delivered after unlocking. */
+static inline void collect(struct rt_heap *h, struct pending *pd)
+{
+	pd->kind = h->pend_kind;
+	if (rt_unlikely(pd->kind)) {
+		pd->addr = h->pend_addr;
+		pd->err_fn = h->err_fn ? h->err_fn : default_error;
+		pd->err_arg = h->err_arg;
+		h->pend_kind = 0;
+	}
+}
+
+static void deliver(struct rt_heap *h, const struct pending *pd)
+{
+	if (pd->low_fn)
+		pd->low_fn((rtheap_t *)(void *)h, pd->low_free, pd->low_request,
+		           pd->low_arg);
+	if (pd->kind) {
+		pd->err_fn((rtheap_t *)(void *)h, pd->kind, pd->addr, pd->err_arg);
+		if (h->flags & RTHEAP_F_ABORT_ON_ERROR)
+			abort();
+	}
+}
+
+static inline void lowmem_after_free(struct rt_heap *h)
+{
+	if (!h->lowmem_armed && h->usable - h->used >= h->lowmem_threshold)
+		h->lowmem_armed = true;
+}
+
+/* ---------------- life cycle ---------------- */
+
+static int init_lock(struct rt_heap *h)
+{
+	atomic_flag_clear(&h->spin);
+	if (h->lock_mode != RTHEAP_LOCK_PI_MUTEX)
+		return 0;
+	pthread_mutexattr_t a;
+	if (pthread_mutexattr_init(&a))
+		return -ENOTSUP;
+	int err = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+	if (!err)
+		err = pthread_mutex_init(&h->mtx, &a);
+	pthread_mutexattr_destroy(&a);
+	return err ? -ENOTSUP : 0;
+}
+
+static size_t max_request_for(unsigned pshift)
+{
+	uint64_t m = (uint64_t)RTHEAP_MAX_EXTENT_PAGES << pshift;
+	if (m > (uint64_t)(SIZE_MAX >> 1))
+		m = (uint64_t)(SIZE_MAX >> 1);
+	return (size_t)m;
+}
+
+/* Clear the map of a reserved extent (outside the lock), then publish. */
+static void add_extent(struct rt_heap *h, struct rt_extent *x, unsigned flags,
+                       bool locked)
+{
+	if (!(flags & RTHEAP_F_ZEROED))
+		memset(x->map, 0, (size_t)x->npages * sizeof(x->map[0]));
+	if (locked)
+		heap_lock(h);
+	rt_extent_publish(h, x);
+	lowmem_after_free(h);
+	if (locked)
+		heap_unlock(h);
+}
+
+int rtheap_init(rtheap_t *heap, void *buf, size_t size,
+                const struct rtheap_config *cfg)
+{
+	static const struct rtheap_config defaults;
+	const struct rtheap_config *c = cfg ? cfg : &defaults;
+	const unsigned known = RTHEAP_F_ZEROED | RTHEAP_F_DEBUG_FILL |
+	                       RTHEAP_F_ABORT_ON_ERROR;
+
+	if (!heap || !buf)
+		return -EINVAL;
+	size_t page = c->page_size ? c->page_size : RTHEAP_DEFAULT_PAGE;
+	if ((page & (page - 1)) || page > RTHEAP_MAX_PAGE)
+		return -EINVAL;
+	if (page < RTHEAP_MIN_PAGE)
+		page = RTHEAP_MIN_PAGE;
+	if ((unsigned)c->lock > RTHEAP_LOCK_SPIN || (c->flags & ~known))
+		return -EINVAL;
+
+	struct rt_heap tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.page = page;
+	tmp.pshift = rt_fls32((uint32_t)page);
+	tmp.side_words = page > RTHEAP_MIN_PAGE ? page / 512 : 0;
+	if (page > RTHEAP_MIN_PAGE && tmp.side_words == 0)
+		tmp.side_words = 1;
+	if (rt_extent_check_args(&tmp, buf, size))
+		return -EINVAL;
+
+	struct rt_heap *h = rt_heap_of(heap);
+	memset(h, 0, sizeof(*h));
+	h->page = page;
+	h->pshift = tmp.pshift;
+	h->side_words = tmp.side_words;
+	h->nclasses = h->pshift - 4;
+	h->max_request = max_request_for(h->pshift);
+	h->lock_mode = (int)c->lock;
+	h->flags = c->flags & ~RTHEAP_F_ZEROED;
+	h->name = c->name;
+	h->lowmem_armed = true;
+	for (unsigned i = 0; i < RT_FL_COUNT; i++)
+		for (unsigned j = 0; j < RT_SL_COUNT; j++)
+			h->runs[i][j] = NULL;
+	int err = init_lock(h);
+	if (err)
+		return err;
+
+	struct rt_extent *x;
+	err = rt_extent_reserve(h, buf, size, &x);
+	if (err) {
+		if (h->lock_mode == RTHEAP_LOCK_PI_MUTEX)
+			pthread_mutex_destroy(&h->mtx);
+		return err;
+	}
+	add_extent(h, x, c->flags, false);
+	h->magic = RT_HEAP_MAGIC;
+	return 0;
+}
+
+int rtheap_extend(rtheap_t *heap, void *buf, size_t size, unsigned flags)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h) || (flags & ~(unsigned)RTHEAP_F_ZEROED))
+		return -EINVAL;
+	int err = rt_extent_check_args(h, buf, size);
+	if (err)
+		return err;
+	struct rt_extent *x;
+	heap_lock(h);
+	err = rt_extent_reserve(h, buf, size, &x);
+	heap_unlock(h);
+	if (err)
+		return err;
+	add_extent(h, x, flags, true);
+	return 0;
+}
+
+int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return -EINVAL;
+	h->magic = 0;
+	for (uint32_t i = 0; i < h->nr_ext; i++) {
+		struct rt_extent *x = h->by_slot[i];
+		void *buf = x->buf;
+		size_t size = x->size;
+		x->magic = 0;
+		/* let memory checkers see the buffer as the caller's again */
+		hook_open(x->pages, (size_t)x->npages << h->pshift);
+		if (flush)
+			flush(heap, buf, size, cookie);
+	}
+	if (h->lock_mode == RTHEAP_LOCK_PI_MUTEX)
+		pthread_mutex_destroy(&h->mtx);
+	h->nr_ext = 0;
+	return 0;
+}
+
+/* ---------------- allocation ---------------- */
+
+static inline unsigned class_of(size_t size)
+{
+	return size <= 16 ? 0u : rt_fls32((uint32_t)(size - 1)) - 3u;
+}
+
+size_t rtheap_round_size(const rtheap_t *heap, size_t size)
+{
+	const struct rt_heap *h = (const struct rt_heap *)(const void *)heap;
+	if (!rt_heap_ok(h) || size - 1 >= h->max_request)
+		return 0;
+	if (size <= h->page >> 1)
+		return (size_t)16 << class_of(size);
+	return (size + h->page - 1) & ~(h->page - 1);
+}
+
+static void *alloc_run(struct rt_heap *h, size_t size, size_t *bsize)
+{
+	uint32_t n = (uint32_t)((size + h->page - 1) >> h->pshift);
+	struct rt_extent *x;
+	uint32_t start;
+	if (!rt_runs_take(h, n, &x, &start))
+		return NULL;
+	rt_map_set(x, start, PG_MAKE(PG_RUN, n));
+	h->pages_run += n;
+	*bsize = (size_t)n << h->pshift;
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+		rt_debug_take(h, x, start, n);
+	return rt_page_addr(h, x, start);
+}
+
+static void debug_fresh(struct rt_heap *h, void *p, size_t bsize, bool bucket)
+{
+	if (bucket) {
+		const void *bad = rt_debug_verify(p, bsize, RT_FILL_FREED);
+		if (bad)
+			rt_report(h, RTHEAP_ERR_USE_AFTER_FREE, bad);
+	}
+	rt_debug_fill(p, bsize, RT_FILL_FRESH);
+}
+
+void *rtheap_alloc(rtheap_t *heap, size_t size)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	struct pending pd;
+	void *p = NULL;
+	size_t bsize = 0;
+
+	if (rt_unlikely(!rt_heap_ok(h) || size == 0))
+		return NULL;
+	heap_lock(h);
+	if (rt_likely(size <= h->page >> 1)) {
+		unsigned cls = class_of(size);
+		p = rt_bucket_alloc(h, cls);
+		bsize = (size_t)16 << cls;
+	} else if (rt_likely(size <= h->max_request)) {
+		p = alloc_run(h, size, &bsize);
+	}
+	pd.low_fn = NULL;
+	if (rt_likely(p != NULL)) {
+		h->used += bsize;
+		if (h->used > h->peak)
+			h->peak = h->used;
+		h->live++;
+		h->alloc_calls++;
+		hook_block_alloc(p, bsize);
+		if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+			debug_fresh(h, p, bsize, size <= h->page >> 1);
+		if (rt_unlikely(h->lowmem_armed && h->lowmem_fn &&
+		                h->usable - h->used < h->lowmem_threshold)) {
+			h->lowmem_armed = false;
+			pd.low_fn = h->lowmem_fn;
+			pd.low_request = 0;
+		}
+	} else {
+		h->failed++;
+		pd.low_fn = h->lowmem_fn;
+		pd.low_request = size;
+	}
+	if (rt_unlikely(pd.low_fn != NULL)) {
+		pd.low_arg = h->lowmem_arg;
+		pd.low_free = h->usable - h->used;
+	}
+	collect(h, &pd);
+	heap_unlock(h);
+	if (rt_unlikely(pd.low_fn || pd.kind))
+		deliver(h, &pd);
+	return p;
+}
+
+void *rtheap_zalloc(rtheap_t *heap, size_t size)
+{
+	void *p = rtheap_alloc(heap, size);
+	if (p)
+		memset(p, 0, rtheap_round_size(heap, size));
+	return p;
+}
+
+/* ---------------- release ---------------- */
+
+/*
+ * Classify ptr under the lock: find its extent and page.  Returns 0 with
+ * *xp, *pgp, *ep, *offp set, or a negative error (reported as misuse).
+ */
+static int locate(struct rt_heap *h, const void *ptr, struct rt_extent **xp,
+                  uint32_t *pgp, uint32_t *ep, size_t *offp)
+{
+	struct rt_extent *x = rt_extent_find(h, ptr);
+	if (rt_unlikely(!x)) {
+		rt_report(h, RTHEAP_ERR_FOREIGN, ptr);
+		return -EFAULT;
+	}
+	uintptr_t off = (uintptr_t)ptr - (uintptr_t)x->pages;
+	if (rt_unlikely(!x->ready || (uintptr_t)ptr < (uintptr_t)x->pages ||
+	                off >= ((uintptr_t)x->npages << h->pshift))) {
+		rt_report(h, RTHEAP_ERR_NOT_BLOCK, ptr);
+		return -EINVAL;
+	}
+	*xp = x;
+	*pgp = (uint32_t)(off >> h->pshift);
+	*offp = off & (h->page - 1);
+	*ep = rt_map_get(x, *pgp);
+	return 0;
+}
+
+static int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
+{
+	struct rt_extent *x;
+	uint32_t pg, e;
+	size_t off, bsize;
+	int err = locate(h, ptr, &x, &pg, &e, &off);
+	if (err)
+		return err;
+
+	switch (PG_TYPE(e)) {
+	case PG_BUCKET: {
+		unsigned cls = BK_CLS(e);
+		if (ckfn) {
+			if (!rt_bucket_is_live(h, x, pg, e, off))
+				return rt_bucket_free(h, x, pg, e, off); /* reports */
+			err = ckfn(ptr);
+			if (err)
+				return err;
+		}
+		err = rt_bucket_free(h, x, pg, e, off);
+		if (err)
+			return err;
+		bsize = (size_t)16 << cls;
+		break;
+	}
+	case PG_RUN: {
+		if (off) {
+			rt_report(h, RTHEAP_ERR_NOT_BLOCK, ptr);
+			return -EINVAL;
+		}
+		if (ckfn && (err = ckfn(ptr)) != 0)
+			return err;
+		uint32_t n = PG_LEN(e);
+		bsize = (size_t)n << h->pshift;
+		if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+			rt_debug_fill(ptr, bsize, RT_FILL_FREED);
+		hook_block_free(ptr, bsize);
+		h->pages_run -= n;
+		rt_runs_release(h, x, pg, n);
+		break;
+	}
+	default:
+		rt_report(h, (PG_TYPE(e) == PG_FREE && !off) ? RTHEAP_ERR_DOUBLE_FREE
+		                                              : RTHEAP_ERR_NOT_BLOCK,
+		          ptr);
+		return -EINVAL;
+	}
+	h->used -= bsize;
+	h->live--;
+	h->free_calls++;
+	lowmem_after_free(h);
+	return 0;
+}
+
+static int free_common(rtheap_t *heap, void *ptr, int (*ckfn)(void *))
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	struct pending pd;
+	if (rt_unlikely(!rt_heap_ok(h)))
+		return -EINVAL;
+	heap_lock(h);
+	int err = free_locked(h, ptr, ckfn);
+	pd.low_fn = NULL;
+	collect(h, &pd);
+	heap_unlock(h);
+	if (rt_unlikely(pd.kind))
+		deliver(h, &pd);
+	return err;
+}
+
+int rtheap_free(rtheap_t *heap, void *ptr)
+{
+	return free_common(heap, ptr, NULL);
+}
+
+int rtheap_test_and_free(rtheap_t *heap, void *ptr, int (*ckfn)(void *block))
+{
+	return free_common(heap, ptr, ckfn);
+}
+
+/* Size of the live block at ptr, or a negative error; nothing reported. */
+static long long block_size(struct rt_heap *h, const void *ptr)
+{
+	struct rt_extent *x = rt_extent_find(h, ptr);
+	if (!x)
+		return -EFAULT;
+	uintptr_t off = (uintptr_t)ptr - (uintptr_t)x->pages;
+	if (!x->ready || (uintptr_t)ptr < (uintptr_t)x->pages ||
+	    off >= ((uintptr_t)x->npages << h->pshift))
+		return -EINVAL;
+	uint32_t pg = (uint32_t)(off >> h->pshift);
+	size_t po = off & (h->page - 1);
+	uint32_t e = rt_map_get(x, pg);
+	if (PG_TYPE(e) == PG_RUN && !po)
+		return (long long)((size_t)PG_LEN(e) << h->pshift);
+	if (PG_TYPE(e) == PG_BUCKET && rt_bucket_is_live(h, x, pg, e, po))
+		return (long long)((size_t)16 << BK_CLS(e));
+	return -EINVAL;
+}
+
+int rtheap_check_block(rtheap_t *heap, const void *ptr)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return -EINVAL;
+	heap_lock(h);
+	long long r = block_size(h, ptr);
+	heap_unlock(h);
+	return r < 0 ? (int)r : 0;
+}
+
+size_t rtheap_usable_size(rtheap_t *heap, const void *ptr)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return 0;
+	heap_lock(h);
+	long long r = block_size(h, ptr);
+	heap_unlock(h);
+	return r < 0 ? 0 : (size_t)r;
+}
+
+/* ---------------- notification settings and queries ---------------- */
+
+int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
+                      void *arg)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return -EINVAL;
+	heap_lock(h);
+	h->lowmem_threshold = threshold;
+	h->lowmem_fn = fn;
+	h->lowmem_arg = arg;
+	h->lowmem_armed = h->usable - h->used >= threshold;
+	heap_unlock(h);
+	return 0;
+}
+
+int rtheap_set_error_handler(rtheap_t *heap, rtheap_error_fn fn, void *arg)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return -EINVAL;
+	heap_lock(h);
+	h->err_fn = fn;
+	h->err_arg = arg;
+	heap_unlock(h);
+	return 0;
+}
+
+int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h) || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	heap_lock(h);
+	st->page_size = h->page;
+	st->extents = h->nr_ext;
+	st->size = h->size;
+	st->usable = h->usable;
+	st->used = h->used;
+	st->free = h->usable - h->used;
+	st->peak_used = h->peak;
+	st->largest_free = rt_runs_largest(h);
+	st->free_runs = h->free_runs;
+	st->pages_bucket = h->pages_bucket;
+	st->pages_run = h->pages_run;
+	st->live_blocks = h->live;
+	st->alloc_calls = h->alloc_calls;
+	st->free_calls = h->free_calls;
+	st->failed_allocs = h->failed;
+	st->errors = h->errors;
+	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++) {
+		st->class_live[c] = h->class_live[c];
+		st->class_pages[c] = h->class_pages[c];
+	}
+	heap_unlock(h);
+	return 0;
+}
+
+size_t rtheap_page_size(const rtheap_t *heap)
+{
+	const struct rt_heap *h = (const struct rt_heap *)(const void *)heap;
+	return rt_heap_ok(h) ? h->page : 0;
+}
+
+/* For check.c: run fn under the heap lock. */
+int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return -EINVAL;
+	heap_lock(h);
+	int r = fn(h, arg);
+	heap_unlock(h);
+	return r;
+}

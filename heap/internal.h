@@ -1,0 +1,304 @@
+/*
+ * internal.h -- private data structures of rtheap, grouped by the file that
+ * defines the functions.
+ *
+ * Design after M. K. McKusick and M. J. Karels, "Design of a General Purpose
+ * Memory Allocator for the 4.3BSD UNIX Kernel", USENIX Summer 1988: a page
+ * map with one entry per page says what each page holds, sub-page requests
+ * come from power-of-two buckets and need no per-block header, larger ones
+ * take runs of pages.  What this design changes (docs/design.md has the
+ * full argument):
+ *   - free page runs are indexed by a two-level segregated fit (lists by
+ *     run length with bitmaps), and coalesced through the length stored in
+ *     the first and last map entry of every free run: no list walk;
+ *   - a bucket page tracks its free blocks in a bitmap, so a page that
+ *     becomes empty leaves its bucket in O(1), and blocks are never carved
+ *     into a free list up front;
+ *   - bucket lists are kept per extent and indexed by a bitmap of extents,
+ *     so a page is always read through its own extent's map;
+ *   - extents may have any size; the extent of an address is found by a
+ *     binary search in an address-sorted table.
+ *
+ * Extent layout (the caller's buffer):
+ *
+ *   buf                                                         buf+size
+ *   | header (256 B) | map: npages x u32 | side bitmaps | pad | page array | tail |
+ *   |  struct        |  one entry/page   | P/128 B/page |     | npages x P |      |
+ *                                          (P > 256 only)  ^ aligned to P
+ */
+#ifndef RTHEAP_INTERNAL_H
+#define RTHEAP_INTERNAL_H
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtheap/rtheap.h"
+#include "hooks.h"
+
+/* ---------------- tiered assertions ---------------- */
+/* rt_assert: cheap, on in debug builds.  rt_assert_internal: costlier,
+ * only with RTHEAP_DEBUG_INTERNAL.  Both carry a message. */
+#define rt_assert(cond, msg) assert((cond) && msg)
+#ifdef RTHEAP_DEBUG_INTERNAL
+#define rt_assert_internal(cond, msg) assert((cond) && msg)
+#else
+#define rt_assert_internal(cond, msg) ((void)0)
+#endif
+
+#define rt_likely(x) __builtin_expect(!!(x), 1)
+#define rt_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---------------- step counting (test builds) ---------------- */
+#ifdef RTHEAP_STEP_COUNT
+extern _Thread_local unsigned long rtheap_step_counter;
+#define RT_STEP() (rtheap_step_counter++)
+#else
+#define RT_STEP() ((void)0)
+#endif
+
+/* ---------------- constants ---------------- */
+#define RT_HEAP_MAGIC 0x72746870u /* "rthp" */
+#define RT_EXT_MAGIC 0x72747874u  /* "rtxt" */
+#define RT_NIL 0xffffffffu
+
+/* Free-run index: lists by run length in pages.  Runs of 1..15 pages have
+ * exact lists (fl 0); longer runs split each power of two in 16. */
+#define RT_SL_SHIFT 4
+#define RT_SL_COUNT (1u << RT_SL_SHIFT)
+#define RT_FL_COUNT 26 /* run lengths below 2^29 */
+
+#define RT_EXT_WORDS ((RTHEAP_MAX_EXTENTS + 63) / 64)
+
+/* ---------------- page map entries (map.c / internal.h) ---------------- */
+/*
+ * 32-bit entry: type in bits 29..31, payload in bits 0..28.
+ *
+ *  NONE    interior page of a run, or page never used.  A zeroed map is a
+ *          valid map in which every page is NONE.
+ *  FREE    first or last page of a free run; payload = run length.
+ *          Invariant: FREE appears only at the two ends of a free run.
+ *  RUN     first page of an allocated run; payload = run length.
+ *  BUCKET  page split into blocks of one class; payload (see below).
+ *  OWNED   reserved for layers (object caches): page of a run owned by a
+ *          registered owner.  Not produced by the core yet.
+ *
+ * BUCKET payload: class in bits 25..28 (block = 16 << class).
+ *   "inline" pages (at most 16 blocks): bits 0..15 free-block bitmap,
+ *                                       bits 16..19 index of the node block;
+ *   "side" pages (more than 16 blocks): bits 0..11 free-block count,
+ *                                       bits 12..22 index of the node block,
+ *                                       bitmap in the side table.
+ */
+enum { PG_NONE = 0, PG_FREE = 1, PG_RUN = 2, PG_BUCKET = 3, PG_OWNED = 4 };
+
+#define PG_TYPE(e) ((e) >> 29)
+#define PG_LEN(e) ((e) & 0x1fffffffu)
+#define PG_MAKE(t, p) (((uint32_t)(t) << 29) | (uint32_t)(p))
+
+#define BK_CLS(e) (((e) >> 25) & 0xfu)
+#define BK_IBITS(e) ((e) & 0xffffu)
+#define BK_INODE(e) (((e) >> 16) & 0xfu)
+#define BK_SCOUNT(e) ((e) & 0xfffu)
+#define BK_SNODE(e) (((e) >> 12) & 0x7ffu)
+#define BK_INLINE(bits, node, cls) \
+	PG_MAKE(PG_BUCKET, ((uint32_t)(cls) << 25) | ((uint32_t)(node) << 16) | (bits))
+#define BK_SIDE(count, node, cls) \
+	PG_MAKE(PG_BUCKET, ((uint32_t)(cls) << 25) | ((uint32_t)(node) << 12) | (count))
+#define BK_INLINE_MAX 16u
+
+/* ---------------- structures ---------------- */
+struct rt_extent;
+
+/* Node of a free page run, stored in the run's first page, or in the
+ * extent header for the run that ends the extent (so init writes nothing
+ * into the page array). */
+struct rt_node {
+	struct rt_node *prev, *next;
+	struct rt_extent *ext;
+	uint32_t start, len;
+};
+
+/* Node of a bucket page on its extent's per-class list, stored in one of
+ * the page's free blocks (the "node block"); links are page indices. */
+struct rt_bnode {
+	uint32_t prev, next;
+};
+
+struct rt_extent {
+	struct rt_node tail;  /* node of the free run ending the extent */
+	uint32_t magic;
+	uint32_t npages;
+	uint8_t *pages;       /* page array, aligned to the page size */
+	uint32_t *map;        /* npages entries */
+	uint32_t *side;       /* side bitmaps (P > 256), P/512 words a page */
+	void *buf;            /* buffer and size as given by the caller */
+	size_t size;
+	uint32_t pshift;      /* log2(page size), copied from the heap */
+	uint32_t slot;        /* index in heap->by_slot */
+	uint32_t ready;       /* 0 while extend clears the map */
+	uint32_t hw;          /* pages below hw were handed out once (debug fill) */
+	uint32_t bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
+};
+
+/* A set of extent slots with a summary word: first member in two ctz. */
+struct rt_extset {
+	uint64_t summary;
+	uint64_t w[RT_EXT_WORDS];
+};
+
+struct rt_heap {
+	uint32_t magic;
+	uint32_t flags;
+	uint32_t pshift;      /* log2(page size) */
+	uint32_t nclasses;    /* bucket classes in use: blocks 16 .. P/2 */
+	size_t page;          /* page size */
+	size_t max_request;   /* largest request that could ever fit */
+	size_t side_words;    /* 32-bit side bitmap words per page (P/512) */
+	int lock_mode;
+	atomic_flag spin;
+	pthread_mutex_t mtx;
+
+	/* free-run index */
+	uint32_t fl_bitmap;
+	uint32_t sl_bitmap[RT_FL_COUNT];
+	struct rt_node *runs[RT_FL_COUNT][RT_SL_COUNT];
+
+	/* buckets: extents holding a partial page of each class */
+	struct rt_extset bkt_exts[RTHEAP_NR_CLASSES];
+
+	/* extents */
+	uint32_t nr_ext;
+	struct rt_extent *by_slot[RTHEAP_MAX_EXTENTS];
+	struct rt_extent *sorted[RTHEAP_MAX_EXTENTS];
+
+	/* statistics */
+	size_t size, usable, used, peak, free_runs, pages_bucket, pages_run;
+	size_t live, alloc_calls, free_calls, failed, errors;
+	size_t class_live[RTHEAP_NR_CLASSES];
+	size_t class_pages[RTHEAP_NR_CLASSES];
+
+	/* notification */
+	size_t lowmem_threshold;
+	rtheap_lowmem_fn lowmem_fn;
+	void *lowmem_arg;
+	bool lowmem_armed;
+	rtheap_error_fn err_fn;
+	void *err_arg;
+	unsigned err_seen;
+	const char *name;
+	/* misuse seen under the lock, delivered after unlocking */
+	rtheap_error_kind_t pend_kind;
+	const void *pend_addr;
+};
+
+static inline struct rt_heap *rt_heap_of(rtheap_t *h)
+{
+	return (struct rt_heap *)(void *)h;
+}
+
+static inline bool rt_heap_ok(const struct rt_heap *h)
+{
+	return h && h->magic == RT_HEAP_MAGIC;
+}
+
+/* ---------------- small helpers ---------------- */
+static inline unsigned rt_fls32(uint32_t x) /* index of highest set bit */
+{
+	return 31u - (unsigned)__builtin_clz(x);
+}
+static inline unsigned rt_ffs32(uint32_t x) /* index of lowest set bit */
+{
+	return (unsigned)__builtin_ctz(x);
+}
+static inline unsigned rt_ffs64(uint64_t x)
+{
+	return (unsigned)__builtin_ctzll(x);
+}
+
+static inline uint32_t rt_map_get(const struct rt_extent *x, uint32_t pg)
+{
+	RT_STEP();
+	return x->map[pg];
+}
+static inline void rt_map_set(struct rt_extent *x, uint32_t pg, uint32_t e)
+{
+	RT_STEP();
+	x->map[pg] = e;
+}
+static inline void *rt_page_addr(const struct rt_heap *h,
+                                 const struct rt_extent *x, uint32_t pg)
+{
+	return x->pages + ((size_t)pg << h->pshift);
+}
+
+/* ---------------- extset (extent.c) ---------------- */
+static inline void rt_extset_add(struct rt_extset *s, uint32_t slot)
+{
+	s->w[slot >> 6] |= 1ull << (slot & 63);
+	s->summary |= 1ull << (slot >> 6);
+}
+static inline void rt_extset_del(struct rt_extset *s, uint32_t slot)
+{
+	uint32_t i = slot >> 6;
+	s->w[i] &= ~(1ull << (slot & 63));
+	if (!s->w[i])
+		s->summary &= ~(1ull << i);
+}
+static inline uint32_t rt_extset_first(const struct rt_extset *s)
+{
+	unsigned i = rt_ffs64(s->summary);
+	return (uint32_t)(i * 64u + rt_ffs64(s->w[i]));
+}
+
+/* extent.c */
+int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
+                     size_t *map_off, size_t *side_off, size_t *pages_off);
+struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p);
+int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size);
+int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
+                      struct rt_extent **out);
+void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
+
+/* runs.c: free-run index and page runs */
+void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+                    uint32_t len);
+bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x,
+                  uint32_t *start);
+void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+                     uint32_t len);
+size_t rt_runs_largest(const struct rt_heap *h);
+struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len);
+void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl);
+
+/* bucket.c: sub-page blocks */
+void *rt_bucket_alloc(struct rt_heap *h, unsigned cls);
+int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+                   uint32_t e, size_t off);
+bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
+                       uint32_t pg, uint32_t e, size_t off);
+struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
+                                const struct rt_extent *x, uint32_t pg,
+                                uint32_t e);
+bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent *x,
+                          uint32_t pg, uint32_t e, uint32_t b);
+uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
+                         uint32_t pg, uint32_t e);
+
+/* heap.c */
+int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg);
+
+/* debug.c: fill patterns and misuse reports */
+#define RT_FILL_FRESH 0xa5
+#define RT_FILL_FREED 0xdd
+void rt_debug_fill(void *p, size_t n, int byte);
+const void *rt_debug_verify(const void *p, size_t n, int byte);
+void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr);
+void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+                   uint32_t n);
+
+#endif /* RTHEAP_INTERNAL_H */

@@ -1,0 +1,214 @@
+/*
+ * runs.c -- free page runs: a two-level segregated-fit index over run
+ * lengths, split and coalesce through the page map.
+ *
+ * Invariants maintained here:
+ *  R1  every free run [s, s+n) has map[s] == map[s+n-1] == FREE|n, and every
+ *      page strictly inside it is NONE;
+ *  R2  no two free runs are adjacent (release merges both neighbours);
+ *  R3  every free run is on exactly one list, runs[fl][sl] for its length,
+ *      and the bit of that list is set in sl_bitmap[fl] (and fl in
+ *      fl_bitmap) exactly when the list is not empty;
+ *  R4  the node of a run ending the extent is ext->tail, otherwise it lives
+ *      in the run's first page.
+ * Every function below is O(1): no loop at all.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* Map a run length to its list.  Lengths 1..15 have exact lists (fl 0);
+ * a length with highest bit f >= 4 goes to fl = f - 3, sl = next 4 bits. */
+void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl)
+{
+	if (n < RT_SL_COUNT) {
+		*fl = 0;
+		*sl = n;
+	} else {
+		unsigned f = rt_fls32(n);
+		*fl = f - (RT_SL_SHIFT - 1);
+		*sl = (n >> (f - RT_SL_SHIFT)) & (RT_SL_COUNT - 1);
+	}
+}
+
+/* Smallest list whose every run holds at least n pages. */
+static bool mapping_search(uint32_t n, unsigned *fl, unsigned *sl)
+{
+	if (n >= RT_SL_COUNT) {
+		unsigned f = rt_fls32(n);
+		uint64_t r = (uint64_t)n + (1u << (f - RT_SL_SHIFT)) - 1u;
+		if (r > 0x1fffffffu)
+			return false;
+		n = (uint32_t)r;
+	}
+	rt_runs_mapping(n, fl, sl);
+	return *fl < RT_FL_COUNT;
+}
+
+struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len)
+{
+	if (start + len == x->npages)
+		return &x->tail;
+	return (struct rt_node *)(void *)(x->pages + ((size_t)start << x->pshift));
+}
+
+/* -- the free lists -- */
+
+static void list_push(struct rt_heap *h, struct rt_node *nd)
+{
+	unsigned fl, sl;
+	rt_runs_mapping(nd->len, &fl, &sl);
+	struct rt_node *head = h->runs[fl][sl];
+	RT_STEP();
+	nd->prev = NULL;
+	nd->next = head;
+	if (head)
+		head->prev = nd;
+	h->runs[fl][sl] = nd;
+	h->sl_bitmap[fl] |= 1u << sl;
+	h->fl_bitmap |= 1u << fl;
+	h->free_runs++;
+}
+
+static void list_remove(struct rt_heap *h, struct rt_node *nd)
+{
+	unsigned fl, sl;
+	rt_runs_mapping(nd->len, &fl, &sl);
+	RT_STEP();
+	if (nd->prev)
+		nd->prev->next = nd->next;
+	else
+		h->runs[fl][sl] = nd->next;
+	if (nd->next)
+		nd->next->prev = nd->prev;
+	if (!h->runs[fl][sl]) {
+		h->sl_bitmap[fl] &= ~(1u << sl);
+		if (!h->sl_bitmap[fl])
+			h->fl_bitmap &= ~(1u << fl);
+	}
+	h->free_runs--;
+}
+
+/* -- node placement, with the memory-checker hooks -- */
+
+static struct rt_node *node_make(struct rt_heap *h, struct rt_extent *x,
+                                 uint32_t start, uint32_t len)
+{
+	struct rt_node *nd = rt_run_node(x, start, len);
+	if (nd != &x->tail)
+		hook_meta_live(nd, sizeof(*nd));
+	nd->ext = x;
+	nd->start = start;
+	nd->len = len;
+	(void)h;
+	return nd;
+}
+
+static void node_drop(struct rt_heap *h, struct rt_node *nd)
+{
+	if (nd == &nd->ext->tail)
+		return;
+	if (h->flags & RTHEAP_F_DEBUG_FILL)
+		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
+	hook_meta_dead(nd, sizeof(*nd));
+}
+
+/* Record a free run in the map (R1) and on its list (R3). */
+void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+                    uint32_t len)
+{
+	rt_map_set(x, start, PG_MAKE(PG_FREE, len));
+	rt_map_set(x, start + len - 1, PG_MAKE(PG_FREE, len));
+	list_push(h, node_make(h, x, start, len));
+}
+
+/*
+ * Take a run of n pages: find a list whose runs all fit, else try the head
+ * of n's own list (it may fit), cut the run and give back the remainder.
+ * The caller writes map[start] for what the pages become.
+ */
+bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
+                  uint32_t *startp)
+{
+	unsigned fl, sl;
+	struct rt_node *nd = NULL;
+
+	if (mapping_search(n, &fl, &sl)) {
+		uint32_t slmap = h->sl_bitmap[fl] & (~0u << sl);
+		if (!slmap) {
+			uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1));
+			if (flmap) {
+				fl = rt_ffs32(flmap);
+				slmap = h->sl_bitmap[fl];
+			}
+		}
+		if (slmap)
+			nd = h->runs[fl][rt_ffs32(slmap)];
+	}
+	if (!nd) {
+		rt_runs_mapping(n, &fl, &sl);
+		nd = h->runs[fl][sl];
+		if (!nd || nd->len < n)
+			return false;
+	}
+
+	struct rt_extent *x = nd->ext;
+	uint32_t start = nd->start, len = nd->len;
+	list_remove(h, nd);
+	node_drop(h, nd);
+	if (len > n) {
+		rt_runs_insert(h, x, start + n, len - n);
+	} else if (n > 1) {
+		rt_map_set(x, start + n - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
+	}
+	*xp = x;
+	*startp = start;
+	return true;
+}
+
+/*
+ * Give pages back: mark free, merge the previous run, merge the next run,
+ * insert (R2).  The caller has checked that [start, start+len) is a live
+ * run or an empty bucket page.
+ */
+void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+                     uint32_t len)
+{
+	if (start > 0) {
+		uint32_t e = rt_map_get(x, start - 1);
+		if (PG_TYPE(e) == PG_FREE) {
+			uint32_t l = PG_LEN(e);
+			struct rt_node *nd = rt_run_node(x, start - l, l);
+			list_remove(h, nd);
+			node_drop(h, nd);
+			if (l > 1)
+				rt_map_set(x, start - 1, PG_MAKE(PG_NONE, 0));
+			rt_map_set(x, start, PG_MAKE(PG_NONE, 0));
+			start -= l;
+			len += l;
+		}
+	}
+	if (start + len < x->npages) {
+		uint32_t e = rt_map_get(x, start + len);
+		if (PG_TYPE(e) == PG_FREE) {
+			uint32_t r = PG_LEN(e);
+			struct rt_node *nd = rt_run_node(x, start + len, r);
+			list_remove(h, nd);
+			node_drop(h, nd);
+			rt_map_set(x, start + len, PG_MAKE(PG_NONE, 0));
+			len += r;
+		}
+	}
+	rt_runs_insert(h, x, start, len);
+}
+
+/* Bytes of the head run of the highest non-empty list: an allocation of
+ * that size is sure to succeed (the fallback of rt_runs_take finds it). */
+size_t rt_runs_largest(const struct rt_heap *h)
+{
+	if (!h->fl_bitmap)
+		return 0;
+	unsigned fl = rt_fls32(h->fl_bitmap);
+	unsigned sl = rt_fls32(h->sl_bitmap[fl]);
+	return (size_t)h->runs[fl][sl]->len << h->pshift;
+}

@@ -1,0 +1,15 @@
+/* steps.c -- the step counter of test builds (see rtheap_steps.h). */
+#include "internal.h"
+#include "rtheap_steps.h"
+
+#ifdef RTHEAP_STEP_COUNT
+void rtheap_steps_reset(void)
+{
+	rtheap_step_counter = 0;
+}
+
+unsigned long rtheap_steps_get(void)
+{
+	return rtheap_step_counter;
+}
+#endif

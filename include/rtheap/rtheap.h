@@ -1,0 +1,360 @@
+/*
+ * rtheap -- a bounded-time, extendable heap for real-time programs.
+ *
+ * A heap in the McKusick-Karels style (USENIX 1988) made of extents over
+ * caller-supplied buffers.  Sub-page requests are served from power-of-two
+ * buckets, larger ones from contiguous page runs indexed by a two-level
+ * segregated fit.  Every allocation and release costs a constant number of
+ * steps, whatever the heap size, the number of free blocks or the history;
+ * docs/design.md states each bound and argues it.
+ *
+ * Conventions used by every function below:
+ *  - Errors are returned as negative errno values (-EINVAL, -EFAULT, ...).
+ *  - "Bound" is the worst-case work of the call.  P is the heap's page size,
+ *    E the number of extents (at most RTHEAP_MAX_EXTENTS).
+ *  - "Context" says from where the call may be made.  "RT-safe" means: no
+ *    system call, no allocation, no unbounded loop; with the lock mode
+ *    RTHEAP_LOCK_PI_MUTEX the call may block on the heap lock for at most
+ *    one other bounded heap operation (priority inheritance applies).
+ *  - A call that reports an error leaves the heap exactly as it was.
+ *
+ * The library never calls malloc, mmap or any other system allocator: all
+ * metadata lives in the extents and in the caller's rtheap_t.
+ */
+#ifndef RTHEAP_RTHEAP_H
+#define RTHEAP_RTHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtheap/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Limits and sizing                                                   */
+/* ------------------------------------------------------------------ */
+
+/** Smallest block handed out (bytes); every block is aligned to at least this. */
+#define RTHEAP_MIN_BLOCK 16u
+/** Smallest internal page size.  Smaller requested sizes are rounded up. */
+#define RTHEAP_MIN_PAGE 256u
+/** Largest page size accepted. */
+#define RTHEAP_MAX_PAGE 32768u
+/** Default page size: chosen for fill efficiency, see docs/design.md. */
+#define RTHEAP_DEFAULT_PAGE 256u
+/** Largest number of pages in one extent (run lengths are 29-bit). */
+#define RTHEAP_MAX_EXTENT_PAGES ((1u << 29) - 1u)
+
+/** Bytes of the fixed extent header at the start of every extent buffer. */
+#define RTHEAP_EXTENT_HDR 256u
+
+/**
+ * Bytes of page-map metadata per page: a 32-bit entry, plus, for pages
+ * larger than RTHEAP_MIN_PAGE, a block bitmap of P/128 bytes so that bucket
+ * pages holding more than 16 blocks can be tracked exactly.
+ */
+#define RTHEAP_MAP_BYTES(page) \
+	(4u + ((page) > RTHEAP_MIN_PAGE ? (page) / 128u : 0u))
+
+/**
+ * Buffer size, in bytes, that is enough for an extent offering @p usable
+ * bytes of page array (rounded up to whole pages) with page size @p page
+ * (a power of two in [RTHEAP_MIN_PAGE, RTHEAP_MAX_PAGE]), whatever the
+ * buffer's alignment (the extra page pays for the worst alignment).
+ * A compile-time constant when its arguments are.
+ */
+#define RTHEAP_BUFFER_SIZE(usable, page)                                      \
+	((size_t)RTHEAP_EXTENT_HDR +                                          \
+	 (((size_t)(usable) + (page) - 1u) / (page)) *                         \
+		 ((size_t)(page) + RTHEAP_MAP_BYTES(page)) +                   \
+	 (size_t)(page))
+
+/* ------------------------------------------------------------------ */
+/* Types                                                               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * The heap descriptor.  A complete type so that callers can place it
+ * anywhere (static, stack, shared memory); its content is private.
+ */
+typedef struct rtheap {
+	uint64_t opaque_[RTHEAP_DESC_WORDS];
+} rtheap_t;
+
+/** Lock protecting the heap, chosen at init. */
+typedef enum rtheap_lock_mode {
+	/** pthread mutex with PTHREAD_PRIO_INHERIT: the default, right under PREEMPT_RT. */
+	RTHEAP_LOCK_PI_MUTEX = 0,
+	/** No lock: the caller guarantees single-threaded use.  Fastest. */
+	RTHEAP_LOCK_NONE = 1,
+	/** Busy-wait spinlock: for threads pinned on distinct CPUs only. */
+	RTHEAP_LOCK_SPIN = 2,
+} rtheap_lock_mode_t;
+
+/** Flags for rtheap_config.flags and rtheap_extend(). */
+enum rtheap_flags {
+	/**
+	 * The buffer is known to be zero-filled (for instance fresh anonymous
+	 * mmap memory): init/extend skip clearing the page map and become O(1).
+	 * Passing it for a buffer that is not zero-filled corrupts the heap.
+	 */
+	RTHEAP_F_ZEROED = 1u << 0,
+	/** Fill fresh blocks with 0xA5 and freed blocks with 0xDD (debug aid). */
+	RTHEAP_F_DEBUG_FILL = 1u << 1,
+	/** Abort the process when a misuse (bad free, corruption) is detected. */
+	RTHEAP_F_ABORT_ON_ERROR = 1u << 2,
+};
+
+/** Init-time configuration.  Zero-initialise, then set what you need. */
+struct rtheap_config {
+	/** Page size in bytes: a power of two, 8..RTHEAP_MAX_PAGE; 0 = default.
+	 *  Values below RTHEAP_MIN_PAGE are rounded up to it. */
+	size_t page_size;
+	/** Lock mode (default RTHEAP_LOCK_PI_MUTEX). */
+	rtheap_lock_mode_t lock;
+	/** Bitwise OR of enum rtheap_flags. */
+	unsigned flags;
+	/** Optional name shown in diagnostics (not copied; may be NULL). */
+	const char *name;
+};
+
+/** Number of bucket classes: 16 B .. RTHEAP_MAX_PAGE/2. */
+#define RTHEAP_NR_CLASSES 11
+
+/** Heap statistics (a consistent snapshot taken under the lock). */
+struct rtheap_stats {
+	size_t page_size;         /**< page size in use */
+	size_t extents;           /**< number of extents */
+	size_t size;              /**< sum of the extent buffer sizes */
+	size_t usable;            /**< bytes in page arrays (what blocks can use) */
+	size_t used;              /**< bytes held by live blocks (rounded sizes) */
+	size_t free;              /**< usable - used */
+	size_t peak_used;         /**< highest value of used since init */
+	size_t largest_free;      /**< a run of this many bytes is free now: an
+	                               allocation of this size succeeds; within
+	                               1/16 of the true largest free run */
+	size_t free_runs;         /**< number of free page runs */
+	size_t pages_bucket;      /**< pages split into bucket blocks */
+	size_t pages_run;         /**< pages held by multi-page / page blocks */
+	size_t live_blocks;       /**< live blocks of every kind */
+	size_t alloc_calls;       /**< successful allocations since init */
+	size_t free_calls;        /**< successful releases since init */
+	size_t failed_allocs;     /**< allocations that returned NULL */
+	size_t errors;            /**< misuses detected (bad frees, ...) */
+	/** Per bucket class c (block size 16 << c): live blocks and pages. */
+	size_t class_live[RTHEAP_NR_CLASSES];
+	size_t class_pages[RTHEAP_NR_CLASSES];
+};
+
+/** Where rtheap_check() found an inconsistency. */
+struct rtheap_fault {
+	const char *what;    /**< static description, e.g. "free run tail mismatch" */
+	const void *addr;    /**< address concerned (page, block or descriptor) */
+	int extent;          /**< extent index, or -1 */
+	long page;           /**< page index inside the extent, or -1 */
+};
+
+/** Kinds of misuse reported to the error callback. */
+typedef enum rtheap_error_kind {
+	RTHEAP_ERR_FOREIGN = 1,    /**< address outside every extent */
+	RTHEAP_ERR_NOT_BLOCK,      /**< inside the heap, not the start of a block */
+	RTHEAP_ERR_DOUBLE_FREE,    /**< block already free */
+	RTHEAP_ERR_USE_AFTER_FREE, /**< debug fill pattern overwritten after free */
+	RTHEAP_ERR_CORRUPT,        /**< metadata inconsistency detected */
+} rtheap_error_kind_t;
+
+/** Error callback: called, outside the heap lock, for each detected misuse. */
+typedef void (*rtheap_error_fn)(rtheap_t *heap, rtheap_error_kind_t kind,
+                                const void *addr, void *arg);
+
+/**
+ * Low-memory callback: called outside the heap lock, from the allocating
+ * thread, once each time free memory drops below the threshold, and on
+ * every failed allocation (@p request is then the size that could not be
+ * served; 0 for a threshold crossing).  Keep it short (post a semaphore,
+ * write an eventfd): it runs in the caller's real-time context.
+ */
+typedef void (*rtheap_lowmem_fn)(rtheap_t *heap, size_t free_bytes,
+                                 size_t request, void *arg);
+
+/** Flush callback for rtheap_destroy(): called once per extent. */
+typedef void (*rtheap_flush_fn)(rtheap_t *heap, void *buf, size_t size,
+                                void *cookie);
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Initialise @p heap over the caller's buffer (its first extent).
+ *
+ * Only the extent header and the page map are written: the page array is
+ * never touched, so a 1 GiB buffer costs no page faults beyond its map.
+ *
+ * @param heap descriptor to initialise (its previous content is ignored)
+ * @param buf  buffer, 8-byte aligned; owned by the heap until destroy
+ * @param size buffer size in bytes; need not be a multiple of the page size
+ * @param cfg  configuration, or NULL for the defaults
+ * @return 0, or -EINVAL: NULL heap or buffer, misaligned buffer, page size
+ *         not a power of two or above RTHEAP_MAX_PAGE, unknown lock mode or
+ *         flags, buffer too small for the header and two pages, more than
+ *         RTHEAP_MAX_EXTENT_PAGES pages; -ENOTSUP: the PI mutex could not
+ *         be created.
+ * Bound: O(1) plus clearing the map (4 bytes per page; nothing with
+ *        RTHEAP_F_ZEROED).
+ * Context: any thread; not concurrently with other calls on the same heap.
+ */
+int rtheap_init(rtheap_t *heap, void *buf, size_t size,
+                const struct rtheap_config *cfg);
+
+/**
+ * Add the buffer as a new extent.  The map is cleared before the heap lock
+ * is taken; under the lock the extent is inserted in the address-sorted
+ * extent table and its pages join the free-run index.
+ *
+ * @param flags 0 or RTHEAP_F_ZEROED
+ * @return 0, or -EINVAL: NULL heap or buffer, uninitialised heap,
+ *         misaligned or too small buffer, unknown flags, buffer overlapping
+ *         an existing extent; -ENOSPC: RTHEAP_MAX_EXTENTS extents already.
+ * Bound: clearing the map (outside the lock), then O(E) under the lock.
+ * Context: any thread, concurrently with other calls (typically a non-RT
+ *          helper thread woken by the low-memory callback).
+ */
+int rtheap_extend(rtheap_t *heap, void *buf, size_t size, unsigned flags);
+
+/**
+ * Destroy the heap: call @p flush (if not NULL) once per extent with the
+ * buffer and size passed to init / extend, then invalidate the descriptor.
+ * Live blocks are abandoned.  The heap may be initialised again afterwards.
+ * @return 0, or -EINVAL for a NULL or uninitialised heap.
+ * Bound: O(E) plus the callbacks.
+ * Context: not concurrently with any other call on the same heap.
+ */
+int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
+
+/* ------------------------------------------------------------------ */
+/* Allocation                                                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Allocate a block of at least @p size bytes.
+ *
+ * Requests up to P/2 bytes are rounded up to a power of two (>= 16) and the
+ * block is aligned to that size; larger requests are rounded up to whole
+ * pages and the block is page aligned.
+ * @return the block, or NULL: size 0, size beyond any extent, rounding
+ *         overflow, uninitialised heap, or no free memory that fits.  A
+ *         failure calls the low-memory callback, if one is set.
+ * Bound: O(1): at most two bitmap searches, one list removal and one
+ *        insertion; no loop depends on heap size, block count or history.
+ * Context: RT-safe.
+ */
+void *rtheap_alloc(rtheap_t *heap, size_t size);
+
+/** As rtheap_alloc(), and the block is zero-filled (cost adds a memset). */
+void *rtheap_zalloc(rtheap_t *heap, size_t size);
+
+/**
+ * Release a block.
+ * @return 0; -EFAULT: @p ptr is outside every extent (or NULL);
+ *         -EINVAL: @p ptr is inside the heap but not the start of a live
+ *         block (interior pointer, free page, double free), or the heap
+ *         is not initialised.  Errors change nothing and are exact.
+ * Bound: O(log E) extent lookup, then O(1): at most two coalescing merges
+ *        and one insertion.
+ * Context: RT-safe.
+ */
+int rtheap_free(rtheap_t *heap, void *ptr);
+
+/**
+ * Release @p ptr only if @p ckfn(ptr) returns 0; otherwise return ckfn's
+ * value and leave the block allocated and intact.  @p ckfn runs under the
+ * heap lock and must not call the heap.  NULL @p ckfn behaves as free.
+ * @return as rtheap_free(), or ckfn's non-zero value.
+ * Bound: as rtheap_free() plus ckfn.  Context: RT-safe if ckfn is.
+ */
+int rtheap_test_and_free(rtheap_t *heap, void *ptr, int (*ckfn)(void *block));
+
+/**
+ * Tell whether @p ptr is the start of a live block.
+ * @return 0 if it is; -EFAULT outside every extent; -EINVAL otherwise.
+ * Bound: O(log E).  Context: RT-safe.
+ */
+int rtheap_check_block(rtheap_t *heap, const void *ptr);
+
+/**
+ * Usable size of the live block at @p ptr (its rounded size), or 0 when
+ * @p ptr is not the start of a live block.
+ * Bound: O(log E).  Context: RT-safe.
+ */
+size_t rtheap_usable_size(rtheap_t *heap, const void *ptr);
+
+/* ------------------------------------------------------------------ */
+/* Notification and diagnostics                                        */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Set (or clear with @p fn NULL) the low-memory callback and its threshold
+ * in free bytes.  The callback is armed while free memory is at or above
+ * the threshold; it fires once when an allocation takes it below, and is
+ * re-armed when frees or an extension bring free memory back to the
+ * threshold.  Failed allocations always call it.
+ * @return 0, or -EINVAL for a NULL or uninitialised heap.
+ * Bound: O(1).  Context: any thread.
+ */
+int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
+                      void *arg);
+
+/**
+ * Set (or reset to the default with @p fn NULL) the misuse callback.  The
+ * default prints one line per kind of misuse to stderr, the first time it
+ * is seen (it is the only place the library writes to a stream).
+ * @return 0, or -EINVAL for a NULL or uninitialised heap.
+ * Bound: O(1).  Context: any thread.
+ */
+int rtheap_set_error_handler(rtheap_t *heap, rtheap_error_fn fn, void *arg);
+
+/**
+ * Take a consistent snapshot of the statistics.
+ * @return 0, or -EINVAL for NULL arguments or an uninitialised heap.
+ * Bound: O(1).  Context: RT-safe.
+ */
+int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st);
+
+/**
+ * Full integrity walk of every extent: page map, bucket bitmaps and lists,
+ * free-run index, statistics.  For tests and diagnostics, not the hot path.
+ * @param fault if not NULL, receives the first inconsistency found
+ * @return 0 if consistent; -EINVAL for a NULL or uninitialised heap;
+ *         -EUCLEAN if an inconsistency was found.
+ * Bound: O(total pages + free runs + bucket pages), under the heap lock.
+ * Context: not from a real-time thread.
+ */
+int rtheap_check(rtheap_t *heap, struct rtheap_fault *fault);
+
+/** Page size of the heap in bytes, or 0 for a NULL/uninitialised heap.  O(1). */
+size_t rtheap_page_size(const rtheap_t *heap);
+
+/**
+ * Bytes of an extent buffer of @p size bytes with page size @p page_size
+ * (rounded as rtheap_init rounds it) that are not page array: header, map,
+ * alignment padding and the unusable tail.  Assumes a buffer aligned to the
+ * page size; a misaligned one loses at most one more page.  Returns @p size
+ * when no page fits.  O(1).
+ */
+size_t rtheap_overhead(size_t size, size_t page_size);
+
+/** Block size for a request, as rtheap_alloc rounds it; 0 if invalid.  O(1). */
+size_t rtheap_round_size(const rtheap_t *heap, size_t size);
+
+/** Library version string, e.g. "0.1.0". */
+const char *rtheap_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RTHEAP_RTHEAP_H */
