@@ -41,22 +41,22 @@ static inline uint32_t *side_words(const struct rt_heap *h,
 	return x->side + (size_t)pg * h->side_words;
 }
 
-static inline uint32_t node_index(const struct rt_heap *h, uint32_t e)
+static inline uint32_t bkt_node_index(const struct rt_heap *h, uint32_t e)
 {
 	return nblocks_of(h, BK_CLS(e)) <= BK_INLINE_MAX ? BK_INODE(e)
 	                                                 : BK_SNODE(e);
 }
 
-struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
+RT_FN struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
                                 const struct rt_extent *x, uint32_t pg,
                                 uint32_t e)
 {
-	return block_addr(h, x, pg, BK_CLS(e), node_index(h, e));
+	return block_addr(h, x, pg, BK_CLS(e), bkt_node_index(h, e));
 }
 
 /* -- the per-extent list of pages with free blocks (B1, B3) -- */
 
-static void list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
+static void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
                       uint32_t pg, struct rt_bnode *nd)
 {
 	uint32_t head = x->bkt_head[cls];
@@ -71,7 +71,7 @@ static void list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
 	x->bkt_head[cls] = pg;
 }
 
-static void list_unlink(struct rt_heap *h, struct rt_extent *x, unsigned cls,
+static void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x, unsigned cls,
                         struct rt_bnode *nd)
 {
 	RT_STEP();
@@ -126,7 +126,7 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 			b = rt_fls32(others);
 		} else {
 			b = node;
-			list_unlink(h, x, cls, block_addr(h, x, pg, cls, b));
+			bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, b));
 		}
 		rt_map_set(x, pg, BK_INLINE(bits & ~(1u << b), node, cls));
 	} else {
@@ -136,7 +136,7 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 			b = side_highest_except(w, nb / 32, node);
 		} else {
 			b = node;
-			list_unlink(h, x, cls, block_addr(h, x, pg, cls, b));
+			bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, b));
 		}
 		w[b >> 5] &= ~(1u << (b & 31));
 		rt_map_set(x, pg, BK_SIDE(cnt - 1, node, cls));
@@ -173,13 +173,13 @@ static void *take_new_page(struct rt_heap *h, unsigned cls)
 		w[b >> 5] &= ~(1u << (b & 31));
 		rt_map_set(x, pg, BK_SIDE(nb - 1, 0, cls));
 	}
-	list_push(h, x, cls, pg, block_addr(h, x, pg, cls, 0));
+	bkt_list_push(h, x, cls, pg, block_addr(h, x, pg, cls, 0));
 	h->pages_bucket++;
 	h->class_pages[cls]++;
 	return block_addr(h, x, pg, cls, b);
 }
 
-void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
+RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
 {
 	struct rt_extset *s = &h->bkt_exts[cls];
 	void *p;
@@ -200,7 +200,7 @@ void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
 static void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                        unsigned cls, uint32_t node)
 {
-	list_unlink(h, x, cls, block_addr(h, x, pg, cls, node));
+	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node));
 	h->pages_bucket--;
 	h->class_pages[cls]--;
 	rt_runs_release(h, x, pg, 1);
@@ -208,7 +208,7 @@ static void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 
 /* Release block at offset off of bucket page pg (entry e): mark free, put
  * the page back on its list if it was full, release it if it is empty. */
-int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                    uint32_t e, size_t off)
 {
 	unsigned cls = BK_CLS(e);
@@ -233,7 +233,7 @@ int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 		h->class_live[cls]--;
 		if (!bits) {
 			rt_map_set(x, pg, BK_INLINE(1u << b, b, cls));
-			list_push(h, x, cls, pg, blk);
+			bkt_list_push(h, x, cls, pg, blk);
 			return 0;
 		}
 		uint32_t node = BK_INODE(e);
@@ -259,7 +259,7 @@ int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 	w[b >> 5] |= 1u << (b & 31);
 	if (!cnt) {
 		rt_map_set(x, pg, BK_SIDE(1, b, cls));
-		list_push(h, x, cls, pg, blk);
+		bkt_list_push(h, x, cls, pg, blk);
 		return 0;
 	}
 	if (cnt + 1 == nb) {
@@ -272,7 +272,7 @@ int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 
 /* -- queries (check_block, usable_size, rtheap_check) -- */
 
-bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent *x,
+RT_FN bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent *x,
                           uint32_t pg, uint32_t e, uint32_t b)
 {
 	if (nblocks_of(h, BK_CLS(e)) <= BK_INLINE_MAX)
@@ -280,7 +280,7 @@ bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent *x,
 	return side_test(side_words(h, x, pg), b);
 }
 
-bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
+RT_FN bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
                        uint32_t pg, uint32_t e, size_t off)
 {
 	unsigned cls = BK_CLS(e);
@@ -289,7 +289,7 @@ bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
 	return !rt_bucket_block_free(h, x, pg, e, (uint32_t)(off >> (cls + 4)));
 }
 
-uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
+RT_FN uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
                          uint32_t pg, uint32_t e)
 {
 	uint32_t nb = nblocks_of(h, BK_CLS(e));

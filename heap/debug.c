@@ -16,12 +16,12 @@
 
 #include <string.h>
 
-void rt_debug_fill(void *p, size_t n, int byte)
+RT_FN void rt_debug_fill(void *p, size_t n, int byte)
 {
 	memset(p, byte, n);
 }
 
-const void *rt_debug_verify(const void *p, size_t n, int byte)
+RT_FN const void *rt_debug_verify(const void *p, size_t n, int byte)
 {
 	const unsigned char *c = p;
 	for (size_t i = 0; i < n; i++)
@@ -30,7 +30,7 @@ const void *rt_debug_verify(const void *p, size_t n, int byte)
 	return NULL;
 }
 
-void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr)
+RT_FN void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr)
 {
 	h->errors++;
 	if (!h->pend_kind) {
@@ -41,7 +41,7 @@ void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr)
 
 /* Pages [start, start+n) were just taken from the free runs: verify the
  * part below the high-water mark, then raise the mark. */
-void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+RT_FN void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                    uint32_t n)
 {
 	uint32_t end = start + n < x->hw ? start + n : x->hw;

@@ -63,7 +63,7 @@ static int layout_at(uintptr_t base, size_t page, size_t size,
 	return 0;
 }
 
-int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
+RT_FN int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
                      size_t *map_off, size_t *side_off, size_t *pages_off)
 {
 	*map_off = RTHEAP_EXTENT_HDR;
@@ -87,9 +87,13 @@ size_t rtheap_overhead(size_t size, size_t page_size)
 }
 
 /* Binary search of the sorted table: O(log E) steps. */
-struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
+RT_HOT struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
+	if (rt_likely(h->nr_ext == 1)) {
+		struct rt_extent *x = h->sorted[0];
+		return a - (uintptr_t)x->buf < x->size ? x : NULL;
+	}
 	uint32_t lo = 0, hi = h->nr_ext; /* answer in [lo, hi) */
 	while (lo < hi) {
 		RT_STEP();
@@ -121,7 +125,7 @@ static uint32_t sorted_pos(const struct rt_heap *h, uintptr_t a)
 	return lo;
 }
 
-int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size)
+RT_FN int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size)
 {
 	if (!buf || ((uintptr_t)buf & 7u))
 		return -EINVAL;
@@ -133,7 +137,7 @@ int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size)
 }
 
 /* Under the lock.  Nothing is written unless the buffer is acceptable. */
-int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
+RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
                       struct rt_extent **out)
 {
 	if (h->nr_ext >= RTHEAP_MAX_EXTENTS)
@@ -181,10 +185,11 @@ int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
 }
 
 /* Under the lock, after the map was cleared. */
-void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
+RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
 {
 	hook_pages_added(x->pages, (size_t)x->npages << h->pshift);
 	x->ready = 1;
+	x->span = (size_t)x->npages << h->pshift;
 	rt_runs_insert(h, x, 0, x->npages);
 	h->size += x->size;
 	h->usable += (size_t)x->npages << h->pshift;

@@ -119,10 +119,41 @@ static void deliver(struct rt_heap *h, const struct pending *pd)
 	}
 }
 
-static inline void lowmem_after_free(struct rt_heap *h)
+/*
+ * Low-memory notification state, kept as two limits on h->used so that the
+ * hot paths test one comparison each:
+ *   armed:    alloc notifies when used > lowmem_trip (free < threshold);
+ *   disarmed: free re-arms when used < lowmem_rearm (free >= threshold).
+ * An unused limit is set so that its test is never true.
+ */
+static void lowmem_arm(struct rt_heap *h)
 {
-	if (!h->lowmem_armed && h->usable - h->used >= h->lowmem_threshold)
-		h->lowmem_armed = true;
+	h->lowmem_armed = true;
+	h->lowmem_rearm = 0;
+	if (!h->lowmem_fn)
+		h->lowmem_trip = SIZE_MAX;
+	else if (h->lowmem_threshold > h->usable)
+		h->lowmem_trip = 0;
+	else
+		h->lowmem_trip = h->usable - h->lowmem_threshold;
+}
+
+static void lowmem_disarm(struct rt_heap *h)
+{
+	h->lowmem_armed = false;
+	h->lowmem_trip = SIZE_MAX;
+	h->lowmem_rearm = h->lowmem_threshold > h->usable
+	                          ? 0
+	                          : h->usable - h->lowmem_threshold + 1;
+}
+
+/* After usable, threshold or the callback changed. */
+static void lowmem_update(struct rt_heap *h)
+{
+	if (h->usable - h->used >= h->lowmem_threshold || !h->lowmem_fn)
+		lowmem_arm(h);
+	else
+		lowmem_disarm(h);
 }
 
 /* ---------------- life cycle ---------------- */
@@ -159,7 +190,7 @@ static void add_extent(struct rt_heap *h, struct rt_extent *x, unsigned flags,
 	if (locked)
 		heap_lock(h);
 	rt_extent_publish(h, x);
-	lowmem_after_free(h);
+	lowmem_update(h);
 	if (locked)
 		heap_unlock(h);
 }
@@ -202,7 +233,7 @@ int rtheap_init(rtheap_t *heap, void *buf, size_t size,
 	h->lock_mode = (int)c->lock;
 	h->flags = c->flags & ~RTHEAP_F_ZEROED;
 	h->name = c->name;
-	h->lowmem_armed = true;
+	h->lowmem_trip = SIZE_MAX;
 	for (unsigned i = 0; i < RT_FL_COUNT; i++)
 		for (unsigned j = 0; j < RT_SL_COUNT; j++)
 			h->runs[i][j] = NULL;
@@ -279,7 +310,7 @@ size_t rtheap_round_size(const rtheap_t *heap, size_t size)
 	return (size + h->page - 1) & ~(h->page - 1);
 }
 
-static void *alloc_run(struct rt_heap *h, size_t size, size_t *bsize)
+RT_HOT void *alloc_run(struct rt_heap *h, size_t size, size_t *bsize)
 {
 	uint32_t n = (uint32_t)((size + h->page - 1) >> h->pshift);
 	struct rt_extent *x;
@@ -294,62 +325,81 @@ static void *alloc_run(struct rt_heap *h, size_t size, size_t *bsize)
 	return rt_page_addr(h, x, start);
 }
 
-static void debug_fresh(struct rt_heap *h, void *p, size_t bsize, bool bucket)
+/* Failed allocation: count, notify, unlock. */
+RT_COLD void *alloc_failed(struct rt_heap *h, size_t size)
 {
-	if (bucket) {
-		const void *bad = rt_debug_verify(p, bsize, RT_FILL_FREED);
-		if (bad)
-			rt_report(h, RTHEAP_ERR_USE_AFTER_FREE, bad);
+	struct pending pd;
+	h->failed++;
+	pd.low_fn = h->lowmem_fn;
+	pd.low_arg = h->lowmem_arg;
+	pd.low_request = size;
+	pd.low_free = h->usable - h->used;
+	collect(h, &pd);
+	heap_unlock(h);
+	deliver(h, &pd);
+	return NULL;
+}
+
+/* Successful allocation with something unusual to do: debug fill, or the
+ * low-memory threshold crossed.  Unlocks. */
+RT_COLD void *alloc_slow_end(struct rt_heap *h, void *p, size_t bsize,
+                             bool bucket)
+{
+	struct pending pd;
+	pd.low_fn = NULL;
+	if (h->flags & RTHEAP_F_DEBUG_FILL) {
+		if (bucket) {
+			const void *bad = rt_debug_verify(p, bsize, RT_FILL_FREED);
+			if (bad)
+				rt_report(h, RTHEAP_ERR_USE_AFTER_FREE, bad);
+		}
+		rt_debug_fill(p, bsize, RT_FILL_FRESH);
 	}
-	rt_debug_fill(p, bsize, RT_FILL_FRESH);
+	if (h->used > h->lowmem_trip) {
+		pd.low_fn = h->lowmem_fn;
+		pd.low_arg = h->lowmem_arg;
+		pd.low_request = 0;
+		pd.low_free = h->usable - h->used;
+		lowmem_disarm(h);
+	}
+	collect(h, &pd);
+	heap_unlock(h);
+	if (pd.low_fn || pd.kind)
+		deliver(h, &pd);
+	return p;
 }
 
 void *rtheap_alloc(rtheap_t *heap, size_t size)
 {
 	struct rt_heap *h = rt_heap_of(heap);
-	struct pending pd;
-	void *p = NULL;
-	size_t bsize = 0;
+	void *p;
+	size_t bsize;
+	bool bucket;
 
 	if (rt_unlikely(!rt_heap_ok(h) || size == 0))
 		return NULL;
 	heap_lock(h);
-	if (rt_likely(size <= h->page >> 1)) {
+	bucket = size <= h->page >> 1;
+	if (rt_likely(bucket)) {
 		unsigned cls = class_of(size);
 		p = rt_bucket_alloc(h, cls);
 		bsize = (size_t)16 << cls;
 	} else if (rt_likely(size <= h->max_request)) {
 		p = alloc_run(h, size, &bsize);
-	}
-	pd.low_fn = NULL;
-	if (rt_likely(p != NULL)) {
-		h->used += bsize;
-		if (h->used > h->peak)
-			h->peak = h->used;
-		h->live++;
-		h->alloc_calls++;
-		hook_block_alloc(p, bsize);
-		if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
-			debug_fresh(h, p, bsize, size <= h->page >> 1);
-		if (rt_unlikely(h->lowmem_armed && h->lowmem_fn &&
-		                h->usable - h->used < h->lowmem_threshold)) {
-			h->lowmem_armed = false;
-			pd.low_fn = h->lowmem_fn;
-			pd.low_request = 0;
-		}
 	} else {
-		h->failed++;
-		pd.low_fn = h->lowmem_fn;
-		pd.low_request = size;
+		p = NULL;
 	}
-	if (rt_unlikely(pd.low_fn != NULL)) {
-		pd.low_arg = h->lowmem_arg;
-		pd.low_free = h->usable - h->used;
-	}
-	collect(h, &pd);
+	if (rt_unlikely(!p))
+		return alloc_failed(h, size);
+	h->used += bsize;
+	if (h->used > h->peak)
+		h->peak = h->used;
+	h->live++;
+	h->alloc_calls++;
+	hook_block_alloc(p, bsize);
+	if (rt_unlikely(h->used > h->lowmem_trip || (h->flags & RTHEAP_F_DEBUG_FILL)))
+		return alloc_slow_end(h, p, bsize, bucket);
 	heap_unlock(h);
-	if (rt_unlikely(pd.low_fn || pd.kind))
-		deliver(h, &pd);
 	return p;
 }
 
@@ -364,60 +414,31 @@ void *rtheap_zalloc(rtheap_t *heap, size_t size)
 /* ---------------- release ---------------- */
 
 /*
- * Classify ptr under the lock: find its extent and page.  Returns 0 with
- * *xp, *pgp, *ep, *offp set, or a negative error (reported as misuse).
+ * Release ptr under the lock: find its extent and page, check that it is
+ * the start of a live block, ask ckfn, then give the block back.
+ * Returns 0 or a negative error (misuse is recorded for delivery).
  */
-static int locate(struct rt_heap *h, const void *ptr, struct rt_extent **xp,
-                  uint32_t *pgp, uint32_t *ep, size_t *offp)
+RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 {
 	struct rt_extent *x = rt_extent_find(h, ptr);
 	if (rt_unlikely(!x)) {
 		rt_report(h, RTHEAP_ERR_FOREIGN, ptr);
 		return -EFAULT;
 	}
+	/* one unsigned compare: below the page array, past it, or an
+	 * extent still being added (span 0) */
 	uintptr_t off = (uintptr_t)ptr - (uintptr_t)x->pages;
-	if (rt_unlikely(!x->ready || (uintptr_t)ptr < (uintptr_t)x->pages ||
-	                off >= ((uintptr_t)x->npages << h->pshift))) {
+	if (rt_unlikely(off >= x->span)) {
 		rt_report(h, RTHEAP_ERR_NOT_BLOCK, ptr);
 		return -EINVAL;
 	}
-	*xp = x;
-	*pgp = (uint32_t)(off >> h->pshift);
-	*offp = off & (h->page - 1);
-	*ep = rt_map_get(x, *pgp);
-	return 0;
-}
+	uint32_t pg = (uint32_t)(off >> h->pshift);
+	off &= h->page - 1;
+	uint32_t e = rt_map_get(x, pg);
+	size_t bsize;
+	int err;
 
-static int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
-{
-	struct rt_extent *x;
-	uint32_t pg, e;
-	size_t off, bsize;
-	int err = locate(h, ptr, &x, &pg, &e, &off);
-	if (err)
-		return err;
-
-	switch (PG_TYPE(e)) {
-	case PG_BUCKET: {
-		unsigned cls = BK_CLS(e);
-		if (ckfn) {
-			if (!rt_bucket_is_live(h, x, pg, e, off))
-				return rt_bucket_free(h, x, pg, e, off); /* reports */
-			err = ckfn(ptr);
-			if (err)
-				return err;
-		}
-		err = rt_bucket_free(h, x, pg, e, off);
-		if (err)
-			return err;
-		bsize = (size_t)16 << cls;
-		break;
-	}
-	case PG_RUN: {
-		if (off) {
-			rt_report(h, RTHEAP_ERR_NOT_BLOCK, ptr);
-			return -EINVAL;
-		}
+	if (PG_TYPE(e) == PG_RUN && !off) {
 		if (ckfn && (err = ckfn(ptr)) != 0)
 			return err;
 		uint32_t n = PG_LEN(e);
@@ -427,9 +448,15 @@ static int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 		hook_block_free(ptr, bsize);
 		h->pages_run -= n;
 		rt_runs_release(h, x, pg, n);
-		break;
-	}
-	default:
+	} else if (PG_TYPE(e) == PG_BUCKET) {
+		if (ckfn && rt_bucket_is_live(h, x, pg, e, off) &&
+		    (err = ckfn(ptr)) != 0)
+			return err;
+		err = rt_bucket_free(h, x, pg, e, off); /* reports misuse */
+		if (err)
+			return err;
+		bsize = (size_t)16 << BK_CLS(e);
+	} else {
 		rt_report(h, (PG_TYPE(e) == PG_FREE && !off) ? RTHEAP_ERR_DOUBLE_FREE
 		                                              : RTHEAP_ERR_NOT_BLOCK,
 		          ptr);
@@ -438,34 +465,46 @@ static int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 	h->used -= bsize;
 	h->live--;
 	h->free_calls++;
-	lowmem_after_free(h);
+	if (rt_unlikely(h->used < h->lowmem_rearm))
+		lowmem_arm(h);
 	return 0;
 }
 
-static int free_common(rtheap_t *heap, void *ptr, int (*ckfn)(void *))
+RT_COLD int free_error(struct rt_heap *h, int err)
 {
-	struct rt_heap *h = rt_heap_of(heap);
 	struct pending pd;
-	if (rt_unlikely(!rt_heap_ok(h)))
-		return -EINVAL;
-	heap_lock(h);
-	int err = free_locked(h, ptr, ckfn);
 	pd.low_fn = NULL;
 	collect(h, &pd);
 	heap_unlock(h);
-	if (rt_unlikely(pd.kind))
+	if (pd.kind)
 		deliver(h, &pd);
 	return err;
 }
 
 int rtheap_free(rtheap_t *heap, void *ptr)
 {
-	return free_common(heap, ptr, NULL);
+	struct rt_heap *h = rt_heap_of(heap);
+	if (rt_unlikely(!rt_heap_ok(h)))
+		return -EINVAL;
+	heap_lock(h);
+	int err = free_locked(h, ptr, NULL);
+	if (rt_unlikely(err))
+		return free_error(h, err);
+	heap_unlock(h);
+	return 0;
 }
 
 int rtheap_test_and_free(rtheap_t *heap, void *ptr, int (*ckfn)(void *block))
 {
-	return free_common(heap, ptr, ckfn);
+	struct rt_heap *h = rt_heap_of(heap);
+	if (rt_unlikely(!rt_heap_ok(h)))
+		return -EINVAL;
+	heap_lock(h);
+	int err = free_locked(h, ptr, ckfn);
+	if (err)
+		return free_error(h, err);
+	heap_unlock(h);
+	return 0;
 }
 
 /* Size of the live block at ptr, or a negative error; nothing reported. */
@@ -475,8 +514,7 @@ static long long block_size(struct rt_heap *h, const void *ptr)
 	if (!x)
 		return -EFAULT;
 	uintptr_t off = (uintptr_t)ptr - (uintptr_t)x->pages;
-	if (!x->ready || (uintptr_t)ptr < (uintptr_t)x->pages ||
-	    off >= ((uintptr_t)x->npages << h->pshift))
+	if (off >= x->span)
 		return -EINVAL;
 	uint32_t pg = (uint32_t)(off >> h->pshift);
 	size_t po = off & (h->page - 1);
@@ -522,7 +560,7 @@ int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
 	h->lowmem_threshold = threshold;
 	h->lowmem_fn = fn;
 	h->lowmem_arg = arg;
-	h->lowmem_armed = h->usable - h->used >= threshold;
+	lowmem_update(h);
 	heap_unlock(h);
 	return 0;
 }
@@ -577,7 +615,7 @@ size_t rtheap_page_size(const rtheap_t *heap)
 }
 
 /* For check.c: run fn under the heap lock. */
-int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg)
+RT_FN int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg)
 {
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h))

@@ -31,6 +31,12 @@
 #endif
 #endif
 
+#if defined(RTHEAP_ASAN) || (defined(RTHEAP_VALGRIND) && RTHEAP_VALGRIND)
+#define RTHEAP_HOOKS_ACTIVE 1
+#else
+#define RTHEAP_HOOKS_ACTIVE 0
+#endif
+
 #if defined(RTHEAP_ASAN)
 #include <sanitizer/asan_interface.h>
 #define hook_noaccess_(p, n) ASAN_POISON_MEMORY_REGION((p), (n))

@@ -141,6 +141,7 @@ struct rt_extent {
 	uint32_t pshift;      /* log2(page size), copied from the heap */
 	uint32_t slot;        /* index in heap->by_slot */
 	uint32_t ready;       /* 0 while extend clears the map */
+	size_t span;          /* bytes of page array once ready, 0 before */
 	uint32_t hw;          /* pages below hw were handed out once (debug fill) */
 	uint32_t bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
 };
@@ -187,6 +188,8 @@ struct rt_heap {
 	rtheap_lowmem_fn lowmem_fn;
 	void *lowmem_arg;
 	bool lowmem_armed;
+	size_t lowmem_trip;   /* armed: notify when used exceeds this */
+	size_t lowmem_rearm;  /* disarmed: re-arm when used is below this */
 	rtheap_error_fn err_fn;
 	void *err_arg;
 	unsigned err_seen;
@@ -205,6 +208,12 @@ static inline bool rt_heap_ok(const struct rt_heap *h)
 {
 	return h && h->magic == RT_HEAP_MAGIC;
 }
+
+/* The library is one translation unit (unity.c): internal functions are
+ * static so that the compiler inlines the hot paths; RT_HOT forces it. */
+#define RT_FN static
+#define RT_HOT static inline __attribute__((always_inline))
+#define RT_COLD static __attribute__((noinline, cold))
 
 /* ---------------- small helpers ---------------- */
 static inline unsigned rt_fls32(uint32_t x) /* index of highest set bit */
@@ -256,49 +265,62 @@ static inline uint32_t rt_extset_first(const struct rt_extset *s)
 }
 
 /* extent.c */
-int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
+RT_FN int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
                      size_t *map_off, size_t *side_off, size_t *pages_off);
-struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p);
-int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size);
-int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
+RT_FN struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p);
+RT_FN int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size);
+RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
                       struct rt_extent **out);
-void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
+RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
 
 /* runs.c: free-run index and page runs */
-void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+RT_FN void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                     uint32_t len);
-bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x,
+RT_FN bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x,
                   uint32_t *start);
-void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+RT_FN void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                      uint32_t len);
-size_t rt_runs_largest(const struct rt_heap *h);
-struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len);
-void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl);
+RT_FN size_t rt_runs_largest(const struct rt_heap *h);
+RT_FN struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len);
+
+/* Map a run length to its list.  Lengths 1..15 have exact lists (fl 0);
+ * a length with highest bit f >= 4 goes to fl = f - 3, sl = next 4 bits. */
+static inline void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl)
+{
+	if (n < RT_SL_COUNT) {
+		*fl = 0;
+		*sl = n;
+	} else {
+		unsigned f = rt_fls32(n);
+		*fl = f - (RT_SL_SHIFT - 1);
+		*sl = (n >> (f - RT_SL_SHIFT)) & (RT_SL_COUNT - 1);
+	}
+}
 
 /* bucket.c: sub-page blocks */
-void *rt_bucket_alloc(struct rt_heap *h, unsigned cls);
-int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+RT_FN void *rt_bucket_alloc(struct rt_heap *h, unsigned cls);
+RT_FN int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                    uint32_t e, size_t off);
-bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
+RT_FN bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
                        uint32_t pg, uint32_t e, size_t off);
-struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
+RT_FN struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
                                 const struct rt_extent *x, uint32_t pg,
                                 uint32_t e);
-bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent *x,
+RT_FN bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent *x,
                           uint32_t pg, uint32_t e, uint32_t b);
-uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
+RT_FN uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
                          uint32_t pg, uint32_t e);
 
 /* heap.c */
-int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg);
+RT_FN int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg);
 
 /* debug.c: fill patterns and misuse reports */
 #define RT_FILL_FRESH 0xa5
 #define RT_FILL_FREED 0xdd
-void rt_debug_fill(void *p, size_t n, int byte);
-const void *rt_debug_verify(const void *p, size_t n, int byte);
-void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr);
-void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+RT_FN void rt_debug_fill(void *p, size_t n, int byte);
+RT_FN const void *rt_debug_verify(const void *p, size_t n, int byte);
+RT_FN void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr);
+RT_FN void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                    uint32_t n);
 
 #endif /* RTHEAP_INTERNAL_H */

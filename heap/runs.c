@@ -17,20 +17,6 @@
 
 #include <string.h>
 
-/* Map a run length to its list.  Lengths 1..15 have exact lists (fl 0);
- * a length with highest bit f >= 4 goes to fl = f - 3, sl = next 4 bits. */
-void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl)
-{
-	if (n < RT_SL_COUNT) {
-		*fl = 0;
-		*sl = n;
-	} else {
-		unsigned f = rt_fls32(n);
-		*fl = f - (RT_SL_SHIFT - 1);
-		*sl = (n >> (f - RT_SL_SHIFT)) & (RT_SL_COUNT - 1);
-	}
-}
-
 /* Smallest list whose every run holds at least n pages. */
 static bool mapping_search(uint32_t n, unsigned *fl, unsigned *sl)
 {
@@ -45,7 +31,7 @@ static bool mapping_search(uint32_t n, unsigned *fl, unsigned *sl)
 	return *fl < RT_FL_COUNT;
 }
 
-struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len)
+RT_HOT struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len)
 {
 	if (start + len == x->npages)
 		return &x->tail;
@@ -54,7 +40,7 @@ struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len)
 
 /* -- the free lists -- */
 
-static void list_push(struct rt_heap *h, struct rt_node *nd)
+RT_HOT void run_list_push(struct rt_heap *h, struct rt_node *nd)
 {
 	unsigned fl, sl;
 	rt_runs_mapping(nd->len, &fl, &sl);
@@ -70,10 +56,9 @@ static void list_push(struct rt_heap *h, struct rt_node *nd)
 	h->free_runs++;
 }
 
-static void list_remove(struct rt_heap *h, struct rt_node *nd)
+RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned fl,
+                           unsigned sl)
 {
-	unsigned fl, sl;
-	rt_runs_mapping(nd->len, &fl, &sl);
 	RT_STEP();
 	if (nd->prev)
 		nd->prev->next = nd->next;
@@ -89,13 +74,20 @@ static void list_remove(struct rt_heap *h, struct rt_node *nd)
 	h->free_runs--;
 }
 
+RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd)
+{
+	unsigned fl, sl;
+	rt_runs_mapping(nd->len, &fl, &sl);
+	run_list_remove_at(h, nd, fl, sl);
+}
+
 /* -- node placement, with the memory-checker hooks -- */
 
-static struct rt_node *node_make(struct rt_heap *h, struct rt_extent *x,
+RT_HOT struct rt_node *run_node_make(struct rt_heap *h, struct rt_extent *x,
                                  uint32_t start, uint32_t len)
 {
 	struct rt_node *nd = rt_run_node(x, start, len);
-	if (nd != &x->tail)
+	if (RTHEAP_HOOKS_ACTIVE && nd != &x->tail)
 		hook_meta_live(nd, sizeof(*nd));
 	nd->ext = x;
 	nd->start = start;
@@ -104,8 +96,10 @@ static struct rt_node *node_make(struct rt_heap *h, struct rt_extent *x,
 	return nd;
 }
 
-static void node_drop(struct rt_heap *h, struct rt_node *nd)
+RT_HOT void run_node_drop(struct rt_heap *h, struct rt_node *nd)
 {
+	if (!RTHEAP_HOOKS_ACTIVE && !(h->flags & RTHEAP_F_DEBUG_FILL))
+		return;
 	if (nd == &nd->ext->tail)
 		return;
 	if (h->flags & RTHEAP_F_DEBUG_FILL)
@@ -114,12 +108,12 @@ static void node_drop(struct rt_heap *h, struct rt_node *nd)
 }
 
 /* Record a free run in the map (R1) and on its list (R3). */
-void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                     uint32_t len)
 {
 	rt_map_set(x, start, PG_MAKE(PG_FREE, len));
 	rt_map_set(x, start + len - 1, PG_MAKE(PG_FREE, len));
-	list_push(h, node_make(h, x, start, len));
+	run_list_push(h, run_node_make(h, x, start, len));
 }
 
 /*
@@ -127,7 +121,7 @@ void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
  * of n's own list (it may fit), cut the run and give back the remainder.
  * The caller writes map[start] for what the pages become.
  */
-bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
+RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
                   uint32_t *startp)
 {
 	unsigned fl, sl;
@@ -142,8 +136,10 @@ bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 				slmap = h->sl_bitmap[fl];
 			}
 		}
-		if (slmap)
-			nd = h->runs[fl][rt_ffs32(slmap)];
+		if (slmap) {
+			sl = rt_ffs32(slmap);
+			nd = h->runs[fl][sl];
+		}
 	}
 	if (!nd) {
 		rt_runs_mapping(n, &fl, &sl);
@@ -154,8 +150,8 @@ bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 
 	struct rt_extent *x = nd->ext;
 	uint32_t start = nd->start, len = nd->len;
-	list_remove(h, nd);
-	node_drop(h, nd);
+	run_list_remove_at(h, nd, fl, sl);
+	run_node_drop(h, nd);
 	if (len > n) {
 		rt_runs_insert(h, x, start + n, len - n);
 	} else if (n > 1) {
@@ -171,7 +167,7 @@ bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
  * insert (R2).  The caller has checked that [start, start+len) is a live
  * run or an empty bucket page.
  */
-void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                      uint32_t len)
 {
 	if (start > 0) {
@@ -179,8 +175,8 @@ void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
 		if (PG_TYPE(e) == PG_FREE) {
 			uint32_t l = PG_LEN(e);
 			struct rt_node *nd = rt_run_node(x, start - l, l);
-			list_remove(h, nd);
-			node_drop(h, nd);
+			run_list_remove(h, nd);
+			run_node_drop(h, nd);
 			if (l > 1)
 				rt_map_set(x, start - 1, PG_MAKE(PG_NONE, 0));
 			rt_map_set(x, start, PG_MAKE(PG_NONE, 0));
@@ -193,8 +189,8 @@ void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
 		if (PG_TYPE(e) == PG_FREE) {
 			uint32_t r = PG_LEN(e);
 			struct rt_node *nd = rt_run_node(x, start + len, r);
-			list_remove(h, nd);
-			node_drop(h, nd);
+			run_list_remove(h, nd);
+			run_node_drop(h, nd);
 			rt_map_set(x, start + len, PG_MAKE(PG_NONE, 0));
 			len += r;
 		}
@@ -204,7 +200,7 @@ void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
 
 /* Bytes of the head run of the highest non-empty list: an allocation of
  * that size is sure to succeed (the fallback of rt_runs_take finds it). */
-size_t rt_runs_largest(const struct rt_heap *h)
+RT_FN size_t rt_runs_largest(const struct rt_heap *h)
 {
 	if (!h->fl_bitmap)
 		return 0;

@@ -1,0 +1,15 @@
+/*
+ * unity.c -- the library is compiled as one translation unit, so that the
+ * hot paths (alloc -> runs/bucket, free -> extent lookup -> runs/bucket)
+ * are inlined into the public entry points: call overhead would otherwise
+ * be a large share of a ~100-instruction operation.  The sources stay one
+ * file per concern.
+ */
+#include "extent.c"
+#include "runs.c"
+#include "bucket.c"
+#include "debug.c"
+#include "heap.c"
+#include "check.c"
+#include "xnheap.c"
+#include "steps.c"
