@@ -7,7 +7,7 @@
  * ("side", P/512 32-bit words per page) with the free count in the entry.
  *
  * A page with at least one free block is on its extent's list for its
- * class; the list node (two page indices) lives in one free block of the
+ * class; the list node (two pointers) lives in one free block of the
  * page, the "node block", whose index is in the map entry.  The heap keeps,
  * per class, the set of extents whose list is not empty.
  *
@@ -56,38 +56,36 @@ RT_FN struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
 
 /* -- the per-extent list of pages with free blocks (B1, B3) -- */
 
-static void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
-                      uint32_t pg, struct rt_bnode *nd)
+RT_HOT void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
+                          struct rt_bnode *nd)
 {
-	uint32_t head = x->bkt_head[cls];
+	struct rt_bnode *head = x->bkt_head[cls];
 	RT_STEP();
-	hook_meta_live(nd, sizeof(*nd));
-	nd->prev = RT_NIL;
+	if (RTHEAP_HOOKS_ACTIVE)
+		hook_meta_live(nd, sizeof(*nd));
+	nd->prev = NULL;
 	nd->next = head;
-	if (head != RT_NIL)
-		rt_bucket_node(h, x, head, rt_map_get(x, head))->prev = pg;
+	if (head)
+		head->prev = nd;
 	else
 		rt_extset_add(&h->bkt_exts[cls], x->slot);
-	x->bkt_head[cls] = pg;
+	x->bkt_head[cls] = nd;
 }
 
-static void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x, unsigned cls,
-                        struct rt_bnode *nd)
+RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
+                            unsigned cls, struct rt_bnode *nd)
 {
 	RT_STEP();
-	if (nd->prev == RT_NIL)
-		x->bkt_head[cls] = nd->next;
-	else
-		rt_bucket_node(h, x, nd->prev, rt_map_get(x, nd->prev))->next =
-			nd->next;
-	if (nd->next != RT_NIL)
-		rt_bucket_node(h, x, nd->next, rt_map_get(x, nd->next))->prev =
-			nd->prev;
-	if (x->bkt_head[cls] == RT_NIL)
+	if (nd->prev)
+		nd->prev->next = nd->next;
+	else if (!(x->bkt_head[cls] = nd->next))
 		rt_extset_del(&h->bkt_exts[cls], x->slot);
-	if (h->flags & RTHEAP_F_DEBUG_FILL)
+	if (nd->next)
+		nd->next->prev = nd->prev;
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
-	hook_meta_dead(nd, sizeof(*nd));
+	if (RTHEAP_HOOKS_ACTIVE)
+		hook_meta_dead(nd, sizeof(*nd));
 }
 
 /* -- side bitmaps: bounded scans over P/512 words -- */
@@ -173,7 +171,7 @@ static void *take_new_page(struct rt_heap *h, unsigned cls)
 		w[b >> 5] &= ~(1u << (b & 31));
 		rt_map_set(x, pg, BK_SIDE(nb - 1, 0, cls));
 	}
-	bkt_list_push(h, x, cls, pg, block_addr(h, x, pg, cls, 0));
+	bkt_list_push(h, x, cls, block_addr(h, x, pg, cls, 0));
 	h->pages_bucket++;
 	h->class_pages[cls]++;
 	return block_addr(h, x, pg, cls, b);
@@ -183,9 +181,11 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
 {
 	struct rt_extset *s = &h->bkt_exts[cls];
 	void *p;
-	if (s->summary) {
+	if (!rt_extset_empty(s)) {
 		struct rt_extent *x = h->by_slot[rt_extset_first(s)];
-		p = take_from_page(h, x, x->bkt_head[cls], cls);
+		uint32_t pg = (uint32_t)(((uint8_t *)x->bkt_head[cls] - x->pages) >>
+		                         h->pshift);
+		p = take_from_page(h, x, pg, cls);
 	} else {
 		p = take_new_page(h, cls);
 		if (!p)
@@ -233,7 +233,7 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 		h->class_live[cls]--;
 		if (!bits) {
 			rt_map_set(x, pg, BK_INLINE(1u << b, b, cls));
-			bkt_list_push(h, x, cls, pg, blk);
+			bkt_list_push(h, x, cls, blk);
 			return 0;
 		}
 		uint32_t node = BK_INODE(e);
@@ -259,7 +259,7 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 	w[b >> 5] |= 1u << (b & 31);
 	if (!cnt) {
 		rt_map_set(x, pg, BK_SIDE(1, b, cls));
-		bkt_list_push(h, x, cls, pg, blk);
+		bkt_list_push(h, x, cls, blk);
 		return 0;
 	}
 	if (cnt + 1 == nb) {

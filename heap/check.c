@@ -193,26 +193,27 @@ static int check_bucket_lists(struct rt_heap *h, struct walk *w)
 		for (uint32_t i = 0; i < h->nr_ext; i++) {
 			struct rt_extent *x = h->by_slot[i];
 			bool in_set = (s->w[i >> 6] >> (i & 63)) & 1u;
-			if (in_set != (x->bkt_head[c] != RT_NIL))
+			if (in_set != (x->bkt_head[c] != NULL))
 				FAIL("bucket extent set disagrees with the extent list", x, (int)i, -1);
-			if (in_set && !((s->summary >> (i >> 6)) & 1u))
+			if (RT_EXT_WORDS > 1 && in_set && !((s->summary >> (i >> 6)) & 1u))
 				FAIL("bucket extent set summary bit missing", x, (int)i, -1);
-			uint32_t prev = RT_NIL;
-			for (uint32_t pg = x->bkt_head[c]; pg != RT_NIL;) {
+			struct rt_bnode *prev = NULL;
+			for (struct rt_bnode *nd = x->bkt_head[c]; nd; prev = nd, nd = nd->next) {
 				if (++seen > w->total_pages)
 					FAIL("bucket list has a cycle", x, (int)i, -1);
-				if (pg >= x->npages)
-					FAIL("bucket list page out of range", x, (int)i, pg);
+				uintptr_t off = (uintptr_t)nd - (uintptr_t)x->pages;
+				if (off >= ((size_t)x->npages << h->pshift))
+					FAIL("bucket list node outside its extent", nd, (int)i, -1);
+				uint32_t pg = (uint32_t)(off >> h->pshift);
 				uint32_t e = x->map[pg];
 				if (PG_TYPE(e) != PG_BUCKET || BK_CLS(e) != c ||
 				    rt_bucket_nfree(h, x, pg, e) == 0)
 					FAIL("listed page is not a partial bucket page of its class",
 					     rt_page_addr(h, x, pg), (int)i, pg);
-				struct rt_bnode *nd = rt_bucket_node(h, x, pg, e);
+				if (rt_bucket_node(h, x, pg, e) != nd)
+					FAIL("bucket list node is not in the page's node block", nd, (int)i, pg);
 				if (nd->prev != prev)
 					FAIL("bucket list back link broken", nd, (int)i, pg);
-				prev = pg;
-				pg = nd->next;
 			}
 		}
 		if (seen != w->partial[c])

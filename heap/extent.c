@@ -172,8 +172,6 @@ RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
 	                        : NULL;
 	x->pages = (uint8_t *)buf + po;
 	x->ready = 0;
-	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++)
-		x->bkt_head[c] = RT_NIL;
 	x->slot = h->nr_ext;
 	memmove(&h->sorted[pos + 1], &h->sorted[pos],
 	        (h->nr_ext - pos) * sizeof(h->sorted[0]));

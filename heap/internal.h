@@ -124,9 +124,10 @@ struct rt_node {
 };
 
 /* Node of a bucket page on its extent's per-class list, stored in one of
- * the page's free blocks (the "node block"); links are page indices. */
+ * the page's free blocks (the "node block"); 16 bytes, the smallest block.
+ * Links point at the neighbours' nodes, so unlinking reads no map entry. */
 struct rt_bnode {
-	uint32_t prev, next;
+	struct rt_bnode *prev, *next;
 };
 
 struct rt_extent {
@@ -143,12 +144,13 @@ struct rt_extent {
 	uint32_t ready;       /* 0 while extend clears the map */
 	size_t span;          /* bytes of page array once ready, 0 before */
 	uint32_t hw;          /* pages below hw were handed out once (debug fill) */
-	uint32_t bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
+	struct rt_bnode *bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
 };
 
-/* A set of extent slots with a summary word: first member in two ctz. */
+/* A set of extent slots: one word up to 64 extents (first member in one
+ * ctz), else words plus a summary word (two ctz). */
 struct rt_extset {
-	uint64_t summary;
+	uint64_t summary; /* unused when RT_EXT_WORDS == 1 */
 	uint64_t w[RT_EXT_WORDS];
 };
 
@@ -249,19 +251,37 @@ static inline void *rt_page_addr(const struct rt_heap *h,
 static inline void rt_extset_add(struct rt_extset *s, uint32_t slot)
 {
 	s->w[slot >> 6] |= 1ull << (slot & 63);
+#if RT_EXT_WORDS > 1
 	s->summary |= 1ull << (slot >> 6);
+#endif
 }
 static inline void rt_extset_del(struct rt_extset *s, uint32_t slot)
 {
+#if RT_EXT_WORDS > 1
 	uint32_t i = slot >> 6;
 	s->w[i] &= ~(1ull << (slot & 63));
 	if (!s->w[i])
 		s->summary &= ~(1ull << i);
+#else
+	s->w[0] &= ~(1ull << slot);
+#endif
+}
+static inline bool rt_extset_empty(const struct rt_extset *s)
+{
+#if RT_EXT_WORDS > 1
+	return !s->summary;
+#else
+	return !s->w[0];
+#endif
 }
 static inline uint32_t rt_extset_first(const struct rt_extset *s)
 {
+#if RT_EXT_WORDS > 1
 	unsigned i = rt_ffs64(s->summary);
 	return (uint32_t)(i * 64u + rt_ffs64(s->w[i]));
+#else
+	return rt_ffs64(s->w[0]);
+#endif
 }
 
 /* extent.c */

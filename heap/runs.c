@@ -60,15 +60,14 @@ RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned f
                            unsigned sl)
 {
 	RT_STEP();
-	if (nd->prev)
-		nd->prev->next = nd->next;
-	else
-		h->runs[fl][sl] = nd->next;
 	if (nd->next)
 		nd->next->prev = nd->prev;
-	if (!h->runs[fl][sl]) {
-		h->sl_bitmap[fl] &= ~(1u << sl);
-		if (!h->sl_bitmap[fl])
+	if (nd->prev) {
+		nd->prev->next = nd->next; /* the list keeps a head */
+	} else if (!(h->runs[fl][sl] = nd->next)) {
+		uint32_t slmap = h->sl_bitmap[fl] & ~(1u << sl);
+		h->sl_bitmap[fl] = slmap;
+		if (!slmap)
 			h->fl_bitmap &= ~(1u << fl);
 	}
 	h->free_runs--;
@@ -174,7 +173,8 @@ RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t sta
 		uint32_t e = rt_map_get(x, start - 1);
 		if (PG_TYPE(e) == PG_FREE) {
 			uint32_t l = PG_LEN(e);
-			struct rt_node *nd = rt_run_node(x, start - l, l);
+			/* a run before another cannot end the extent (R4) */
+			struct rt_node *nd = (struct rt_node *)(void *)rt_page_addr(h, x, start - l);
 			run_list_remove(h, nd);
 			run_node_drop(h, nd);
 			if (l > 1)
