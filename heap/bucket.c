@@ -214,7 +214,7 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 	unsigned cls = BK_CLS(e);
 	size_t bsize = (size_t)16 << cls;
 	if (off & (bsize - 1)) {
-		rt_report(h, RTHEAP_ERR_NOT_BLOCK, rt_page_addr(h, x, pg));
+		rt_report(h, RTHEAP_ERR_NOT_BLOCK, (uint8_t *)rt_page_addr(h, x, pg) + off);
 		return -EINVAL;
 	}
 	uint32_t b = (uint32_t)(off >> (cls + 4));
