@@ -154,7 +154,7 @@ static int check_run_lists(struct rt_heap *h, struct walk *w)
 		if (fl_bit != (h->sl_bitmap[fl] != 0))
 			FAIL("first-level bitmap disagrees with second level", h, -1, -1);
 		for (unsigned sl = 0; sl < RT_SL_COUNT; sl++) {
-			struct rt_node *nd = h->runs[fl][sl], *prev = NULL;
+			struct rt_node *nd = h->runs[fl * RT_SL_COUNT + sl], *prev = NULL;
 			bool bit = (h->sl_bitmap[fl] >> sl) & 1u;
 			if (bit != (nd != NULL))
 				FAIL("second-level bitmap disagrees with its list", h, -1, -1);

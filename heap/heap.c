@@ -234,9 +234,8 @@ int rtheap_init(rtheap_t *heap, void *buf, size_t size,
 	h->flags = c->flags & ~RTHEAP_F_ZEROED;
 	h->name = c->name;
 	h->lowmem_trip = SIZE_MAX;
-	for (unsigned i = 0; i < RT_FL_COUNT; i++)
-		for (unsigned j = 0; j < RT_SL_COUNT; j++)
-			h->runs[i][j] = NULL;
+	for (unsigned i = 0; i < RT_FL_COUNT * RT_SL_COUNT; i++)
+		h->runs[i] = NULL;
 	int err = init_lock(h);
 	if (err)
 		return err;

@@ -66,8 +66,8 @@ extern _Thread_local unsigned long rtheap_step_counter;
 #define RT_EXT_MAGIC 0x72747874u  /* "rtxt" */
 #define RT_NIL 0xffffffffu
 
-/* Free-run index: lists by run length in pages.  Runs of 1..15 pages have
- * exact lists (fl 0); longer runs split each power of two in 16. */
+/* Free-run index: lists by run length in pages.  Runs of 1..31 pages have
+ * exact lists (fl 0 and 1); longer runs split each power of two in 16. */
 #define RT_SL_SHIFT 4
 #define RT_SL_COUNT (1u << RT_SL_SHIFT)
 #define RT_FL_COUNT 26 /* run lengths below 2^29 */
@@ -169,7 +169,7 @@ struct rt_heap {
 	/* free-run index */
 	uint32_t fl_bitmap;
 	uint32_t sl_bitmap[RT_FL_COUNT];
-	struct rt_node *runs[RT_FL_COUNT][RT_SL_COUNT];
+	struct rt_node *runs[RT_FL_COUNT * RT_SL_COUNT]; /* by rt_runs_index() */
 
 	/* buckets: extents holding a partial page of each class */
 	struct rt_extset bkt_exts[RTHEAP_NR_CLASSES];
@@ -303,18 +303,20 @@ RT_FN void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t star
 RT_FN size_t rt_runs_largest(const struct rt_heap *h);
 RT_FN struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len);
 
-/* Map a run length to its list.  Lengths 1..15 have exact lists (fl 0);
- * a length with highest bit f >= 4 goes to fl = f - 3, sl = next 4 bits. */
+/* Map a run length to its list index (fl * 16 + sl).  Lengths 1..31 have
+ * exact lists; a longer length n with highest bit f goes to first level
+ * f - 3 and to the second-level list given by its next 4 bits.  With
+ * s = f - 4 (0 below 32) this is (s << 4) + (n >> s): no branch. */
+static inline unsigned rt_runs_index(uint32_t n)
+{
+	unsigned s = rt_fls32((n >> RT_SL_SHIFT) | 1u);
+	return (s << RT_SL_SHIFT) + (n >> s);
+}
 static inline void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl)
 {
-	if (n < RT_SL_COUNT) {
-		*fl = 0;
-		*sl = n;
-	} else {
-		unsigned f = rt_fls32(n);
-		*fl = f - (RT_SL_SHIFT - 1);
-		*sl = (n >> (f - RT_SL_SHIFT)) & (RT_SL_COUNT - 1);
-	}
+	unsigned i = rt_runs_index(n);
+	*fl = i >> RT_SL_SHIFT;
+	*sl = i & (RT_SL_COUNT - 1);
 }
 
 /* bucket.c: sub-page blocks */

@@ -17,18 +17,16 @@
 
 #include <string.h>
 
-/* Smallest list whose every run holds at least n pages. */
-static bool mapping_search(uint32_t n, unsigned *fl, unsigned *sl)
+/* Smallest list whose every run holds at least n pages (false if none
+ * can exist). */
+static inline bool mapping_search(uint32_t n, unsigned *idx)
 {
-	if (n >= RT_SL_COUNT) {
-		unsigned f = rt_fls32(n);
-		uint64_t r = (uint64_t)n + (1u << (f - RT_SL_SHIFT)) - 1u;
-		if (r > 0x1fffffffu)
-			return false;
-		n = (uint32_t)r;
-	}
-	rt_runs_mapping(n, fl, sl);
-	return *fl < RT_FL_COUNT;
+	unsigned s = rt_fls32((n >> RT_SL_SHIFT) | 1u);
+	uint64_t r = (uint64_t)n + (1u << s) - 1u; /* round up to the list */
+	if (r > RTHEAP_MAX_EXTENT_PAGES)
+		return false;
+	*idx = rt_runs_index((uint32_t)r);
+	return true;
 }
 
 RT_HOT struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len)
@@ -42,30 +40,29 @@ RT_HOT struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t
 
 RT_HOT void run_list_push(struct rt_heap *h, struct rt_node *nd)
 {
-	unsigned fl, sl;
-	rt_runs_mapping(nd->len, &fl, &sl);
-	struct rt_node *head = h->runs[fl][sl];
+	unsigned i = rt_runs_index(nd->len);
+	struct rt_node *head = h->runs[i];
 	RT_STEP();
 	nd->prev = NULL;
 	nd->next = head;
 	if (head)
 		head->prev = nd;
-	h->runs[fl][sl] = nd;
-	h->sl_bitmap[fl] |= 1u << sl;
-	h->fl_bitmap |= 1u << fl;
+	h->runs[i] = nd;
+	h->sl_bitmap[i >> RT_SL_SHIFT] |= 1u << (i & (RT_SL_COUNT - 1));
+	h->fl_bitmap |= 1u << (i >> RT_SL_SHIFT);
 	h->free_runs++;
 }
 
-RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned fl,
-                           unsigned sl)
+RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i)
 {
 	RT_STEP();
 	if (nd->next)
 		nd->next->prev = nd->prev;
 	if (nd->prev) {
 		nd->prev->next = nd->next; /* the list keeps a head */
-	} else if (!(h->runs[fl][sl] = nd->next)) {
-		uint32_t slmap = h->sl_bitmap[fl] & ~(1u << sl);
+	} else if (!(h->runs[i] = nd->next)) {
+		unsigned fl = i >> RT_SL_SHIFT;
+		uint32_t slmap = h->sl_bitmap[fl] & ~(1u << (i & (RT_SL_COUNT - 1)));
 		h->sl_bitmap[fl] = slmap;
 		if (!slmap)
 			h->fl_bitmap &= ~(1u << fl);
@@ -75,9 +72,7 @@ RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned f
 
 RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd)
 {
-	unsigned fl, sl;
-	rt_runs_mapping(nd->len, &fl, &sl);
-	run_list_remove_at(h, nd, fl, sl);
+	run_list_remove_at(h, nd, rt_runs_index(nd->len));
 }
 
 /* -- node placement, with the memory-checker hooks -- */
@@ -123,11 +118,12 @@ RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t star
 RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
                   uint32_t *startp)
 {
-	unsigned fl, sl;
+	unsigned i;
 	struct rt_node *nd = NULL;
 
-	if (mapping_search(n, &fl, &sl)) {
-		uint32_t slmap = h->sl_bitmap[fl] & (~0u << sl);
+	if (mapping_search(n, &i)) {
+		unsigned fl = i >> RT_SL_SHIFT;
+		uint32_t slmap = h->sl_bitmap[fl] & (~0u << (i & (RT_SL_COUNT - 1)));
 		if (!slmap) {
 			uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1));
 			if (flmap) {
@@ -136,20 +132,21 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 			}
 		}
 		if (slmap) {
-			sl = rt_ffs32(slmap);
-			nd = h->runs[fl][sl];
+			i = (fl << RT_SL_SHIFT) + rt_ffs32(slmap);
+			nd = h->runs[i];
 		}
 	}
 	if (!nd) {
-		rt_runs_mapping(n, &fl, &sl);
-		nd = h->runs[fl][sl];
+		/* no list is sure to fit: the head of n's own list may */
+		i = rt_runs_index(n);
+		nd = h->runs[i];
 		if (!nd || nd->len < n)
 			return false;
 	}
 
 	struct rt_extent *x = nd->ext;
 	uint32_t start = nd->start, len = nd->len;
-	run_list_remove_at(h, nd, fl, sl);
+	run_list_remove_at(h, nd, i);
 	run_node_drop(h, nd);
 	if (len > n) {
 		rt_runs_insert(h, x, start + n, len - n);
@@ -206,5 +203,5 @@ RT_FN size_t rt_runs_largest(const struct rt_heap *h)
 		return 0;
 	unsigned fl = rt_fls32(h->fl_bitmap);
 	unsigned sl = rt_fls32(h->sl_bitmap[fl]);
-	return (size_t)h->runs[fl][sl]->len << h->pshift;
+	return (size_t)h->runs[(fl << RT_SL_SHIFT) + sl]->len << h->pshift;
 }
