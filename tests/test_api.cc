@@ -1,0 +1,948 @@
+// Unit tests of every function of rtheap.h and of every documented error.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "test_common.h"
+
+using rtt::expect_same_stats;
+using rtt::heap_ok;
+using rtt::stats;
+
+namespace {
+
+constexpr size_t kHeap = 256 * 1024;
+
+// ---------------------------------------------------------------- init
+
+TEST(Init, RejectsNullHeapAndNullBuffer)
+{
+	rtt::Mapping m(kHeap);
+	auto h = rtt::new_heap();
+	EXPECT_EQ(-EINVAL, rtheap_init(nullptr, m.data(), kHeap, nullptr));
+	EXPECT_EQ(-EINVAL, rtheap_init(h.get(), nullptr, kHeap, nullptr));
+	// A failed init leaves an unusable descriptor.
+	EXPECT_EQ(nullptr, rtheap_alloc(h.get(), 16));
+	EXPECT_EQ(0u, rtheap_page_size(h.get()));
+}
+
+TEST(Init, RejectsBufferNotEightByteAligned)
+{
+	rtt::Mapping m(kHeap + 64);
+	for (size_t off : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 12u}) {
+		auto h = rtt::new_heap();
+		EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data() + off, kHeap, nullptr))
+		    << "offset " << off;
+	}
+	for (size_t off : {8u, 16u, 24u, 40u}) {
+		auto h = rtt::new_heap();
+		ASSERT_EQ(0, rtheap_init(h.get(), m.data() + off, kHeap, nullptr))
+		    << "offset " << off;
+		EXPECT_TRUE(heap_ok(h.get()));
+		EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+	}
+}
+
+TEST(Init, RejectsBufferTooSmallForHeaderAndTwoPages)
+{
+	for (size_t page : {256u, 512u, 4096u}) {
+		rtt::AlignedMapping m(RTHEAP_BUFFER_SIZE(4 * page, page), page);
+		auto cfg = rtt::config(page);
+		// Header + map + 2 pages cannot fit in header + 2 pages - 1 bytes.
+		for (size_t sz : {(size_t)0, (size_t)8, (size_t)RTHEAP_EXTENT_HDR,
+		                  (size_t)RTHEAP_EXTENT_HDR + page,
+		                  (size_t)RTHEAP_EXTENT_HDR + 2 * page - 1}) {
+			auto h = rtt::new_heap();
+			EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data(), sz, &cfg))
+			    << "page " << page << " size " << sz;
+		}
+		// Exactly the documented size for two pages works, with 2 pages.
+		auto h = rtt::new_heap();
+		ASSERT_EQ(0, rtheap_init(h.get(), m.data(), RTHEAP_BUFFER_SIZE(2 * page, page), &cfg));
+		auto st = stats(h.get());
+		EXPECT_EQ(2 * page, st.usable);
+		EXPECT_TRUE(heap_ok(h.get()));
+		EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+	}
+}
+
+TEST(Init, PageSizeValidation)
+{
+	rtt::AlignedMapping m(1 << 20, 32768);
+	for (size_t bad : {3u, 24u, 100u, 257u, 384u, 1000u, 65536u, 131072u}) {
+		auto h = rtt::new_heap();
+		auto cfg = rtt::config(bad);
+		EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data(), 1 << 20, &cfg)) << "page " << bad;
+	}
+	// Powers of two from 8 to the maximum; below 256 rounds up to 256.
+	for (size_t p = 8; p <= RTHEAP_MAX_PAGE; p <<= 1) {
+		auto h = rtt::new_heap();
+		auto cfg = rtt::config(p);
+		ASSERT_EQ(0, rtheap_init(h.get(), m.data(), 1 << 20, &cfg)) << "page " << p;
+		size_t want = std::max<size_t>(p, RTHEAP_MIN_PAGE);
+		EXPECT_EQ(want, rtheap_page_size(h.get())) << "page " << p;
+		EXPECT_EQ(want, stats(h.get()).page_size);
+		EXPECT_TRUE(heap_ok(h.get()));
+		EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+	}
+	// 0 means the default, and a NULL config too.
+	auto h = rtt::new_heap();
+	auto cfg = rtt::config(0);
+	ASSERT_EQ(0, rtheap_init(h.get(), m.data(), 1 << 20, &cfg));
+	EXPECT_EQ((size_t)RTHEAP_DEFAULT_PAGE, rtheap_page_size(h.get()));
+	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+	ASSERT_EQ(0, rtheap_init(h.get(), m.data(), 1 << 20, nullptr));
+	EXPECT_EQ((size_t)RTHEAP_DEFAULT_PAGE, rtheap_page_size(h.get()));
+	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+}
+
+TEST(Init, RejectsUnknownLockModeAndFlags)
+{
+	rtt::Mapping m(kHeap);
+	auto h = rtt::new_heap();
+	auto cfg = rtt::config(256);
+	cfg.lock = static_cast<rtheap_lock_mode_t>(7);
+	EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data(), kHeap, &cfg));
+	cfg = rtt::config(256, RTHEAP_LOCK_NONE, 1u << 20);
+	EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data(), kHeap, &cfg));
+	for (auto lock : {RTHEAP_LOCK_PI_MUTEX, RTHEAP_LOCK_NONE, RTHEAP_LOCK_SPIN}) {
+		cfg = rtt::config(256, lock);
+		ASSERT_EQ(0, rtheap_init(h.get(), m.data(), kHeap, &cfg)) << "lock " << lock;
+		void *p = rtheap_alloc(h.get(), 100);
+		ASSERT_NE(nullptr, p);
+		EXPECT_EQ(0, rtheap_free(h.get(), p));
+		EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+	}
+}
+
+TEST(Init, UsableMatchesOverheadAndStatsAreFresh)
+{
+	for (size_t page : {256u, 512u, 4096u, 32768u}) {
+		for (size_t sz : {(size_t)300000, (size_t)(1 << 20), (size_t)(1 << 20) + 77}) {
+			rtt::AlignedMapping m(sz, page);
+			auto h = rtt::new_heap();
+			auto cfg = rtt::config(page);
+			ASSERT_EQ(0, rtheap_init(h.get(), m.data(), sz, &cfg));
+			auto st = stats(h.get());
+			EXPECT_EQ(page, st.page_size);
+			EXPECT_EQ(1u, st.extents);
+			EXPECT_EQ(sz, st.size);
+			EXPECT_EQ(sz - rtheap_overhead(sz, page), st.usable) << "page " << page << " size " << sz;
+			EXPECT_EQ(0u, st.usable % page);
+			EXPECT_EQ(0u, st.used);
+			EXPECT_EQ(st.usable, st.free);
+			EXPECT_EQ(0u, st.peak_used);
+			EXPECT_EQ(1u, st.free_runs);
+			EXPECT_LE(st.largest_free, st.usable);
+			EXPECT_GE(st.largest_free, st.usable - st.usable / 16);
+			EXPECT_EQ(0u, st.pages_bucket);
+			EXPECT_EQ(0u, st.pages_run);
+			EXPECT_EQ(0u, st.live_blocks);
+			EXPECT_EQ(0u, st.alloc_calls);
+			EXPECT_EQ(0u, st.free_calls);
+			EXPECT_EQ(0u, st.failed_allocs);
+			EXPECT_EQ(0u, st.errors);
+			for (int c = 0; c < RTHEAP_NR_CLASSES; c++) {
+				EXPECT_EQ(0u, st.class_live[c]);
+				EXPECT_EQ(0u, st.class_pages[c]);
+			}
+			// largest_free is a promise: that allocation succeeds.
+			void *p = rtheap_alloc(h.get(), st.largest_free);
+			EXPECT_NE(nullptr, p) << "page " << page << " size " << sz;
+			EXPECT_TRUE(heap_ok(h.get()));
+			EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+		}
+	}
+}
+
+// --------------------------------------------------- uninitialised heap
+
+TEST(Uninitialised, EveryCallRefuses)
+{
+	auto h = rtt::new_heap(); // zero-filled, never initialised
+	rtt::Mapping m(kHeap);
+	rtheap_stats st;
+	rtheap_fault f;
+	int dummy = 0;
+	EXPECT_EQ(nullptr, rtheap_alloc(h.get(), 16));
+	EXPECT_EQ(nullptr, rtheap_zalloc(h.get(), 16));
+	EXPECT_EQ(-EINVAL, rtheap_free(h.get(), &dummy));
+	EXPECT_EQ(-EINVAL, rtheap_extend(h.get(), m.data(), kHeap, 0));
+	EXPECT_EQ(-EINVAL, rtheap_destroy(h.get(), nullptr, nullptr));
+	EXPECT_EQ(-EINVAL, rtheap_get_stats(h.get(), &st));
+	EXPECT_EQ(-EINVAL, rtheap_check(h.get(), &f));
+	EXPECT_EQ(-EINVAL, rtheap_set_lowmem(h.get(), 1, nullptr, nullptr));
+	EXPECT_EQ(-EINVAL, rtheap_set_error_handler(h.get(), nullptr, nullptr));
+	EXPECT_EQ(0u, rtheap_page_size(h.get()));
+	EXPECT_EQ(0u, rtheap_round_size(h.get(), 16));
+	// NULL heap where documented.
+	EXPECT_EQ(-EINVAL, rtheap_extend(nullptr, m.data(), kHeap, 0));
+	EXPECT_EQ(-EINVAL, rtheap_destroy(nullptr, nullptr, nullptr));
+	EXPECT_EQ(-EINVAL, rtheap_get_stats(nullptr, &st));
+	EXPECT_EQ(-EINVAL, rtheap_check(nullptr, &f));
+	EXPECT_EQ(-EINVAL, rtheap_set_lowmem(nullptr, 1, nullptr, nullptr));
+	EXPECT_EQ(-EINVAL, rtheap_set_error_handler(nullptr, nullptr, nullptr));
+	EXPECT_EQ(0u, rtheap_page_size(nullptr));
+}
+
+// ------------------------------------------------------ fixture: a heap
+
+struct ErrRec {
+	rtheap_error_kind_t kind;
+	const void *addr;
+	rtheap_t *heap;
+};
+
+class HeapTest : public ::testing::Test {
+protected:
+	size_t page_ = 256;
+	rtt::Mapping mem_{kHeap};
+	std::unique_ptr<rtheap_t> h_ = rtt::new_heap();
+	std::vector<ErrRec> errs_;
+	bool live_ = false;
+
+	static void on_error(rtheap_t *heap, rtheap_error_kind_t kind, const void *addr, void *arg)
+	{
+		static_cast<HeapTest *>(arg)->errs_.push_back(ErrRec{kind, addr, heap});
+	}
+	void SetUp() override
+	{
+		ASSERT_TRUE(mem_.ok());
+		auto cfg = rtt::config(page_, RTHEAP_LOCK_PI_MUTEX);
+		ASSERT_EQ(0, rtheap_init(h_.get(), mem_.data(), kHeap, &cfg));
+		live_ = true;
+		ASSERT_EQ(0, rtheap_set_error_handler(h_.get(), on_error, this));
+	}
+	void TearDown() override
+	{
+		if (live_) {
+			EXPECT_EQ(0, rtheap_destroy(h_.get(), nullptr, nullptr));
+		}
+	}
+	rtheap_t *h() { return h_.get(); }
+	// A buffer that lives until after TearDown (destroy reads the extents).
+	unsigned char *extra(size_t n)
+	{
+		extra_.emplace_back(new rtt::Mapping(n));
+		return extra_.back()->data();
+	}
+	std::vector<std::unique_ptr<rtt::Mapping>> extra_;
+};
+
+// ------------------------------------------------------------ allocation
+
+TEST_F(HeapTest, RoundingAlignmentAndUsableSize)
+{
+	const size_t reqs[] = {1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129,
+	                       200, 255, 256, 257, 511, 512, 513, 1000, 4096, 4097, 10000};
+	std::vector<void *> ps;
+	for (size_t r : reqs) {
+		size_t want = rtt::expected_round(r, page_);
+		EXPECT_EQ(want, rtheap_round_size(h(), r)) << "request " << r;
+		void *p = rtheap_alloc(h(), r);
+		ASSERT_NE(nullptr, p) << "request " << r;
+		EXPECT_EQ(want, rtheap_usable_size(h(), p)) << "request " << r;
+		EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % rtt::expected_align(want, page_))
+		    << "request " << r << " at " << p;
+		EXPECT_EQ(0, rtheap_check_block(h(), p));
+		std::memset(p, 0x3c, want); // the whole usable size is writable
+		ps.push_back(p);
+	}
+	EXPECT_TRUE(heap_ok(h()));
+	for (void *p : ps) {
+		EXPECT_EQ(0, rtheap_free(h(), p));
+	}
+	EXPECT_EQ(0u, stats(h()).used);
+	EXPECT_EQ(0u, rtheap_round_size(h(), 0));
+	EXPECT_EQ(0u, rtheap_round_size(h(), SIZE_MAX));
+	EXPECT_EQ(0u, rtheap_round_size(h(), SIZE_MAX - 4095));
+}
+
+TEST_F(HeapTest, ImpossibleSizesReturnNull)
+{
+	auto st0 = stats(h());
+	for (size_t sz : {(size_t)0, SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX / 2,
+	                  st0.usable + 1, (size_t)kHeap * 2}) {
+		EXPECT_EQ(nullptr, rtheap_alloc(h(), sz)) << "size " << sz;
+		EXPECT_EQ(nullptr, rtheap_zalloc(h(), sz)) << "size " << sz;
+	}
+	auto st1 = stats(h());
+	EXPECT_EQ(0u, st1.used);
+	EXPECT_EQ(0u, st1.live_blocks);
+	EXPECT_EQ(0u, st1.alloc_calls);
+	// At least the too-large (non-zero) requests count as failures.
+	EXPECT_GE(st1.failed_allocs, 10u);
+	EXPECT_LE(st1.failed_allocs, 12u);
+	EXPECT_EQ(st0.usable, st1.free);
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+TEST_F(HeapTest, ExhaustionFailsThenRecovers)
+{
+	std::vector<void *> ps;
+	for (;;) {
+		void *p = rtheap_alloc(h(), page_);
+		if (!p)
+			break;
+		ps.push_back(p);
+	}
+	auto st = stats(h());
+	EXPECT_EQ(st.usable / page_, ps.size());
+	EXPECT_EQ(st.usable, st.used);
+	EXPECT_EQ(0u, st.free);
+	EXPECT_EQ(nullptr, rtheap_alloc(h(), 16));
+	EXPECT_EQ(0u, st.free_runs);
+	EXPECT_TRUE(heap_ok(h()));
+	EXPECT_EQ(0, rtheap_free(h(), ps.back()));
+	ps.pop_back();
+	void *q = rtheap_alloc(h(), 16);
+	EXPECT_NE(nullptr, q);
+	EXPECT_EQ(0, rtheap_free(h(), q));
+	for (void *p : ps) {
+		EXPECT_EQ(0, rtheap_free(h(), p));
+	}
+	st = stats(h());
+	EXPECT_EQ(0u, st.used);
+	EXPECT_EQ(1u, st.free_runs);
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+TEST(Zalloc, ZeroesOverDirtyBuffer)
+{
+	for (size_t page : {256u, 4096u}) {
+		rtt::Mapping m(kHeap);
+		std::memset(m.data(), 0xff, kHeap);
+		auto h = rtt::new_heap();
+		auto cfg = rtt::config(page);
+		ASSERT_EQ(0, rtheap_init(h.get(), m.data(), kHeap, &cfg));
+		std::vector<std::pair<unsigned char *, size_t>> blocks;
+		for (size_t sz : {1u, 16u, 24u, 100u, 128u, 200u, 256u, 1000u, 2048u, 5000u, 20000u}) {
+			auto *p = static_cast<unsigned char *>(rtheap_zalloc(h.get(), sz));
+			ASSERT_NE(nullptr, p) << sz;
+			size_t us = rtheap_usable_size(h.get(), p);
+			ASSERT_GE(us, sz);
+			for (size_t i = 0; i < sz; i++) {
+				ASSERT_EQ(0, p[i]) << "size " << sz << " byte " << i;
+			}
+			blocks.emplace_back(p, us);
+		}
+		// Dirty, free, and zalloc again: still zero.
+		for (auto &b : blocks) {
+			std::memset(b.first, 0xee, b.second);
+			ASSERT_EQ(0, rtheap_free(h.get(), b.first));
+		}
+		for (size_t sz : {16u, 100u, 256u, 5000u}) {
+			auto *p = static_cast<unsigned char *>(rtheap_zalloc(h.get(), sz));
+			ASSERT_NE(nullptr, p);
+			for (size_t i = 0; i < sz; i++) {
+				ASSERT_EQ(0, p[i]) << "reuse, size " << sz << " byte " << i;
+			}
+		}
+		EXPECT_TRUE(heap_ok(h.get()));
+		EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+	}
+}
+
+TEST(DebugFill, FreshBlocksCarryThePattern)
+{
+	rtt::Mapping m(kHeap);
+	auto h = rtt::new_heap();
+	auto cfg = rtt::config(256, RTHEAP_LOCK_NONE, RTHEAP_F_DEBUG_FILL);
+	ASSERT_EQ(0, rtheap_init(h.get(), m.data(), kHeap, &cfg));
+	for (size_t sz : {16u, 100u, 1000u}) {
+		auto *p = static_cast<unsigned char *>(rtheap_alloc(h.get(), sz));
+		ASSERT_NE(nullptr, p);
+		for (size_t i = 0; i < sz; i++) {
+			ASSERT_EQ(0xa5, p[i]) << "size " << sz << " byte " << i;
+		}
+		std::memset(p, 0, sz);
+		EXPECT_EQ(0, rtheap_free(h.get(), p));
+	}
+	EXPECT_TRUE(heap_ok(h.get()));
+	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+}
+
+// ------------------------------------------------------------ bad frees
+
+class BadFree : public HeapTest {
+protected:
+	struct Live {
+		void *p;
+		size_t n;
+		uint64_t tag;
+	};
+	std::vector<Live> live_blocks_;
+
+	void *keep(size_t sz)
+	{
+		void *p = rtheap_alloc(h(), sz);
+		EXPECT_NE(nullptr, p);
+		if (!p)
+			return nullptr;
+		size_t n = rtheap_usable_size(h(), p);
+		uint64_t tag = live_blocks_.size() + 1000;
+		rtt::fill(p, n, tag);
+		live_blocks_.push_back(Live{p, n, tag});
+		return p;
+	}
+	// Free `ptr`, expect `rc`, an unchanged heap and (if kinds is not
+	// empty) exactly one report of one of `kinds` for `ptr`.
+	void expect_rejected(void *ptr, int rc, std::vector<rtheap_error_kind_t> kinds,
+	                     const char *what)
+	{
+		SCOPED_TRACE(what);
+		auto before = stats(h());
+		errs_.clear();
+		EXPECT_EQ(rc, rtheap_free(h(), ptr));
+		auto after = stats(h());
+		expect_same_stats(before, after, what);
+		EXPECT_TRUE(heap_ok(h()));
+		if (!kinds.empty()) {
+			ASSERT_EQ(1u, errs_.size());
+			EXPECT_NE(kinds.end(), std::find(kinds.begin(), kinds.end(), errs_[0].kind))
+			    << "kind " << errs_[0].kind;
+			EXPECT_EQ(ptr, errs_[0].addr);
+			EXPECT_EQ(h(), errs_[0].heap);
+			EXPECT_EQ(before.errors + 1, after.errors);
+		} else {
+			EXPECT_GE(after.errors, before.errors);
+		}
+		for (auto &b : live_blocks_) {
+			EXPECT_EQ(0, rtheap_check_block(h(), b.p));
+			EXPECT_EQ(SIZE_MAX, rtt::verify(b.p, b.n, b.tag)) << "block " << b.p;
+		}
+	}
+};
+
+TEST_F(BadFree, NullIsEfault)
+{
+	keep(64);
+	expect_rejected(nullptr, -EFAULT, {}, "free(NULL)");
+}
+
+TEST_F(BadFree, ForeignAddressesAreEfault)
+{
+	keep(64);
+	keep(1000);
+	int on_stack = 0;
+	static long in_data = 0;
+	rtt::Mapping other(4096);
+	expect_rejected(&on_stack, -EFAULT, {RTHEAP_ERR_FOREIGN}, "stack address");
+	expect_rejected(&in_data, -EFAULT, {RTHEAP_ERR_FOREIGN}, "static address");
+	expect_rejected(other.data(), -EFAULT, {RTHEAP_ERR_FOREIGN}, "other mapping");
+	expect_rejected(mem_.data() + kHeap, -EFAULT, {RTHEAP_ERR_FOREIGN}, "one past the buffer");
+	expect_rejected(mem_.data() + kHeap + 4096, -EFAULT, {RTHEAP_ERR_FOREIGN}, "after the buffer");
+	EXPECT_EQ(-EFAULT, rtheap_check_block(h(), &on_stack));
+	EXPECT_EQ(-EFAULT, rtheap_check_block(h(), other.data()));
+	EXPECT_EQ(0u, rtheap_usable_size(h(), &on_stack));
+	EXPECT_EQ(0u, rtheap_usable_size(h(), nullptr));
+}
+
+TEST_F(BadFree, InteriorPointersAreEinval)
+{
+	auto *small = static_cast<unsigned char *>(keep(64));
+	auto *run = static_cast<unsigned char *>(keep(4 * page_));
+	keep(16);
+	for (size_t off : {1u, 8u, 16u, 32u, 63u}) {
+		expect_rejected(small + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK}, "interior of a bucket block");
+		EXPECT_EQ(-EINVAL, rtheap_check_block(h(), small + off));
+		EXPECT_EQ(0u, rtheap_usable_size(h(), small + off));
+	}
+	for (size_t off : {(size_t)1, (size_t)16, page_ / 2, page_, 2 * page_, 3 * page_ + 128}) {
+		expect_rejected(run + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK}, "interior of a page run");
+		EXPECT_EQ(-EINVAL, rtheap_check_block(h(), run + off));
+		EXPECT_EQ(0u, rtheap_usable_size(h(), run + off));
+	}
+}
+
+TEST_F(BadFree, FreePagesAndFreeSlotsAreEinval)
+{
+	keep(16);
+	// A 4-page block freed between two live blocks: a free run.
+	auto *run = static_cast<unsigned char *>(rtheap_alloc(h(), 4 * page_));
+	ASSERT_NE(nullptr, run);
+	keep(4 * page_);
+	ASSERT_EQ(0, rtheap_free(h(), run));
+	expect_rejected(run + page_, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE},
+	                "page inside a free run");
+	expect_rejected(run + 3 * page_, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE},
+	                "last page of a free run");
+	EXPECT_EQ(-EINVAL, rtheap_check_block(h(), run + page_));
+	// A never-used slot of a bucket page that has a live block.
+	auto *b = static_cast<unsigned char *>(keep(32));
+	unsigned char *page_start = reinterpret_cast<unsigned char *>(
+	    reinterpret_cast<uintptr_t>(b) & ~(uintptr_t)(page_ - 1));
+	unsigned char *slot = (b == page_start) ? b + 32 : page_start;
+	expect_rejected(slot, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE},
+	                "free slot of a bucket page");
+	EXPECT_EQ(-EINVAL, rtheap_check_block(h(), slot));
+	EXPECT_EQ(0u, rtheap_usable_size(h(), slot));
+	// A page near the end of the buffer, not part of any live block.
+	unsigned char *last = mem_.data() + kHeap - 2 * page_;
+	for (auto &lb : live_blocks_) {
+		auto *b0 = static_cast<unsigned char *>(lb.p);
+		ASSERT_FALSE(last >= b0 && last < b0 + lb.n) << "test assumption";
+	}
+	expect_rejected(last, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE},
+	                "never used page");
+}
+
+TEST_F(BadFree, DoubleFreesAreEinval)
+{
+	keep(16);
+	// Bucket block in a page that keeps another live block: exact report.
+	void *a = rtheap_alloc(h(), 48);
+	ASSERT_NE(nullptr, a);
+	void *b = keep(48);
+	(void)b;
+	ASSERT_EQ(0, rtheap_free(h(), a));
+	EXPECT_EQ(-EINVAL, rtheap_check_block(h(), a));
+	EXPECT_EQ(0u, rtheap_usable_size(h(), a));
+	expect_rejected(a, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE}, "bucket double free");
+	// Single-page and multi-page blocks.
+	for (size_t sz : {page_, 3 * page_, 20 * page_}) {
+		void *r = rtheap_alloc(h(), sz);
+		ASSERT_NE(nullptr, r);
+		keep(16);
+		ASSERT_EQ(0, rtheap_free(h(), r));
+		expect_rejected(r, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK},
+		                "page run double free");
+	}
+	// A block whose bucket page became empty again.
+	void *lone = rtheap_alloc(h(), 2048 / 16); // 128 B class, alone in its page
+	ASSERT_NE(nullptr, lone);
+	ASSERT_EQ(0, rtheap_free(h(), lone));
+	expect_rejected(lone, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK},
+	                "double free after the page emptied");
+}
+
+TEST_F(BadFree, DefaultHandlerAndClearing)
+{
+	keep(64);
+	// Back to the default handler (prints once to stderr): still -EINVAL,
+	// still counted, our callback no longer called.
+	ASSERT_EQ(0, rtheap_set_error_handler(h(), nullptr, nullptr));
+	auto *p = static_cast<unsigned char *>(live_blocks_[0].p);
+	auto before = stats(h());
+	errs_.clear();
+	EXPECT_EQ(-EINVAL, rtheap_free(h(), p + 8));
+	EXPECT_EQ(-EINVAL, rtheap_free(h(), p + 8));
+	EXPECT_TRUE(errs_.empty());
+	EXPECT_EQ(before.errors + 2, stats(h()).errors);
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+// -------------------------------------------------------- test_and_free
+
+static int g_ck_calls;
+static void *g_ck_arg;
+static int ck_refuse(void *b)
+{
+	g_ck_calls++;
+	g_ck_arg = b;
+	return -EBUSY;
+}
+static int ck_accept(void *b)
+{
+	g_ck_calls++;
+	g_ck_arg = b;
+	return 0;
+}
+static int ck_positive(void *)
+{
+	g_ck_calls++;
+	return 7;
+}
+
+TEST_F(HeapTest, TestAndFree)
+{
+	for (size_t sz : {24u, 1000u}) {
+		void *p = rtheap_alloc(h(), sz);
+		ASSERT_NE(nullptr, p);
+		size_t n = rtheap_usable_size(h(), p);
+		rtt::fill(p, n, 42);
+		auto before = stats(h());
+		g_ck_calls = 0;
+		EXPECT_EQ(-EBUSY, rtheap_test_and_free(h(), p, ck_refuse));
+		EXPECT_EQ(1, g_ck_calls);
+		EXPECT_EQ(p, g_ck_arg);
+		EXPECT_EQ(7, rtheap_test_and_free(h(), p, ck_positive));
+		expect_same_stats(before, stats(h()), "refused test_and_free");
+		EXPECT_EQ(0, rtheap_check_block(h(), p));
+		EXPECT_EQ(SIZE_MAX, rtt::verify(p, n, 42));
+		EXPECT_TRUE(heap_ok(h()));
+		g_ck_calls = 0;
+		EXPECT_EQ(0, rtheap_test_and_free(h(), p, ck_accept));
+		EXPECT_EQ(1, g_ck_calls);
+		EXPECT_EQ(p, g_ck_arg);
+		EXPECT_EQ(-EINVAL, rtheap_check_block(h(), p));
+		EXPECT_EQ(before.used - n, stats(h()).used);
+		// Now a double free through test_and_free.
+		EXPECT_EQ(-EINVAL, rtheap_test_and_free(h(), p, ck_accept));
+	}
+	// NULL checker behaves as free.
+	void *q = rtheap_alloc(h(), 64);
+	ASSERT_NE(nullptr, q);
+	EXPECT_EQ(0, rtheap_test_and_free(h(), q, nullptr));
+	EXPECT_EQ(-EINVAL, rtheap_check_block(h(), q));
+	int on_stack = 0;
+	EXPECT_EQ(-EFAULT, rtheap_test_and_free(h(), &on_stack, ck_accept));
+	EXPECT_EQ(0u, stats(h()).used);
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+// ---------------------------------------------------------- statistics
+
+TEST_F(HeapTest, StatsFollowARunningModel)
+{
+	struct B {
+		void *p;
+		size_t n;
+	};
+	std::vector<B> live;
+	size_t used = 0, peak = 0, allocs = 0, frees = 0, fails = 0, pages_run = 0;
+	size_t class_live[RTHEAP_NR_CLASSES] = {};
+	std::mt19937_64 rng(7);
+	auto check = [&](const char *where) {
+		auto st = stats(h());
+		EXPECT_EQ(used, st.used) << where;
+		EXPECT_EQ(st.usable - used, st.free) << where;
+		EXPECT_EQ(peak, st.peak_used) << where;
+		EXPECT_EQ(live.size(), st.live_blocks) << where;
+		EXPECT_EQ(allocs, st.alloc_calls) << where;
+		EXPECT_EQ(frees, st.free_calls) << where;
+		EXPECT_EQ(fails, st.failed_allocs) << where;
+		EXPECT_EQ(pages_run, st.pages_run) << where;
+		size_t pb = 0;
+		for (int c = 0; c < RTHEAP_NR_CLASSES; c++) {
+			EXPECT_EQ(class_live[c], st.class_live[c]) << where << " class " << c;
+			size_t per_page = page_ / (16u << c);
+			if (c < RTHEAP_NR_CLASSES && (16u << c) <= page_ / 2) {
+				// enough pages for the live blocks, no empty page kept
+				EXPECT_GE(st.class_pages[c] * per_page, class_live[c]) << where;
+				EXPECT_LE(st.class_pages[c], class_live[c]) << where;
+			} else {
+				EXPECT_EQ(0u, st.class_pages[c]) << where;
+			}
+			pb += st.class_pages[c];
+		}
+		EXPECT_EQ(pb, st.pages_bucket) << where;
+		EXPECT_LE((st.pages_bucket + st.pages_run) * page_, st.usable) << where;
+		EXPECT_TRUE(heap_ok(h())) << where;
+	};
+	for (int i = 0; i < 3000; i++) {
+		bool do_alloc = live.empty() || rng() % 100 < 55;
+		if (do_alloc) {
+			size_t sz = 1 + rng() % (rng() % 4 == 0 ? 5000 : 200);
+			void *p = rtheap_alloc(h(), sz);
+			if (!p) {
+				fails++;
+				continue;
+			}
+			size_t n = rtheap_usable_size(h(), p);
+			ASSERT_EQ(rtt::expected_round(sz, page_), n);
+			live.push_back(B{p, n});
+			used += n;
+			peak = std::max(peak, used);
+			allocs++;
+			if (n <= page_ / 2)
+				class_live[rtt::class_of(n)]++;
+			else
+				pages_run += n / page_;
+		} else {
+			size_t k = rng() % live.size();
+			B b = live[k];
+			live[k] = live.back();
+			live.pop_back();
+			ASSERT_EQ(0, rtheap_free(h(), b.p));
+			used -= b.n;
+			frees++;
+			if (b.n <= page_ / 2)
+				class_live[rtt::class_of(b.n)]--;
+			else
+				pages_run -= b.n / page_;
+		}
+		if (i % 100 == 0)
+			check("during");
+	}
+	// A failure is counted.
+	EXPECT_EQ(nullptr, rtheap_alloc(h(), kHeap));
+	fails++;
+	check("after a failure");
+	while (!live.empty()) {
+		ASSERT_EQ(0, rtheap_free(h(), live.back().p));
+		if (live.back().n <= page_ / 2)
+			class_live[rtt::class_of(live.back().n)]--;
+		else
+			pages_run -= live.back().n / page_;
+		used -= live.back().n;
+		live.pop_back();
+		frees++;
+	}
+	check("all freed");
+	auto st = stats(h());
+	EXPECT_EQ(0u, st.pages_bucket);
+	EXPECT_EQ(1u, st.free_runs);
+	EXPECT_EQ(st.usable, st.free);
+	EXPECT_GE(st.largest_free, st.usable - st.usable / 16);
+	// get_stats argument checks.
+	EXPECT_EQ(-EINVAL, rtheap_get_stats(h(), nullptr));
+}
+
+TEST_F(HeapTest, BucketPagesPerClass)
+{
+	// 17 blocks of 16 B need exactly 2 pages of 256 B (16 blocks each).
+	std::vector<void *> ps;
+	for (int i = 0; i < 17; i++)
+		ps.push_back(rtheap_alloc(h(), 16));
+	for (void *p : ps) {
+		ASSERT_NE(nullptr, p);
+	}
+	auto st = stats(h());
+	EXPECT_EQ(17u, st.class_live[0]);
+	EXPECT_EQ(2u, st.class_pages[0]);
+	EXPECT_EQ(2u, st.pages_bucket);
+	EXPECT_EQ(17u * 16u, st.used);
+	// Two 128 B blocks share one page.
+	void *a = rtheap_alloc(h(), 128), *b = rtheap_alloc(h(), 128);
+	ASSERT_NE(nullptr, a);
+	ASSERT_NE(nullptr, b);
+	st = stats(h());
+	EXPECT_EQ(1u, st.class_pages[3]);
+	EXPECT_EQ(2u, st.class_live[3]);
+	EXPECT_EQ(3u, st.pages_bucket);
+	EXPECT_EQ(0, rtheap_free(h(), a));
+	EXPECT_EQ(0, rtheap_free(h(), b));
+	st = stats(h());
+	EXPECT_EQ(0u, st.class_pages[3]);
+	EXPECT_EQ(2u, st.pages_bucket);
+	for (void *p : ps) {
+		EXPECT_EQ(0, rtheap_free(h(), p));
+	}
+	st = stats(h());
+	EXPECT_EQ(0u, st.pages_bucket);
+	EXPECT_EQ(1u, st.free_runs);
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+// ------------------------------------------------------- overhead etc.
+
+TEST(Overhead, ValuesAndVersion)
+{
+	for (size_t page : {256u, 512u, 4096u, 32768u}) {
+		for (size_t sz : {(size_t)4096, (size_t)65536, (size_t)100000, (size_t)(1 << 20),
+		                  (size_t)(1 << 24) + 123}) {
+			size_t o = rtheap_overhead(sz, page);
+			EXPECT_LE(o, sz);
+			if (o < sz) {
+				EXPECT_EQ(0u, (sz - o) % page) << page << " " << sz;
+				EXPECT_GE(o, (size_t)RTHEAP_EXTENT_HDR);
+			}
+		}
+		// No page fits: everything is overhead.
+		EXPECT_EQ((size_t)100, rtheap_overhead(100, page));
+		EXPECT_EQ((size_t)RTHEAP_EXTENT_HDR, rtheap_overhead(RTHEAP_EXTENT_HDR, page));
+	}
+	// Small page sizes are rounded up as rtheap_init does.
+	EXPECT_EQ(rtheap_overhead(1 << 20, 256), rtheap_overhead(1 << 20, 8));
+	EXPECT_EQ(rtheap_overhead(1 << 20, 256), rtheap_overhead(1 << 20, 64));
+	const char *v = rtheap_version();
+	ASSERT_NE(nullptr, v);
+	EXPECT_GT(std::strlen(v), 0u);
+	EXPECT_TRUE(v[0] >= '0' && v[0] <= '9') << v;
+}
+
+// -------------------------------------------------------------- extend
+
+TEST_F(HeapTest, ExtendAddsAnExtent)
+{
+	struct {
+		unsigned char *p;
+		unsigned char *data() const { return p; }
+	} m2{extra(1 << 20)};
+	auto st0 = stats(h());
+	EXPECT_EQ(-EINVAL, rtheap_extend(h(), nullptr, 1 << 20, 0));
+	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data() + 4, 1 << 20, 0));
+	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data(), RTHEAP_EXTENT_HDR + page_, 0));
+	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data(), 1 << 20, 1u << 9));
+	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data(), 1 << 20, RTHEAP_F_DEBUG_FILL));
+	// Overlaps with the first extent.
+	EXPECT_EQ(-EINVAL, rtheap_extend(h(), mem_.data(), kHeap, 0));
+	EXPECT_EQ(-EINVAL, rtheap_extend(h(), mem_.data() + kHeap / 2, kHeap / 2, 0));
+	expect_same_stats(st0, stats(h()), "rejected extends");
+	EXPECT_TRUE(heap_ok(h()));
+
+	ASSERT_EQ(0, rtheap_extend(h(), m2.data(), 1 << 20, RTHEAP_F_ZEROED));
+	auto st = stats(h());
+	EXPECT_EQ(2u, st.extents);
+	EXPECT_EQ(kHeap + (1u << 20), st.size);
+	EXPECT_EQ(st0.usable + (1 << 20) - rtheap_overhead(1 << 20, page_), st.usable);
+	EXPECT_EQ(2u, st.free_runs);
+	EXPECT_TRUE(heap_ok(h()));
+	// Only the new extent can hold this block.
+	size_t big = 600 * 1024;
+	auto *p = static_cast<unsigned char *>(rtheap_alloc(h(), big));
+	ASSERT_NE(nullptr, p);
+	EXPECT_GE(p, m2.data());
+	EXPECT_LE(p + big, m2.data() + (1 << 20));
+	std::memset(p, 1, big);
+	EXPECT_EQ(0, rtheap_free(h(), p));
+	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data() + 4096, 8192, 0)) << "inside extent 2";
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+// ------------------------------------------------------------- destroy
+
+struct FlushRec {
+	rtheap_t *heap;
+	void *buf;
+	size_t size;
+	void *cookie;
+};
+static void on_flush(rtheap_t *heap, void *buf, size_t size, void *cookie)
+{
+	static_cast<std::vector<FlushRec> *>(cookie)->push_back(FlushRec{heap, buf, size, cookie});
+}
+
+TEST(Destroy, FlushesEveryExtentOnceAndAllowsReinit)
+{
+	rtt::Mapping a(kHeap), b(100000 + 8), c(3 * kHeap);
+	auto h = rtt::new_heap();
+	ASSERT_EQ(0, rtheap_init(h.get(), a.data(), kHeap, nullptr));
+	ASSERT_EQ(0, rtheap_extend(h.get(), c.data(), 3 * kHeap, 0));
+	ASSERT_EQ(0, rtheap_extend(h.get(), b.data() + 8, 100000, 0));
+	ASSERT_NE(nullptr, rtheap_alloc(h.get(), 100)); // abandoned by destroy
+	std::vector<FlushRec> log;
+	ASSERT_EQ(0, rtheap_destroy(h.get(), on_flush, &log));
+	ASSERT_EQ(3u, log.size());
+	std::set<std::pair<void *, size_t>> got, want{{a.data(), kHeap},
+	                                               {b.data() + 8, (size_t)100000},
+	                                               {c.data(), 3 * kHeap}};
+	for (auto &r : log) {
+		EXPECT_EQ(h.get(), r.heap);
+		EXPECT_EQ(&log, r.cookie);
+		got.insert({r.buf, r.size});
+	}
+	EXPECT_EQ(want, got);
+	// Invalidated.
+	EXPECT_EQ(-EINVAL, rtheap_destroy(h.get(), on_flush, &log));
+	EXPECT_EQ(3u, log.size());
+	EXPECT_EQ(nullptr, rtheap_alloc(h.get(), 16));
+	// Re-init over the same memory.
+	ASSERT_EQ(0, rtheap_init(h.get(), a.data(), kHeap, nullptr));
+	auto st = stats(h.get());
+	EXPECT_EQ(1u, st.extents);
+	EXPECT_EQ(0u, st.used);
+	EXPECT_EQ(0u, st.alloc_calls);
+	void *p = rtheap_alloc(h.get(), 100);
+	ASSERT_NE(nullptr, p);
+	EXPECT_GE(static_cast<unsigned char *>(p), a.data());
+	EXPECT_LT(static_cast<unsigned char *>(p), a.data() + kHeap);
+	EXPECT_TRUE(heap_ok(h.get()));
+	log.clear();
+	ASSERT_EQ(0, rtheap_destroy(h.get(), on_flush, &log));
+	ASSERT_EQ(1u, log.size());
+	EXPECT_EQ(a.data(), log[0].buf);
+}
+
+// ------------------------------------------------------------- low memory
+
+struct LowRec {
+	size_t free_bytes;
+	size_t request;
+};
+
+static void on_low(rtheap_t *, size_t free_bytes, size_t request, void *arg)
+{
+	static_cast<std::vector<LowRec> *>(arg)->push_back(LowRec{free_bytes, request});
+}
+
+TEST_F(HeapTest, LowMemoryCallback)
+{
+	std::vector<LowRec> log;
+	auto st = stats(h());
+	const size_t thr = st.usable / 2;
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), thr, on_low, &log));
+	std::vector<void *> ps;
+	// Down to the threshold: no call.
+	while (stats(h()).free >= thr + page_) {
+		ps.push_back(rtheap_alloc(h(), page_));
+		ASSERT_NE(nullptr, ps.back());
+	}
+	EXPECT_TRUE(log.empty());
+	// Crossing: exactly one call, request 0, with the new free figure.
+	ps.push_back(rtheap_alloc(h(), page_));
+	ASSERT_NE(nullptr, ps.back());
+	ASSERT_EQ(1u, log.size());
+	EXPECT_EQ(0u, log[0].request);
+	EXPECT_LT(log[0].free_bytes, thr);
+	EXPECT_EQ(stats(h()).free, log[0].free_bytes);
+	// Further allocations below the threshold: no call.
+	for (int i = 0; i < 3; i++)
+		ps.push_back(rtheap_alloc(h(), page_));
+	EXPECT_EQ(1u, log.size());
+	// Free back to the threshold re-arms; the next crossing calls again.
+	while (stats(h()).free < thr) {
+		ASSERT_EQ(0, rtheap_free(h(), ps.back()));
+		ps.pop_back();
+	}
+	EXPECT_EQ(1u, log.size());
+	while (log.size() == 1 && stats(h()).free >= thr) {
+		ps.push_back(rtheap_alloc(h(), page_));
+		ASSERT_NE(nullptr, ps.back());
+	}
+	ASSERT_EQ(2u, log.size());
+	EXPECT_EQ(0u, log[1].request);
+	// An extension brings free memory above the threshold: re-armed.
+	ASSERT_EQ(0, rtheap_extend(h(), extra(kHeap), kHeap, RTHEAP_F_ZEROED));
+	ASSERT_GE(stats(h()).free, thr);
+	EXPECT_EQ(2u, log.size());
+	while (log.size() == 2 && stats(h()).free >= thr) {
+		ps.push_back(rtheap_alloc(h(), page_));
+		ASSERT_NE(nullptr, ps.back());
+	}
+	ASSERT_EQ(3u, log.size());
+	EXPECT_EQ(0u, log[2].request);
+	// A failed allocation always calls, with its size.
+	size_t huge = 10 * kHeap;
+	EXPECT_EQ(nullptr, rtheap_alloc(h(), huge));
+	ASSERT_EQ(4u, log.size());
+	EXPECT_EQ(huge, log[3].request);
+	EXPECT_EQ(stats(h()).free, log[3].free_bytes);
+	EXPECT_EQ(nullptr, rtheap_alloc(h(), huge + 1));
+	ASSERT_EQ(5u, log.size());
+	EXPECT_EQ(huge + 1, log[4].request);
+	// Cleared: no more calls.
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, nullptr, nullptr));
+	EXPECT_EQ(nullptr, rtheap_alloc(h(), huge));
+	EXPECT_EQ(5u, log.size());
+	for (void *p : ps) {
+		EXPECT_EQ(0, rtheap_free(h(), p));
+	}
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+TEST_F(HeapTest, LowMemoryCallbackOnExhaustion)
+{
+	std::vector<LowRec> log;
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, on_low, &log)); // threshold 0: never crossed
+	std::vector<void *> ps;
+	for (;;) {
+		void *p = rtheap_alloc(h(), 64);
+		if (!p)
+			break;
+		ps.push_back(p);
+	}
+	ASSERT_EQ(1u, log.size());
+	EXPECT_EQ(64u, log[0].request);
+	EXPECT_EQ(0u, log[0].free_bytes);
+	for (void *p : ps) {
+		EXPECT_EQ(0, rtheap_free(h(), p));
+	}
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+} // namespace

@@ -1,0 +1,214 @@
+// Bounded time, measured without clocks: the rtheap_steps variant counts
+// every map access, list hop, bitmap-word scan and search iteration.  The
+// worst count per operation over adversarial sequences must not depend on
+// the heap size, and only logarithmically on the number of extents (free).
+#include <algorithm>
+#include <vector>
+
+#include "rtheap_steps.h"
+#include "test_common.h"
+
+using rtt::heap_ok;
+
+namespace {
+
+constexpr size_t kPage = 256;
+// "A small constant": generous, but far below anything that grows with
+// the heap (a 1 MiB heap has 4096 pages, a 256 MiB heap a million).
+constexpr unsigned long kStepBound = 32;
+
+struct Maxima {
+	unsigned long alloc = 0, alloc_fail = 0, free = 0;
+	size_t allocs = 0, fails = 0, frees = 0;
+};
+
+class Probe {
+public:
+	explicit Probe(rtheap_t *h) : h_(h) {}
+	void *alloc(size_t sz)
+	{
+		rtheap_steps_reset();
+		void *p = rtheap_alloc(h_, sz);
+		unsigned long s = rtheap_steps_get();
+		if (p) {
+			m.alloc = std::max(m.alloc, s);
+			m.allocs++;
+		} else {
+			m.alloc_fail = std::max(m.alloc_fail, s);
+			m.fails++;
+		}
+		return p;
+	}
+	void release(void *p)
+	{
+		rtheap_steps_reset();
+		int rc = rtheap_free(h_, p);
+		unsigned long s = rtheap_steps_get();
+		EXPECT_EQ(0, rc);
+		m.free = std::max(m.free, s);
+		m.frees++;
+	}
+	Maxima m;
+
+private:
+	rtheap_t *h_;
+};
+
+// Fragment the heap into many free runs and half-filled bucket pages, then
+// torment it.  `budget` caps the bytes held, so that the same sequence can
+// run on heaps of different sizes.
+Maxima adversarial(rtheap_t *h, uint64_t seed, size_t budget)
+{
+	Probe pr(h);
+	std::mt19937_64 rng(seed);
+	std::vector<void *> blocks;
+	size_t used = 0;
+	auto take = [&](size_t sz) {
+		void *p = pr.alloc(sz);
+		if (p) {
+			blocks.push_back(p);
+			used += rtheap_usable_size(h, p);
+		}
+		return p;
+	};
+	auto drop = [&](size_t k) {
+		void *p = blocks[k];
+		used -= rtheap_usable_size(h, p);
+		pr.release(p);
+		blocks[k] = blocks.back();
+		blocks.pop_back();
+	};
+	const size_t smalls[] = {16, 24, 40, 64, 100, 128};
+	const size_t larges[] = {129, 256, 257, 512, 3 * 256, 5 * 256 - 7, 9 * 256};
+
+	// 1. Alternate small and large blocks.
+	for (size_t i = 0; used < budget; i++) {
+		if (!take(smalls[i % 6]) || !take(larges[(i / 6 + i) % 7]))
+			break;
+	}
+	// 2. Free every other block: holes between live runs, bucket pages
+	//    with every other slot free.
+	std::vector<void *> keep;
+	for (size_t i = 0; i < blocks.size(); i++) {
+		if (i % 2) {
+			used -= rtheap_usable_size(h, blocks[i]);
+			pr.release(blocks[i]);
+		} else {
+			keep.push_back(blocks[i]);
+		}
+	}
+	blocks.swap(keep);
+	// 3. Sizes that just miss the holes (one page more than each hole,
+	//    one class above), allocated and freed at once.
+	for (int i = 0; i < 2000; i++) {
+		size_t sz = larges[i % 7] + kPage;
+		if (i % 3 == 0)
+			sz = smalls[i % 6] * 2 + 1;
+		void *p = pr.alloc(sz);
+		if (p)
+			pr.release(p);
+	}
+	// 4. Random mix within the budget.
+	for (int i = 0; i < 20000; i++) {
+		if (!blocks.empty() && (used >= budget || rng() % 2))
+			drop(rng() % blocks.size());
+		else if (rng() % 2)
+			take(smalls[rng() % 6] + rng() % 8);
+		else
+			take(larges[rng() % 7] + rng() % 3 * kPage);
+	}
+	// 5. Random frees of everything.
+	while (!blocks.empty())
+		drop(rng() % blocks.size());
+	// 6. Requests that cannot succeed.
+	pr.alloc((size_t)1 << 40);
+	pr.alloc(SIZE_MAX / 2);
+	return pr.m;
+}
+
+void print(const char *what, const Maxima &m)
+{
+	std::printf("%-28s max steps: alloc %lu (n=%zu), failed alloc %lu (n=%zu), free %lu (n=%zu)\n",
+	            what, m.alloc, m.allocs, m.alloc_fail, m.fails, m.free, m.frees);
+}
+
+struct BigHeap {
+	rtt::Mapping map;
+	std::unique_ptr<rtheap_t> h = rtt::new_heap();
+	explicit BigHeap(size_t size) : map(size, true)
+	{
+		EXPECT_TRUE(map.ok());
+		auto cfg = rtt::config(kPage, RTHEAP_LOCK_NONE, RTHEAP_F_ZEROED);
+		EXPECT_EQ(0, rtheap_init(h.get(), map.data(), size, &cfg));
+	}
+	~BigHeap() { rtheap_destroy(h.get(), nullptr, nullptr); }
+	size_t usable() { return rtt::stats(h.get()).usable; }
+};
+
+TEST(Steps, WorstCaseDoesNotDependOnHeapSize)
+{
+	BigHeap small(1 << 20), big(256u << 20);
+	const size_t budget = small.usable() * 4 / 5;
+	Maxima a = adversarial(small.h.get(), 1, budget);
+	Maxima b = adversarial(big.h.get(), 1, budget);
+	EXPECT_TRUE(heap_ok(small.h.get()));
+	EXPECT_TRUE(heap_ok(big.h.get()));
+	// The same program, with 80% of the big heap as its budget.
+	Maxima c = adversarial(big.h.get(), 2, big.usable() * 4 / 5);
+	EXPECT_TRUE(heap_ok(big.h.get()));
+	print("1 MiB heap:", a);
+	print("256 MiB heap, same budget:", b);
+	print("256 MiB heap, 80% budget:", c);
+	EXPECT_EQ(a.alloc, b.alloc);
+	EXPECT_EQ(a.free, b.free);
+	EXPECT_EQ(a.alloc, c.alloc);
+	EXPECT_EQ(a.free, c.free);
+	for (const Maxima *m : {&a, &b, &c}) {
+		EXPECT_LT(m->alloc, kStepBound);
+		EXPECT_LT(m->alloc_fail, kStepBound);
+		EXPECT_LT(m->free, kStepBound);
+		EXPECT_GT(m->allocs, 10000u);
+	}
+	EXPECT_EQ(0u, rtt::stats(small.h.get()).used);
+	EXPECT_EQ(0u, rtt::stats(big.h.get()).used);
+}
+
+TEST(Steps, SixtyFourExtentsCostAtMostLogEMoreToFree)
+{
+	const size_t total = 4 << 20;
+	BigHeap one(total);
+	rtt::Mapping many(total, true);
+	auto h = rtt::new_heap();
+	const int E = RTHEAP_MAX_EXTENTS;
+	const size_t each = total / E;
+	auto cfg = rtt::config(kPage, RTHEAP_LOCK_NONE, RTHEAP_F_ZEROED);
+	// Extents added in an interleaved address order.
+	for (int k = 0; k < E; k++) {
+		int i = (k * 37) % E; // 37 is prime to 64: a permutation
+		unsigned char *b = many.data() + (size_t)i * each;
+		if (k == 0) {
+			ASSERT_EQ(0, rtheap_init(h.get(), b, each, &cfg));
+		}
+		else {
+			ASSERT_EQ(0, rtheap_extend(h.get(), b, each, RTHEAP_F_ZEROED));
+		}
+	}
+	const size_t budget = rtt::stats(h.get()).usable * 3 / 4;
+	Maxima a = adversarial(one.h.get(), 3, budget);
+	Maxima b = adversarial(h.get(), 3, budget);
+	EXPECT_TRUE(heap_ok(one.h.get()));
+	EXPECT_TRUE(heap_ok(h.get()));
+	print("1 extent of 4 MiB:", a);
+	print("64 extents of 64 KiB:", b);
+	unsigned log2e = 0;
+	while ((1 << (log2e + 1)) <= E)
+		log2e++;
+	EXPECT_EQ(a.alloc, b.alloc) << "allocation must not depend on the extent count";
+	EXPECT_LE(b.free, a.free + log2e + 1);
+	EXPECT_LE(a.free, b.free);
+	EXPECT_LT(b.free, kStepBound);
+	EXPECT_EQ(0u, rtt::stats(h.get()).used);
+	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+}
+
+} // namespace
