@@ -120,10 +120,12 @@ static void deliver(struct rt_heap *h, const struct pending *pd)
 }
 
 /*
- * Low-memory notification state, kept as two limits on h->used so that the
- * hot paths test one comparison each:
- *   armed:    alloc notifies when used > lowmem_trip (free < threshold);
- *   disarmed: free re-arms when used < lowmem_rearm (free >= threshold).
+ * Low-memory notification state, kept as limits on h->used so that the hot
+ * paths test one comparison each:
+ *   armed:    alloc notifies when used > lowmem_trip (free < threshold), or,
+ *             with a run watch, when the largest free run is below
+ *             lowmem_run (alloc_slow routes every alloc to the check);
+ *   disarmed: free tries to re-arm when used < lowmem_rearm.
  * An unused limit is set so that its test is never true.
  */
 static void lowmem_arm(struct rt_heap *h)
@@ -136,21 +138,40 @@ static void lowmem_arm(struct rt_heap *h)
 		h->lowmem_trip = 0;
 	else
 		h->lowmem_trip = h->usable - h->lowmem_threshold;
+	h->alloc_slow = (h->flags & RTHEAP_F_DEBUG_FILL) ||
+	                (h->lowmem_fn && h->lowmem_run);
 }
 
 static void lowmem_disarm(struct rt_heap *h)
 {
 	h->lowmem_armed = false;
 	h->lowmem_trip = SIZE_MAX;
-	h->lowmem_rearm = h->lowmem_threshold > h->usable
-	                          ? 0
-	                          : h->usable - h->lowmem_threshold + 1;
+	if (h->lowmem_run)
+		h->lowmem_rearm = SIZE_MAX; /* every free looks at the runs */
+	else if (h->lowmem_threshold > h->usable)
+		h->lowmem_rearm = 0;
+	else
+		h->lowmem_rearm = h->usable - h->lowmem_threshold + 1;
+	h->alloc_slow = (h->flags & RTHEAP_F_DEBUG_FILL) != 0;
 }
 
-/* After usable, threshold or the callback changed. */
+static bool lowmem_ok(const struct rt_heap *h)
+{
+	return h->usable - h->used >= h->lowmem_threshold &&
+	       (!h->lowmem_run || rt_runs_largest(h) >= h->lowmem_run);
+}
+
+/* Free path, disarmed: re-arm once memory is back above both limits. */
+RT_COLD void lowmem_try_arm(struct rt_heap *h)
+{
+	if (lowmem_ok(h))
+		lowmem_arm(h);
+}
+
+/* After usable, the limits or the callback changed. */
 static void lowmem_update(struct rt_heap *h)
 {
-	if (h->usable - h->used >= h->lowmem_threshold || !h->lowmem_fn)
+	if (!h->lowmem_fn || lowmem_ok(h))
 		lowmem_arm(h);
 	else
 		lowmem_disarm(h);
@@ -234,6 +255,7 @@ int rtheap_init(rtheap_t *heap, void *buf, size_t size,
 	h->flags = c->flags & ~RTHEAP_F_ZEROED;
 	h->name = c->name;
 	h->lowmem_trip = SIZE_MAX;
+	h->alloc_slow = (h->flags & RTHEAP_F_DEBUG_FILL) != 0;
 	for (unsigned i = 0; i < RT_FL_COUNT * RT_SL_COUNT; i++)
 		h->runs[i] = NULL;
 	int err = init_lock(h);
@@ -354,7 +376,9 @@ RT_COLD void *alloc_slow_end(struct rt_heap *h, void *p, size_t bsize,
 		}
 		rt_debug_fill(p, bsize, RT_FILL_FRESH);
 	}
-	if (h->used > h->lowmem_trip) {
+	if (h->used > h->lowmem_trip ||
+	    (h->lowmem_armed && h->lowmem_fn && h->lowmem_run &&
+	     rt_runs_largest(h) < h->lowmem_run)) {
 		pd.low_fn = h->lowmem_fn;
 		pd.low_arg = h->lowmem_arg;
 		pd.low_request = 0;
@@ -396,7 +420,7 @@ void *rtheap_alloc(rtheap_t *heap, size_t size)
 	h->live++;
 	h->alloc_calls++;
 	hook_block_alloc(p, bsize);
-	if (rt_unlikely(h->used > h->lowmem_trip || (h->flags & RTHEAP_F_DEBUG_FILL)))
+	if (rt_unlikely(h->used > h->lowmem_trip || h->alloc_slow))
 		return alloc_slow_end(h, p, bsize, bucket);
 	heap_unlock(h);
 	return p;
@@ -465,7 +489,7 @@ RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 	h->live--;
 	h->free_calls++;
 	if (rt_unlikely(h->used < h->lowmem_rearm))
-		lowmem_arm(h);
+		lowmem_try_arm(h);
 	return 0;
 }
 
@@ -559,6 +583,18 @@ int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
 	h->lowmem_threshold = threshold;
 	h->lowmem_fn = fn;
 	h->lowmem_arg = arg;
+	lowmem_update(h);
+	heap_unlock(h);
+	return 0;
+}
+
+int rtheap_set_lowmem_run(rtheap_t *heap, size_t run_bytes)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return -EINVAL;
+	heap_lock(h);
+	h->lowmem_run = run_bytes;
 	lowmem_update(h);
 	heap_unlock(h);
 	return 0;

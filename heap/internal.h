@@ -192,6 +192,8 @@ struct rt_heap {
 	bool lowmem_armed;
 	size_t lowmem_trip;   /* armed: notify when used exceeds this */
 	size_t lowmem_rearm;  /* disarmed: re-arm when used is below this */
+	size_t lowmem_run;    /* also notify when the largest run is below */
+	bool alloc_slow;      /* every alloc takes the slow end (debug, run watch) */
 	rtheap_error_fn err_fn;
 	void *err_arg;
 	unsigned err_seen;

@@ -945,4 +945,61 @@ TEST_F(HeapTest, LowMemoryCallbackOnExhaustion)
 	EXPECT_TRUE(heap_ok(h()));
 }
 
+TEST_F(HeapTest, LowMemoryRunWatch)
+{
+	std::vector<LowRec> log;
+	const size_t usable = stats(h()).usable;
+	const size_t want = 8 * page_; // the application needs 8-page blocks
+	// A threshold on free bytes alone that is never crossed here.
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), page_, on_low, &log));
+	ASSERT_EQ(0, rtheap_set_lowmem_run(h(), want));
+	EXPECT_EQ(-EINVAL, rtheap_set_lowmem_run(nullptr, want));
+	// Fill with 4-page blocks, then free every other one: half of the heap
+	// is free, in holes of 4 pages, so no run of 8 pages remains.
+	std::vector<void *> ps;
+	for (void *p; (p = rtheap_alloc(h(), 4 * page_)) != nullptr;)
+		ps.push_back(p);
+	ASSERT_GT(ps.size(), 8u);
+	// The fill itself crossed the run limit once (and failed once).
+	size_t calls = log.size();
+	ASSERT_GE(calls, 1u);
+	EXPECT_EQ(0u, log[0].request);
+	EXPECT_LT(stats(h()).largest_free, want);
+	for (size_t i = 0; i < ps.size(); i += 2) {
+		ASSERT_EQ(0, rtheap_free(h(), ps[i]));
+		ps[i] = nullptr;
+	}
+	auto st = stats(h());
+	EXPECT_GT(st.free, usable / 3);     // plenty of free bytes...
+	EXPECT_LT(st.largest_free, want);   // ...but no long run: still disarmed
+	EXPECT_EQ(calls, log.size());
+	// Freeing a neighbour makes a 12-page run: re-armed, no call.
+	ASSERT_EQ(0, rtheap_free(h(), ps[1]));
+	ps[1] = nullptr;
+	EXPECT_GE(stats(h()).largest_free, want);
+	EXPECT_EQ(calls, log.size());
+	// Taking that run again crosses the run limit: exactly one call.
+	void *a = rtheap_alloc(h(), 12 * page_);
+	ASSERT_NE(nullptr, a);
+	ASSERT_EQ(calls + 1, log.size());
+	EXPECT_EQ(0u, log.back().request);
+	void *b = rtheap_alloc(h(), 16);
+	ASSERT_NE(nullptr, b);
+	EXPECT_EQ(calls + 1, log.size()); // once per crossing
+	// Turned off: free bytes alone decide, and they are above the threshold.
+	ASSERT_EQ(0, rtheap_free(h(), a));
+	ASSERT_EQ(0, rtheap_set_lowmem_run(h(), 0));
+	a = rtheap_alloc(h(), 12 * page_);
+	ASSERT_NE(nullptr, a);
+	EXPECT_EQ(calls + 1, log.size());
+	ASSERT_EQ(0, rtheap_free(h(), a));
+	ASSERT_EQ(0, rtheap_free(h(), b));
+	for (void *p : ps) {
+		if (p) {
+			EXPECT_EQ(0, rtheap_free(h(), p));
+		}
+	}
+	EXPECT_TRUE(heap_ok(h()));
+}
+
 } // namespace

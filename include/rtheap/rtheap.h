@@ -309,6 +309,19 @@ int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
                       void *arg);
 
 /**
+ * Also treat a largest free run below @p run_bytes as low memory (0, the
+ * default, turns this off): while armed, an allocation that leaves no free
+ * run of @p run_bytes calls the low-memory callback (request 0), and the
+ * callback re-arms only when both free bytes and the largest run are back
+ * at their limits.  Use it when the application needs large blocks: free
+ * bytes alone can be plentiful while no run is long enough.  With it set,
+ * alloc and free each add a constant check of the free-run index.
+ * @return 0, or -EINVAL for a NULL or uninitialised heap.
+ * Bound: O(1).  Context: any thread.
+ */
+int rtheap_set_lowmem_run(rtheap_t *heap, size_t run_bytes);
+
+/**
  * Set (or reset to the default with @p fn NULL) the misuse callback.  The
  * default prints one line per kind of misuse to stderr, the first time it
  * is seen (it is the only place the library writes to a stream).
