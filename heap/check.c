@@ -58,6 +58,9 @@ static int check_extent_table(struct rt_heap *h, struct walk *w)
 		if ((uintptr_t)a->buf + a->size > (uintptr_t)b->buf)
 			FAIL("extent table not sorted or overlapping", b, (int)b->slot, -1);
 	}
+	for (uint32_t i = 0; i < h->nr_ext; i++)
+		if (h->bases[i] != (uintptr_t)h->sorted[i]->buf)
+			FAIL("extent search table out of date", h->sorted[i], (int)h->sorted[i]->slot, -1);
 	return 0;
 }
 
@@ -226,7 +229,7 @@ static int check_stats(struct rt_heap *h, struct walk *w)
 {
 	if (w->used != h->used)
 		FAIL("used bytes differ from the blocks in the maps", h, -1, -1);
-	if (w->live != h->live)
+	if (w->live != h->alloc_calls - h->free_calls)
 		FAIL("live block count differs from the maps", h, -1, -1);
 	if (w->run_pages != h->pages_run || w->bucket_pages != h->pages_bucket)
 		FAIL("page counts differ from the maps", h, -1, -1);

@@ -11,7 +11,8 @@
  *      one free run whose node is the header's tail node.
  * The page array itself is never written.
  *
- * Invariants: X1 sorted[0..nr_ext) is ordered by buffer address and no two
+ * Invariants: X1 sorted[0..nr_ext) is ordered by buffer address, bases[i]
+ * is sorted[i]->buf, and no two
  * buffers overlap; X2 by_slot[i]->slot == i; X3 a ready extent's map obeys
  * the invariants of runs.c and bucket.c.
  */
@@ -86,29 +87,22 @@ size_t rtheap_overhead(size_t size, size_t page_size)
 	return size - (size_t)n * page_size;
 }
 
-/* Binary search of the sorted table: O(log E) steps. */
+/* Binary search of the sorted table of buffer addresses, without branches:
+ * ceil(log2 E) steps, none for a single extent.  The final unsigned
+ * compare also rejects an address below the first extent (it wraps). */
 RT_HOT struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	if (rt_likely(h->nr_ext == 1)) {
-		struct rt_extent *x = h->sorted[0];
-		return a - (uintptr_t)x->buf < x->size ? x : NULL;
-	}
-	uint32_t lo = 0, hi = h->nr_ext; /* answer in [lo, hi) */
-	while (lo < hi) {
+	const uintptr_t *base = h->bases;
+	uint32_t lo = 0, n = h->nr_ext;
+	while (n > 1) {
+		uint32_t half = n / 2;
 		RT_STEP();
-		uint32_t mid = (lo + hi) / 2;
-		if ((uintptr_t)h->sorted[mid]->buf <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
+		lo = base[lo + half] <= a ? lo + half : lo;
+		n -= half;
 	}
-	if (lo == 0)
-		return NULL;
-	struct rt_extent *x = h->sorted[lo - 1];
-	if (a - (uintptr_t)x->buf >= x->size)
-		return NULL;
-	return x;
+	struct rt_extent *x = h->sorted[lo];
+	return a - base[lo] < x->size ? x : NULL;
 }
 
 /* Index in the sorted table where an extent at buf would go. */
@@ -175,7 +169,10 @@ RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
 	x->slot = h->nr_ext;
 	memmove(&h->sorted[pos + 1], &h->sorted[pos],
 	        (h->nr_ext - pos) * sizeof(h->sorted[0]));
+	memmove(&h->bases[pos + 1], &h->bases[pos],
+	        (h->nr_ext - pos) * sizeof(h->bases[0]));
 	h->sorted[pos] = x;
+	h->bases[pos] = (uintptr_t)buf;
 	h->by_slot[x->slot] = x;
 	h->nr_ext++;
 	*out = x;

@@ -417,7 +417,6 @@ void *rtheap_alloc(rtheap_t *heap, size_t size)
 	h->used += bsize;
 	if (h->used > h->peak)
 		h->peak = h->used;
-	h->live++;
 	h->alloc_calls++;
 	hook_block_alloc(p, bsize);
 	if (rt_unlikely(h->used > h->lowmem_trip || h->alloc_slow))
@@ -486,7 +485,6 @@ RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 		return -EINVAL;
 	}
 	h->used -= bsize;
-	h->live--;
 	h->free_calls++;
 	if (rt_unlikely(h->used < h->lowmem_rearm))
 		lowmem_try_arm(h);
@@ -630,7 +628,7 @@ int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st)
 	st->free_runs = h->free_runs;
 	st->pages_bucket = h->pages_bucket;
 	st->pages_run = h->pages_run;
-	st->live_blocks = h->live;
+	st->live_blocks = h->alloc_calls - h->free_calls;
 	st->alloc_calls = h->alloc_calls;
 	st->free_calls = h->free_calls;
 	st->failed_allocs = h->failed;

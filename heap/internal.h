@@ -178,10 +178,11 @@ struct rt_heap {
 	uint32_t nr_ext;
 	struct rt_extent *by_slot[RTHEAP_MAX_EXTENTS];
 	struct rt_extent *sorted[RTHEAP_MAX_EXTENTS];
+	uintptr_t bases[RTHEAP_MAX_EXTENTS]; /* sorted[i]->buf, for the search */
 
 	/* statistics */
 	size_t size, usable, used, peak, free_runs, pages_bucket, pages_run;
-	size_t live, alloc_calls, free_calls, failed, errors;
+	size_t alloc_calls, free_calls, failed, errors; /* live = alloc - free */
 	size_t class_live[RTHEAP_NR_CLASSES];
 	size_t class_pages[RTHEAP_NR_CLASSES];
 
