@@ -54,21 +54,38 @@ RT_FN struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
 	return block_addr(h, x, pg, BK_CLS(e), bkt_node_index(h, e));
 }
 
-/* -- the per-extent list of pages with free blocks (B1, B3) -- */
+/* -- the per-extent list of pages with free blocks (B1, B3).  Nodes live
+ * in free blocks: memory checkers see them poisoned except while the heap
+ * reads or writes them (hooks.h). -- */
+
+#define BKT_OPEN(nd) hook_open((void *)(uintptr_t)(nd), sizeof(struct rt_bnode))
+#define BKT_CLOSE(nd) hook_close((void *)(uintptr_t)(nd), sizeof(struct rt_bnode))
+
+RT_FN struct rt_bnode rt_bucket_node_read(const struct rt_bnode *nd)
+{
+	struct rt_bnode v;
+	BKT_OPEN(nd);
+	v = *nd;
+	BKT_CLOSE(nd);
+	return v;
+}
 
 RT_HOT void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
                           struct rt_bnode *nd)
 {
 	struct rt_bnode *head = x->bkt_head[cls];
 	RT_STEP();
-	if (RTHEAP_HOOKS_ACTIVE)
-		hook_meta_live(nd, sizeof(*nd));
+	BKT_OPEN(nd);
 	nd->prev = NULL;
 	nd->next = head;
-	if (head)
+	BKT_CLOSE(nd);
+	if (head) {
+		BKT_OPEN(head);
 		head->prev = nd;
-	else
+		BKT_CLOSE(head);
+	} else {
 		rt_extset_add(&h->bkt_exts[cls], x->slot);
+	}
 	x->bkt_head[cls] = nd;
 }
 
@@ -76,16 +93,23 @@ RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
                             unsigned cls, struct rt_bnode *nd)
 {
 	RT_STEP();
-	if (nd->prev)
-		nd->prev->next = nd->next;
-	else if (!(x->bkt_head[cls] = nd->next))
-		rt_extset_del(&h->bkt_exts[cls], x->slot);
-	if (nd->next)
-		nd->next->prev = nd->prev;
+	BKT_OPEN(nd);
+	struct rt_bnode *prev = nd->prev, *next = nd->next;
 	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
-	if (RTHEAP_HOOKS_ACTIVE)
-		hook_meta_dead(nd, sizeof(*nd));
+	BKT_CLOSE(nd);
+	if (prev) {
+		BKT_OPEN(prev);
+		prev->next = next;
+		BKT_CLOSE(prev);
+	} else if (!(x->bkt_head[cls] = next)) {
+		rt_extset_del(&h->bkt_exts[cls], x->slot);
+	}
+	if (next) {
+		BKT_OPEN(next);
+		next->prev = prev;
+		BKT_CLOSE(next);
+	}
 }
 
 /* -- side bitmaps: bounded scans over P/512 words -- */

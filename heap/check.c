@@ -36,31 +36,53 @@ static int fail(struct walk *w, const char *what, const void *addr, int ext,
 
 static int check_extent_table(struct rt_heap *h, struct walk *w)
 {
-	if (h->nr_ext == 0 || h->nr_ext > RTHEAP_MAX_EXTENTS)
+	if (h->nr_ext == 0 || h->nr_ext > RTHEAP_MAX_EXTENTS ||
+	    h->nr_live > h->nr_ext)
 		FAIL("extent count out of range", h, -1, -1);
+	size_t size = 0, published = 0;
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
 		struct rt_extent *x = h->by_slot[i];
-		if (!x || x->magic != RT_EXT_MAGIC)
+		if (!x)
+			continue; /* being added */
+		published++;
+		if (x->magic != RT_EXT_MAGIC || !x->ready)
 			FAIL("extent header magic", x, (int)i, -1);
 		if (x->slot != i)
 			FAIL("extent slot index", x, (int)i, -1);
 		if (x->pshift != h->pshift)
 			FAIL("extent page shift", x, (int)i, -1);
-		if (((uintptr_t)x->pages & (h->page - 1)) ||
+		if ((uint8_t *)x->map != (uint8_t *)x->buf + RTHEAP_EXTENT_HDR ||
+		    (h->side_words
+		             ? (uint8_t *)x->side != (uint8_t *)(x->map + x->npages)
+		             : x->side != NULL))
+			FAIL("extent map or side table misplaced", x, (int)i, -1);
+		if (x->npages < 2 || x->npages > RTHEAP_MAX_EXTENT_PAGES ||
+		    ((uintptr_t)x->pages & (h->page - 1)) ||
+		    (uint8_t *)x->pages < (uint8_t *)(x->side ? x->side : x->map + x->npages) ||
 		    (uint8_t *)x->pages + ((size_t)x->npages << h->pshift) >
 		            (uint8_t *)x->buf + x->size)
 			FAIL("extent page array outside its buffer", x, (int)i, -1);
-		if (x->ready)
-			w->total_pages += x->npages;
+		if (x->span != ((size_t)x->npages << h->pshift))
+			FAIL("extent span differs from its pages", x, (int)i, -1);
+		if (x->hw > x->npages)
+			FAIL("extent high-water mark beyond its pages", x, (int)i, -1);
+		w->total_pages += x->npages;
+		size += x->size;
 	}
-	for (uint32_t i = 0; i + 1 < h->nr_ext; i++) {
-		const struct rt_extent *a = h->sorted[i], *b = h->sorted[i + 1];
-		if ((uintptr_t)a->buf + a->size > (uintptr_t)b->buf)
-			FAIL("extent table not sorted or overlapping", b, (int)b->slot, -1);
+	if (published != h->nr_live || size != h->size)
+		FAIL("extent count or total size differs from the extents", h, -1, -1);
+	for (uint32_t i = 0; i < h->nr_ext; i++) {
+		struct rt_extent *x = h->sorted[i];
+		if (h->bases[i] != (uintptr_t)x)
+			FAIL("extent search table out of date", x, -1, -1);
+		if (i + 1 < h->nr_ext && h->bases[i] + h->rsize[i] > h->bases[i + 1])
+			FAIL("extent table not sorted or overlapping", x, -1, -1);
+		if (h->lsize[i] && (h->lsize[i] != h->rsize[i] ||
+		                    x->slot >= h->nr_ext || h->by_slot[x->slot] != x))
+			FAIL("extent table entry does not match its extent", x, -1, -1);
+		if (!h->lsize[i] && h->by_slot[x->slot < h->nr_ext ? x->slot : 0] == x)
+			FAIL("published extent hidden from lookups", x, -1, -1);
 	}
-	for (uint32_t i = 0; i < h->nr_ext; i++)
-		if (h->bases[i] != (uintptr_t)h->sorted[i]->buf)
-			FAIL("extent search table out of date", h->sorted[i], (int)h->sorted[i]->slot, -1);
 	return 0;
 }
 
@@ -78,7 +100,8 @@ static int check_free_run(struct rt_heap *h, struct walk *w,
 	if (pg > 0 && PG_TYPE(x->map[pg - 1]) == PG_FREE)
 		FAIL("two adjacent free runs", rt_page_addr(h, x, pg), xi, pg);
 	struct rt_node *nd = rt_run_node(x, pg, len);
-	if (nd->ext != x || nd->start != pg || nd->len != len)
+	struct rt_node v = rt_run_node_read(h, nd);
+	if (v.ext != x || v.start != pg || v.len != len)
 		FAIL("free run node does not describe its run", nd, xi, pg);
 	w->free_runs++;
 	return 0;
@@ -152,7 +175,11 @@ static int check_map(struct rt_heap *h, struct walk *w, struct rt_extent *x)
 static int check_run_lists(struct rt_heap *h, struct walk *w)
 {
 	size_t seen = 0;
+	if (h->fl_bitmap >> RT_FL_COUNT)
+		FAIL("first-level bitmap names lists that do not exist", h, -1, -1);
 	for (unsigned fl = 0; fl < RT_FL_COUNT; fl++) {
+		if (h->sl_bitmap[fl] >> RT_SL_COUNT)
+			FAIL("second-level bitmap names lists that do not exist", h, -1, -1);
 		bool fl_bit = (h->fl_bitmap >> fl) & 1u;
 		if (fl_bit != (h->sl_bitmap[fl] != 0))
 			FAIL("first-level bitmap disagrees with second level", h, -1, -1);
@@ -161,25 +188,26 @@ static int check_run_lists(struct rt_heap *h, struct walk *w)
 			bool bit = (h->sl_bitmap[fl] >> sl) & 1u;
 			if (bit != (nd != NULL))
 				FAIL("second-level bitmap disagrees with its list", h, -1, -1);
-			for (; nd; prev = nd, nd = nd->next) {
+			for (; nd; prev = nd, nd = rt_run_node_read(h, nd).next) {
 				if (++seen > w->total_pages)
 					FAIL("free-run list has a cycle", nd, -1, -1);
-				struct rt_extent *x = nd->ext;
+				struct rt_node v = rt_run_node_read(h, nd);
+				struct rt_extent *x = v.ext;
 				bool known = false;
 				for (uint32_t i = 0; i < h->nr_ext; i++)
-					known |= h->by_slot[i] == x;
+					known |= h->by_slot[i] == x && x != NULL;
 				if (!known)
 					FAIL("free-run node points to an unknown extent", nd, -1, -1);
-				if (nd->prev != prev)
-					FAIL("free-run list back link broken", nd, (int)x->slot, nd->start);
+				if (v.prev != prev)
+					FAIL("free-run list back link broken", nd, (int)x->slot, v.start);
 				unsigned f, s;
-				rt_runs_mapping(nd->len, &f, &s);
+				rt_runs_mapping(v.len, &f, &s);
 				if (f != fl || s != sl)
-					FAIL("free run on the wrong list for its length", nd, (int)x->slot, nd->start);
-				if ((uint64_t)nd->start + nd->len > x->npages ||
-				    x->map[nd->start] != PG_MAKE(PG_FREE, nd->len) ||
-				    rt_run_node(x, nd->start, nd->len) != nd)
-					FAIL("listed free run is not free in the map", nd, (int)x->slot, nd->start);
+					FAIL("free run on the wrong list for its length", nd, (int)x->slot, v.start);
+				if ((uint64_t)v.start + v.len > x->npages ||
+				    x->map[v.start] != PG_MAKE(PG_FREE, v.len) ||
+				    rt_run_node(x, v.start, v.len) != nd)
+					FAIL("listed free run is not free in the map", nd, (int)x->slot, v.start);
 			}
 		}
 	}
@@ -193,15 +221,21 @@ static int check_bucket_lists(struct rt_heap *h, struct walk *w)
 	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++) {
 		size_t seen = 0;
 		struct rt_extset *s = &h->bkt_exts[c];
-		for (uint32_t i = 0; i < h->nr_ext; i++) {
-			struct rt_extent *x = h->by_slot[i];
+		for (uint32_t i = 0; i < RT_EXT_WORDS * 64u; i++) {
+			struct rt_extent *x = i < h->nr_ext ? h->by_slot[i] : NULL;
 			bool in_set = (s->w[i >> 6] >> (i & 63)) & 1u;
+			if (!x) {
+				if (in_set)
+					FAIL("bucket extent set names no extent", h, (int)i, -1);
+				continue;
+			}
 			if (in_set != (x->bkt_head[c] != NULL))
 				FAIL("bucket extent set disagrees with the extent list", x, (int)i, -1);
 			if (RT_EXT_WORDS > 1 && in_set && !((s->summary >> (i >> 6)) & 1u))
 				FAIL("bucket extent set summary bit missing", x, (int)i, -1);
 			struct rt_bnode *prev = NULL;
-			for (struct rt_bnode *nd = x->bkt_head[c]; nd; prev = nd, nd = nd->next) {
+			for (struct rt_bnode *nd = x->bkt_head[c]; nd;
+			     prev = nd, nd = rt_bucket_node_read(nd).next) {
 				if (++seen > w->total_pages)
 					FAIL("bucket list has a cycle", x, (int)i, -1);
 				uintptr_t off = (uintptr_t)nd - (uintptr_t)x->pages;
@@ -215,12 +249,15 @@ static int check_bucket_lists(struct rt_heap *h, struct walk *w)
 					     rt_page_addr(h, x, pg), (int)i, pg);
 				if (rt_bucket_node(h, x, pg, e) != nd)
 					FAIL("bucket list node is not in the page's node block", nd, (int)i, pg);
-				if (nd->prev != prev)
+				if (rt_bucket_node_read(nd).prev != prev)
 					FAIL("bucket list back link broken", nd, (int)i, pg);
 			}
 		}
 		if (seen != w->partial[c])
 			FAIL("partial bucket pages and listed pages differ", h, -1, -1);
+		for (uint32_t j = 0; RT_EXT_WORDS > 1 && j < 64; j++)
+			if (((s->summary >> j) & 1u) != (j < RT_EXT_WORDS && s->w[j] != 0))
+				FAIL("bucket extent set summary disagrees with its words", h, -1, -1);
 	}
 	return 0;
 }
@@ -241,6 +278,13 @@ static int check_stats(struct rt_heap *h, struct walk *w)
 		if (w->class_live[c] != h->class_live[c] ||
 		    w->class_pages[c] != h->class_pages[c])
 			FAIL("per-class counts differ from the maps", h, -1, -1);
+	/* low-memory limits agree with the armed flag (heap.c) */
+	if (h->lowmem_armed ? h->lowmem_rearm != 0
+	                    : h->lowmem_trip != SIZE_MAX)
+		FAIL("low-memory limits disagree with the armed state", h, -1, -1);
+	if (h->alloc_slow != ((h->flags & RTHEAP_F_DEBUG_FILL) ||
+	                      (h->lowmem_armed && h->lowmem_fn && h->lowmem_run)))
+		FAIL("allocation slow-path flag disagrees with its causes", h, -1, -1);
 	return 0;
 }
 
@@ -249,7 +293,7 @@ static int check_locked(struct rt_heap *h, void *arg)
 	struct walk *w = arg;
 	int err = check_extent_table(h, w);
 	for (uint32_t i = 0; !err && i < h->nr_ext; i++)
-		if (h->by_slot[i]->ready)
+		if (h->by_slot[i])
 			err = check_map(h, w, h->by_slot[i]);
 	if (!err)
 		err = check_run_lists(h, w);

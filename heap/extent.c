@@ -89,7 +89,8 @@ size_t rtheap_overhead(size_t size, size_t page_size)
 
 /* Binary search of the sorted table of buffer addresses, without branches:
  * ceil(log2 E) steps, none for a single extent.  The final unsigned
- * compare also rejects an address below the first extent (it wraps). */
+ * compare also rejects an address below the first extent (it wraps) and
+ * an extent still being added (its lookup size is 0 until published). */
 RT_HOT struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
@@ -101,17 +102,16 @@ RT_HOT struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
 		lo = base[lo + half] <= a ? lo + half : lo;
 		n -= half;
 	}
-	struct rt_extent *x = h->sorted[lo];
-	return a - base[lo] < x->size ? x : NULL;
+	return a - base[lo] < h->lsize[lo] ? h->sorted[lo] : NULL;
 }
 
-/* Index in the sorted table where an extent at buf would go. */
+/* Index in the sorted table where an extent at address a goes (or is). */
 static uint32_t sorted_pos(const struct rt_heap *h, uintptr_t a)
 {
 	uint32_t lo = 0, hi = h->nr_ext;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
-		if ((uintptr_t)h->sorted[mid]->buf < a)
+		if (h->bases[mid] < a)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -130,30 +130,50 @@ RT_FN int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size)
 	return rt_extent_layout(h->page, buf, size, &n, &mo, &so, &po);
 }
 
-/* Under the lock.  Nothing is written unless the buffer is acceptable. */
+/*
+ * Phase 1, under the lock: claim a slot and a place in the sorted table.
+ * Only the descriptor is written: the buffer is not touched while the lock
+ * is held, so a fresh buffer's first-touch page faults happen outside it.
+ * Nothing is written unless the buffer is acceptable.
+ */
 RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
-                      struct rt_extent **out)
+                            uint32_t *slot)
 {
 	if (h->nr_ext >= RTHEAP_MAX_EXTENTS)
 		return -ENOSPC;
 	uintptr_t a = (uintptr_t)buf;
 	uint32_t pos = sorted_pos(h, a);
-	if (pos > 0) {
-		const struct rt_extent *p = h->sorted[pos - 1];
-		if ((uintptr_t)p->buf + p->size > a)
-			return -EINVAL;
-	}
-	if (pos < h->nr_ext) {
-		const struct rt_extent *n = h->sorted[pos];
-		if (a + size > (uintptr_t)n->buf)
-			return -EINVAL;
-	}
+	if (pos > 0 && h->bases[pos - 1] + h->rsize[pos - 1] > a)
+		return -EINVAL;
+	if (pos < h->nr_ext && a + size > h->bases[pos])
+		return -EINVAL;
+	uint32_t n = h->nr_ext - pos;
+	memmove(&h->sorted[pos + 1], &h->sorted[pos], n * sizeof(h->sorted[0]));
+	memmove(&h->bases[pos + 1], &h->bases[pos], n * sizeof(h->bases[0]));
+	memmove(&h->rsize[pos + 1], &h->rsize[pos], n * sizeof(h->rsize[0]));
+	memmove(&h->lsize[pos + 1], &h->lsize[pos], n * sizeof(h->lsize[0]));
+	h->sorted[pos] = (struct rt_extent *)buf;
+	h->bases[pos] = a;
+	h->rsize[pos] = size;
+	h->lsize[pos] = 0; /* not found by lookups until published */
+	*slot = h->nr_ext++;
+	return 0;
+}
 
+/*
+ * Phase 2, outside the lock: write the header, clear the map (unless the
+ * buffer is known to be zero) and describe the whole page array as one free
+ * run.  Nobody reads this buffer yet.
+ */
+RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
+                                          size_t size, uint32_t slot,
+                                          unsigned flags)
+{
 	uint32_t np;
 	size_t mo, so, po;
-	if (rt_extent_layout(h->page, buf, size, &np, &mo, &so, &po))
-		return -EINVAL;
-
+	int err = rt_extent_layout(h->page, buf, size, &np, &mo, &so, &po);
+	rt_assert(!err, "layout was validated before the reservation");
+	(void)err;
 	struct rt_extent *x = (struct rt_extent *)buf;
 	memset(x, 0, sizeof(*x));
 	x->magic = RT_EXT_MAGIC;
@@ -165,27 +185,25 @@ RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
 	x->side = h->side_words ? (uint32_t *)(void *)((uint8_t *)buf + so)
 	                        : NULL;
 	x->pages = (uint8_t *)buf + po;
-	x->ready = 0;
-	x->slot = h->nr_ext;
-	memmove(&h->sorted[pos + 1], &h->sorted[pos],
-	        (h->nr_ext - pos) * sizeof(h->sorted[0]));
-	memmove(&h->bases[pos + 1], &h->bases[pos],
-	        (h->nr_ext - pos) * sizeof(h->bases[0]));
-	h->sorted[pos] = x;
-	h->bases[pos] = (uintptr_t)buf;
-	h->by_slot[x->slot] = x;
-	h->nr_ext++;
-	*out = x;
-	return 0;
+	x->slot = slot;
+	if (!(flags & RTHEAP_F_ZEROED))
+		memset(x->map, 0, (size_t)np * sizeof(x->map[0]));
+	rt_runs_describe(x, 0, np);
+	hook_pages_added(x->pages, (size_t)np << h->pshift);
+	return x;
 }
 
-/* Under the lock, after the map was cleared. */
+/* Phase 3, under the lock: make the extent visible and its pages free. */
 RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
 {
-	hook_pages_added(x->pages, (size_t)x->npages << h->pshift);
+	uint32_t pos = sorted_pos(h, (uintptr_t)x->buf);
+	rt_assert(h->sorted[pos] == x, "a reserved extent stays in the table");
 	x->ready = 1;
 	x->span = (size_t)x->npages << h->pshift;
-	rt_runs_insert(h, x, 0, x->npages);
+	h->lsize[pos] = x->size;
+	h->by_slot[x->slot] = x;
+	h->nr_live++;
+	rt_runs_list_insert(h, &x->tail);
 	h->size += x->size;
-	h->usable += (size_t)x->npages << h->pshift;
+	h->usable += x->span;
 }

@@ -82,14 +82,12 @@ static const char *kind_name(rtheap_error_kind_t k)
 	return "unknown misuse";
 }
 
-static _Atomic unsigned default_seen;
-
 static void default_error(rtheap_t *heap, rtheap_error_kind_t kind,
                          const void *addr, void *arg)
 {
 	(void)arg;
 	unsigned bit = 1u << ((unsigned)kind & 31u);
-	if (atomic_fetch_or(&default_seen, bit) & bit)
+	if (atomic_fetch_or(&rt_heap_of(heap)->err_seen, bit) & bit)
 		return;
 	fprintf(stderr, "rtheap %p: %s (%p); further reports of this kind are silent\n",
 	        (void *)heap, kind_name(kind), addr);
@@ -202,18 +200,30 @@ static size_t max_request_for(unsigned pshift)
 	return (size_t)m;
 }
 
-/* Clear the map of a reserved extent (outside the lock), then publish. */
-static void add_extent(struct rt_heap *h, struct rt_extent *x, unsigned flags,
-                       bool locked)
+/*
+ * Add an extent in three phases (extent.c): reserve its place under the
+ * lock, write its header and map outside the lock (first-touch page faults
+ * of a fresh buffer happen there), publish it under the lock.
+ */
+static int add_extent(struct rt_heap *h, void *buf, size_t size,
+                      unsigned flags, bool locked)
 {
-	if (!(flags & RTHEAP_F_ZEROED))
-		memset(x->map, 0, (size_t)x->npages * sizeof(x->map[0]));
+	uint32_t slot;
+	if (locked)
+		heap_lock(h);
+	int err = rt_extent_reserve(h, buf, size, &slot);
+	if (locked)
+		heap_unlock(h);
+	if (err)
+		return err;
+	struct rt_extent *x = rt_extent_prepare(h, buf, size, slot, flags);
 	if (locked)
 		heap_lock(h);
 	rt_extent_publish(h, x);
 	lowmem_update(h);
 	if (locked)
 		heap_unlock(h);
+	return 0;
 }
 
 int rtheap_init(rtheap_t *heap, void *buf, size_t size,
@@ -227,7 +237,7 @@ int rtheap_init(rtheap_t *heap, void *buf, size_t size,
 	if (!heap || !buf)
 		return -EINVAL;
 	size_t page = c->page_size ? c->page_size : RTHEAP_DEFAULT_PAGE;
-	if ((page & (page - 1)) || page > RTHEAP_MAX_PAGE)
+	if ((page & (page - 1)) || page < 8 || page > RTHEAP_MAX_PAGE)
 		return -EINVAL;
 	if (page < RTHEAP_MIN_PAGE)
 		page = RTHEAP_MIN_PAGE;
@@ -262,14 +272,8 @@ int rtheap_init(rtheap_t *heap, void *buf, size_t size,
 	if (err)
 		return err;
 
-	struct rt_extent *x;
-	err = rt_extent_reserve(h, buf, size, &x);
-	if (err) {
-		if (h->lock_mode == RTHEAP_LOCK_PI_MUTEX)
-			pthread_mutex_destroy(&h->mtx);
-		return err;
-	}
-	add_extent(h, x, c->flags, false);
+	err = add_extent(h, buf, size, c->flags, false);
+	rt_assert(!err, "the first extent was validated");
 	h->magic = RT_HEAP_MAGIC;
 	return 0;
 }
@@ -282,14 +286,7 @@ int rtheap_extend(rtheap_t *heap, void *buf, size_t size, unsigned flags)
 	int err = rt_extent_check_args(h, buf, size);
 	if (err)
 		return err;
-	struct rt_extent *x;
-	heap_lock(h);
-	err = rt_extent_reserve(h, buf, size, &x);
-	heap_unlock(h);
-	if (err)
-		return err;
-	add_extent(h, x, flags, true);
-	return 0;
+	return add_extent(h, buf, size, flags, true);
 }
 
 int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie)
@@ -300,6 +297,8 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie)
 	h->magic = 0;
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
 		struct rt_extent *x = h->by_slot[i];
+		if (!x)
+			continue; /* an extend still in progress: caller's race */
 		void *buf = x->buf;
 		size_t size = x->size;
 		x->magic = 0;
@@ -444,7 +443,8 @@ RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 {
 	struct rt_extent *x = rt_extent_find(h, ptr);
 	if (rt_unlikely(!x)) {
-		rt_report(h, RTHEAP_ERR_FOREIGN, ptr);
+		if (ptr)
+			rt_report(h, RTHEAP_ERR_FOREIGN, ptr);
 		return -EFAULT;
 	}
 	/* one unsigned compare: below the page array, past it, or an
@@ -618,7 +618,7 @@ int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st)
 	memset(st, 0, sizeof(*st));
 	heap_lock(h);
 	st->page_size = h->page;
-	st->extents = h->nr_ext;
+	st->extents = h->nr_live;
 	st->size = h->size;
 	st->usable = h->usable;
 	st->used = h->used;

@@ -14,9 +14,11 @@
  *  - hook_pages_added()   once per extent: the whole page array is free;
  *  - hook_block_alloc()   after a block has been carved, before it is used;
  *  - hook_block_free()    once the block is back in free memory;
- *  - hook_meta_live()     before the heap writes list metadata (a run node
- *                         or a bucket node) into free memory;
- *  - hook_meta_dead()     when that metadata stops being used.
+ *  - hook_open()          before the heap itself reads or writes free memory
+ *                         (a list node, a debug fill pattern);
+ *  - hook_close()         right after: free memory is poisoned again, so a
+ *                         program writing into a freed block is caught even
+ *                         where the heap keeps a list node.
  */
 #ifndef RTHEAP_HOOKS_H
 #define RTHEAP_HOOKS_H
@@ -74,18 +76,6 @@ static inline void hook_block_alloc(void *p, size_t n)
 static inline void hook_block_free(void *p, size_t n)
 {
 	vg_freelike_(p);
-	vg_noaccess_(p, n);
-	hook_noaccess_(p, n);
-}
-
-static inline void hook_meta_live(void *p, size_t n)
-{
-	hook_access_(p, n);
-	vg_defined_(p, n);
-}
-
-static inline void hook_meta_dead(void *p, size_t n)
-{
 	vg_noaccess_(p, n);
 	hook_noaccess_(p, n);
 }

@@ -175,10 +175,14 @@ struct rt_heap {
 	struct rt_extset bkt_exts[RTHEAP_NR_CLASSES];
 
 	/* extents */
-	uint32_t nr_ext;
-	struct rt_extent *by_slot[RTHEAP_MAX_EXTENTS];
+	uint32_t nr_ext;      /* reserved extents (slots used) */
+	struct rt_extent *by_slot[RTHEAP_MAX_EXTENTS]; /* NULL until published */
+	uint32_t nr_live;     /* published extents */
+	/* the sorted table: by buffer address, reserved and published */
 	struct rt_extent *sorted[RTHEAP_MAX_EXTENTS];
-	uintptr_t bases[RTHEAP_MAX_EXTENTS]; /* sorted[i]->buf, for the search */
+	uintptr_t bases[RTHEAP_MAX_EXTENTS]; /* buffer addresses */
+	size_t rsize[RTHEAP_MAX_EXTENTS];    /* buffer sizes (overlap checks) */
+	size_t lsize[RTHEAP_MAX_EXTENTS];    /* lookup sizes: 0 until published */
 
 	/* statistics */
 	size_t size, usable, used, peak, free_runs, pages_bucket, pages_run;
@@ -197,7 +201,7 @@ struct rt_heap {
 	bool alloc_slow;      /* every alloc takes the slow end (debug, run watch) */
 	rtheap_error_fn err_fn;
 	void *err_arg;
-	unsigned err_seen;
+	_Atomic unsigned err_seen; /* kinds the default handler printed */
 	const char *name;
 	/* misuse seen under the lock, delivered after unlocking */
 	rtheap_error_kind_t pend_kind;
@@ -293,10 +297,15 @@ RT_FN int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages
 RT_FN struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p);
 RT_FN int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size);
 RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
-                      struct rt_extent **out);
+                            uint32_t *slot);
+RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
+                                          size_t size, uint32_t slot,
+                                          unsigned flags);
 RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
 
 /* runs.c: free-run index and page runs */
+RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len);
+RT_FN void rt_runs_list_insert(struct rt_heap *h, struct rt_node *nd);
 RT_FN void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                     uint32_t len);
 RT_FN bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x,
@@ -322,7 +331,11 @@ static inline void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl)
 	*sl = i & (RT_SL_COUNT - 1);
 }
 
+RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
+                                      const struct rt_node *nd);
+
 /* bucket.c: sub-page blocks */
+RT_FN struct rt_bnode rt_bucket_node_read(const struct rt_bnode *nd);
 RT_FN void *rt_bucket_alloc(struct rt_heap *h, unsigned cls);
 RT_FN int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                    uint32_t e, size_t off);

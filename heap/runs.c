@@ -36,17 +36,59 @@ RT_HOT struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t
 	return (struct rt_node *)(void *)(x->pages + ((size_t)start << x->pshift));
 }
 
+/* -- memory checkers: a node in free memory stays poisoned, except while
+ * the heap itself reads or writes it (hooks.h).  A run node is in a page,
+ * or is the extent header's tail node, which is never poisoned. -- */
+
+#if RTHEAP_HOOKS_ACTIVE
+static bool run_node_in_page(const struct rt_heap *h, const struct rt_node *nd)
+{
+	const struct rt_extent *x = rt_extent_find(h, nd);
+	return x && nd != &x->tail;
+}
+#define RUN_OPEN(h, nd)                                                      \
+	do {                                                                 \
+		if ((nd) && run_node_in_page((h), (nd)))                     \
+			hook_open((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
+	} while (0)
+#define RUN_CLOSE(h, nd)                                                     \
+	do {                                                                 \
+		if ((nd) && run_node_in_page((h), (nd)))                     \
+			hook_close((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
+	} while (0)
+#else
+#define RUN_OPEN(h, nd) ((void)0)
+#define RUN_CLOSE(h, nd) ((void)0)
+#endif
+
+/* A copy of a node, read with the checkers' blessing (check.c, debug). */
+RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
+                                      const struct rt_node *nd)
+{
+	struct rt_node v;
+	RUN_OPEN(h, nd);
+	v = *nd;
+	RUN_CLOSE(h, nd);
+	(void)h;
+	return v;
+}
+
 /* -- the free lists -- */
 
 RT_HOT void run_list_push(struct rt_heap *h, struct rt_node *nd)
 {
+	RUN_OPEN(h, nd);
 	unsigned i = rt_runs_index(nd->len);
 	struct rt_node *head = h->runs[i];
 	RT_STEP();
 	nd->prev = NULL;
 	nd->next = head;
-	if (head)
+	if (head) {
+		RUN_OPEN(h, head);
 		head->prev = nd;
+		RUN_CLOSE(h, head);
+	}
+	RUN_CLOSE(h, nd);
 	h->runs[i] = nd;
 	h->sl_bitmap[i >> RT_SL_SHIFT] |= 1u << (i & (RT_SL_COUNT - 1));
 	h->fl_bitmap |= 1u << (i >> RT_SL_SHIFT);
@@ -56,11 +98,19 @@ RT_HOT void run_list_push(struct rt_heap *h, struct rt_node *nd)
 RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i)
 {
 	RT_STEP();
-	if (nd->next)
-		nd->next->prev = nd->prev;
-	if (nd->prev) {
-		nd->prev->next = nd->next; /* the list keeps a head */
-	} else if (!(h->runs[i] = nd->next)) {
+	RUN_OPEN(h, nd);
+	struct rt_node *next = nd->next, *prev = nd->prev;
+	RUN_CLOSE(h, nd);
+	if (next) {
+		RUN_OPEN(h, next);
+		next->prev = prev;
+		RUN_CLOSE(h, next);
+	}
+	if (prev) {
+		RUN_OPEN(h, prev);
+		prev->next = next; /* the list keeps a head */
+		RUN_CLOSE(h, prev);
+	} else if (!(h->runs[i] = next)) {
 		unsigned fl = i >> RT_SL_SHIFT;
 		uint32_t slmap = h->sl_bitmap[fl] & ~(1u << (i & (RT_SL_COUNT - 1)));
 		h->sl_bitmap[fl] = slmap;
@@ -70,35 +120,53 @@ RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i
 	h->free_runs--;
 }
 
-RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd)
+RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd, uint32_t len)
 {
-	run_list_remove_at(h, nd, rt_runs_index(nd->len));
+	run_list_remove_at(h, nd, rt_runs_index(len));
 }
 
-/* -- node placement, with the memory-checker hooks -- */
+/* -- node placement -- */
 
 RT_HOT struct rt_node *run_node_make(struct rt_heap *h, struct rt_extent *x,
-                                 uint32_t start, uint32_t len)
+                                     uint32_t start, uint32_t len)
 {
 	struct rt_node *nd = rt_run_node(x, start, len);
-	if (RTHEAP_HOOKS_ACTIVE && nd != &x->tail)
-		hook_meta_live(nd, sizeof(*nd));
+	RUN_OPEN(h, nd);
 	nd->ext = x;
 	nd->start = start;
 	nd->len = len;
+	RUN_CLOSE(h, nd);
 	(void)h;
 	return nd;
 }
 
-RT_HOT void run_node_drop(struct rt_heap *h, struct rt_node *nd)
+/* The node's bytes become plain free memory again (debug: the pattern). */
+RT_HOT void run_node_drop(struct rt_heap *h, struct rt_extent *x,
+                          struct rt_node *nd)
 {
-	if (!RTHEAP_HOOKS_ACTIVE && !(h->flags & RTHEAP_F_DEBUG_FILL))
-		return;
-	if (nd == &nd->ext->tail)
-		return;
-	if (h->flags & RTHEAP_F_DEBUG_FILL)
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) && nd != &x->tail) {
+		hook_open(nd, sizeof(*nd));
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
-	hook_meta_dead(nd, sizeof(*nd));
+		hook_close(nd, sizeof(*nd));
+	}
+}
+
+/* Describe a free run in the map and its node, without listing it: for a
+ * new extent, before it is published (R1, R4). */
+RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len)
+{
+	rt_map_set(x, start, PG_MAKE(PG_FREE, len));
+	rt_map_set(x, start + len - 1, PG_MAKE(PG_FREE, len));
+	struct rt_node *nd = rt_run_node(x, start, len);
+	nd->ext = x;
+	nd->start = start;
+	nd->len = len;
+}
+
+/* List a described run (R3). */
+RT_FN void rt_runs_list_insert(struct rt_heap *h, struct rt_node *nd)
+{
+	run_list_push(h, nd);
 }
 
 /* Record a free run in the map (R1) and on its list (R3). */
@@ -140,14 +208,16 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 		/* no list is sure to fit: the head of n's own list may */
 		i = rt_runs_index(n);
 		nd = h->runs[i];
-		if (!nd || nd->len < n)
+		if (!nd || rt_run_node_read(h, nd).len < n)
 			return false;
 	}
 
+	RUN_OPEN(h, nd);
 	struct rt_extent *x = nd->ext;
 	uint32_t start = nd->start, len = nd->len;
+	RUN_CLOSE(h, nd);
 	run_list_remove_at(h, nd, i);
-	run_node_drop(h, nd);
+	run_node_drop(h, x, nd);
 	if (len > n) {
 		rt_runs_insert(h, x, start + n, len - n);
 	} else if (n > 1) {
@@ -172,8 +242,8 @@ RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t sta
 			uint32_t l = PG_LEN(e);
 			/* a run before another cannot end the extent (R4) */
 			struct rt_node *nd = (struct rt_node *)(void *)rt_page_addr(h, x, start - l);
-			run_list_remove(h, nd);
-			run_node_drop(h, nd);
+			run_list_remove(h, nd, l);
+			run_node_drop(h, x, nd);
 			if (l > 1)
 				rt_map_set(x, start - 1, PG_MAKE(PG_NONE, 0));
 			rt_map_set(x, start, PG_MAKE(PG_NONE, 0));
@@ -186,8 +256,8 @@ RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t sta
 		if (PG_TYPE(e) == PG_FREE) {
 			uint32_t r = PG_LEN(e);
 			struct rt_node *nd = rt_run_node(x, start + len, r);
-			run_list_remove(h, nd);
-			run_node_drop(h, nd);
+			run_list_remove(h, nd, r);
+			run_node_drop(h, x, nd);
 			rt_map_set(x, start + len, PG_MAKE(PG_NONE, 0));
 			len += r;
 		}
@@ -203,5 +273,6 @@ RT_FN size_t rt_runs_largest(const struct rt_heap *h)
 		return 0;
 	unsigned fl = rt_fls32(h->fl_bitmap);
 	unsigned sl = rt_fls32(h->sl_bitmap[fl]);
-	return (size_t)h->runs[(fl << RT_SL_SHIFT) + sl]->len << h->pshift;
+	return (size_t)rt_run_node_read(h, h->runs[(fl << RT_SL_SHIFT) + sl]).len
+	       << h->pshift;
 }

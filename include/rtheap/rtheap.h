@@ -59,16 +59,23 @@ extern "C" {
 #define RTHEAP_MAP_BYTES(page) \
 	(4u + ((page) > RTHEAP_MIN_PAGE ? (page) / 128u : 0u))
 
+/** Pages of an extent offering @p usable bytes: rounded up, at least 2. */
+#define RTHEAP_PAGES_FOR(usable, page)                                        \
+	(((size_t)(usable) + (page) - 1u) / (page) < 2u                        \
+		 ? (size_t)2                                                   \
+		 : ((size_t)(usable) + (page) - 1u) / (page))
+
 /**
  * Buffer size, in bytes, that is enough for an extent offering @p usable
- * bytes of page array (rounded up to whole pages) with page size @p page
- * (a power of two in [RTHEAP_MIN_PAGE, RTHEAP_MAX_PAGE]), whatever the
- * buffer's alignment (the extra page pays for the worst alignment).
- * A compile-time constant when its arguments are.
+ * bytes of page array (rounded up to whole pages, at least two) with page
+ * size @p page (a power of two in [RTHEAP_MIN_PAGE, RTHEAP_MAX_PAGE]),
+ * whatever the buffer's alignment (the extra page pays for the worst
+ * alignment).  A compile-time constant when its arguments are.  The caller
+ * keeps @p usable far below SIZE_MAX: the sum is not checked for overflow.
  */
 #define RTHEAP_BUFFER_SIZE(usable, page)                                      \
 	((size_t)RTHEAP_EXTENT_HDR +                                          \
-	 (((size_t)(usable) + (page) - 1u) / (page)) *                         \
+	 RTHEAP_PAGES_FOR(usable, page) *                                      \
 		 ((size_t)(page) + RTHEAP_MAP_BYTES(page)) +                   \
 	 (size_t)(page))
 
@@ -111,7 +118,8 @@ enum rtheap_flags {
 /** Init-time configuration.  Zero-initialise, then set what you need. */
 struct rtheap_config {
 	/** Page size in bytes: a power of two, 8..RTHEAP_MAX_PAGE; 0 = default.
-	 *  Values below RTHEAP_MIN_PAGE are rounded up to it. */
+	 *  Values below RTHEAP_MIN_PAGE are rounded up to it; others (1, 2, 4,
+	 *  non powers of two, above the maximum) are -EINVAL. */
 	size_t page_size;
 	/** Lock mode (default RTHEAP_LOCK_PI_MUTEX). */
 	rtheap_lock_mode_t lock;
@@ -161,7 +169,8 @@ struct rtheap_fault {
 typedef enum rtheap_error_kind {
 	RTHEAP_ERR_FOREIGN = 1,    /**< address outside every extent */
 	RTHEAP_ERR_NOT_BLOCK,      /**< inside the heap, not the start of a block */
-	RTHEAP_ERR_DOUBLE_FREE,    /**< block already free */
+	RTHEAP_ERR_DOUBLE_FREE,    /**< a free bucket block, or the first page
+	                                of a free run: most likely a double free */
 	RTHEAP_ERR_USE_AFTER_FREE, /**< debug fill pattern overwritten after free */
 	RTHEAP_ERR_CORRUPT,        /**< metadata inconsistency detected */
 } rtheap_error_kind_t;
@@ -247,7 +256,8 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  * pages and the block is page aligned.
  * @return the block, or NULL: size 0, size beyond any extent, rounding
  *         overflow, uninitialised heap, or no free memory that fits.  A
- *         failure calls the low-memory callback, if one is set.
+ *         failure other than size 0 or an uninitialised heap is counted in
+ *         failed_allocs and calls the low-memory callback, if one is set.
  * Bound: O(1): at most two bitmap searches, one list removal and one
  *        insertion; no loop depends on heap size, block count or history.
  * Context: RT-safe.
@@ -259,7 +269,8 @@ void *rtheap_zalloc(rtheap_t *heap, size_t size);
 
 /**
  * Release a block.
- * @return 0; -EFAULT: @p ptr is outside every extent (or NULL);
+ * @return 0; -EFAULT: @p ptr is outside every extent, or NULL (NULL is
+ *         not reported as a misuse);
  *         -EINVAL: @p ptr is inside the heap but not the start of a live
  *         block (interior pointer, free page, double free), or the heap
  *         is not initialised.  Errors change nothing and are exact.
@@ -323,8 +334,8 @@ int rtheap_set_lowmem_run(rtheap_t *heap, size_t run_bytes);
 
 /**
  * Set (or reset to the default with @p fn NULL) the misuse callback.  The
- * default prints one line per kind of misuse to stderr, the first time it
- * is seen (it is the only place the library writes to a stream).
+ * default prints one line to stderr the first time each kind of misuse is
+ * seen on this heap (it is the only place the library writes to a stream).
  * @return 0, or -EINVAL for a NULL or uninitialised heap.
  * Bound: O(1).  Context: any thread.
  */
@@ -353,10 +364,11 @@ size_t rtheap_page_size(const rtheap_t *heap);
 
 /**
  * Bytes of an extent buffer of @p size bytes with page size @p page_size
- * (rounded as rtheap_init rounds it) that are not page array: header, map,
- * alignment padding and the unusable tail.  Assumes a buffer aligned to the
- * page size; a misaligned one loses at most one more page.  Returns @p size
- * when no page fits.  O(1).
+ * (0 for the default; rounded as rtheap_init rounds it) that are not page
+ * array: header, map, alignment padding and the unusable tail.  Assumes a
+ * buffer aligned to the page size; a misaligned one loses at most one more
+ * page.  Returns @p size when the buffer is too small for an extent (fewer
+ * than two pages fit) or the page size is invalid.  O(1).
  */
 size_t rtheap_overhead(size_t size, size_t page_size);
 
