@@ -112,6 +112,19 @@ RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
 	}
 }
 
+/* Unlink, after checking the node in debug mode (false: corrupt, reported). */
+RT_HOT bool bkt_unlink_checked(struct rt_heap *h, struct rt_extent *x,
+                               unsigned cls, struct rt_bnode *nd)
+{
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) &&
+	    !rt_debug_bnode_ok(h, x, cls, nd)) {
+		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
+		return false;
+	}
+	bkt_list_unlink(h, x, cls, nd);
+	return true;
+}
+
 /* -- side bitmaps: bounded scans over P/512 words -- */
 
 static uint32_t side_highest_except(uint32_t *w, uint32_t nw, uint32_t skip)
@@ -148,7 +161,8 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 			b = rt_fls32(others);
 		} else {
 			b = node;
-			bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, b));
+			if (!bkt_unlink_checked(h, x, cls, block_addr(h, x, pg, cls, b)))
+				return NULL;
 		}
 		rt_map_set(x, pg, BK_INLINE(bits & ~(1u << b), node, cls));
 	} else {
@@ -158,7 +172,8 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 			b = side_highest_except(w, nb / 32, node);
 		} else {
 			b = node;
-			bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, b));
+			if (!bkt_unlink_checked(h, x, cls, block_addr(h, x, pg, cls, b)))
+				return NULL;
 		}
 		w[b >> 5] &= ~(1u << (b & 31));
 		rt_map_set(x, pg, BK_SIDE(cnt - 1, node, cls));
@@ -210,6 +225,8 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
 		uint32_t pg = (uint32_t)(((uint8_t *)x->bkt_head[cls] - x->pages) >>
 		                         h->pshift);
 		p = take_from_page(h, x, pg, cls);
+		if (!p)
+			return NULL;
 	} else {
 		p = take_new_page(h, cls);
 		if (!p)
@@ -292,6 +309,20 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 	}
 	rt_map_set(x, pg, BK_SIDE(cnt + 1, BK_SNODE(e), cls));
 	return 0;
+}
+
+/* Debug mode, before rt_bucket_free(): if this release empties the page,
+ * check the list node and the runs the page would merge with. */
+RT_FN bool rt_bucket_free_ok(struct rt_heap *h, struct rt_extent *x,
+                             uint32_t pg, uint32_t e, size_t off)
+{
+	unsigned cls = BK_CLS(e);
+	if (!rt_bucket_is_live(h, x, pg, e, off))
+		return true; /* rt_bucket_free() refuses it without reading nodes */
+	if (rt_bucket_nfree(h, x, pg, e) + 1 < nblocks_of(h, cls))
+		return true;
+	return rt_debug_bnode_ok(h, x, cls, rt_bucket_node(h, x, pg, e)) &&
+	       rt_debug_release_ok(h, x, pg, 1);
 }
 
 /* -- queries (check_block, usable_size, rtheap_check) -- */

@@ -57,3 +57,79 @@ RT_FN void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
 	if (start + n > x->hw)
 		x->hw = start + n;
 }
+
+/*
+ * Debug mode: the list nodes the heap keeps in free memory are checked
+ * before the heap follows or writes through them, so that a program that
+ * wrote into a freed block gets a report (RTHEAP_ERR_CORRUPT) and a refused
+ * call, not a heap that chases garbage pointers.  Each check is O(log E).
+ */
+
+/* A free-run node: it describes a free run of its own extent, in the map. */
+static bool run_node_ok(const struct rt_heap *h, const struct rt_node *nd)
+{
+	if (!nd)
+		return true;
+	struct rt_extent *x = rt_extent_find(h, nd);
+	if (!x)
+		return false;
+	struct rt_node v = rt_run_node_read(h, nd);
+	return v.ext == x && v.len && v.start < x->npages &&
+	       v.len <= x->npages - v.start &&
+	       rt_run_node(x, v.start, v.len) == nd &&
+	       x->map[v.start] == PG_MAKE(PG_FREE, v.len);
+}
+
+/* The node and both neighbours it would write through. */
+RT_FN bool rt_debug_run_ok(const struct rt_heap *h, const struct rt_node *nd)
+{
+	if (!run_node_ok(h, nd))
+		return false;
+	struct rt_node v = rt_run_node_read(h, nd);
+	return run_node_ok(h, v.prev) && run_node_ok(h, v.next);
+}
+
+/* The free runs that releasing [start, start+n) would merge. */
+RT_FN bool rt_debug_release_ok(const struct rt_heap *h, struct rt_extent *x,
+                               uint32_t start, uint32_t n)
+{
+	if (start > 0) {
+		uint32_t e = x->map[start - 1];
+		if (PG_TYPE(e) == PG_FREE &&
+		    (PG_LEN(e) > start ||
+		     !rt_debug_run_ok(h, rt_run_node(x, start - PG_LEN(e), PG_LEN(e)))))
+			return false;
+	}
+	if (start + n < x->npages) {
+		uint32_t e = x->map[start + n];
+		if (PG_TYPE(e) == PG_FREE &&
+		    (PG_LEN(e) > x->npages - start - n ||
+		     !rt_debug_run_ok(h, rt_run_node(x, start + n, PG_LEN(e)))))
+			return false;
+	}
+	return true;
+}
+
+/* A bucket node: the node block of a partial page of class cls in x. */
+static bool bnode_ok(const struct rt_heap *h, const struct rt_extent *x,
+                     unsigned cls, const struct rt_bnode *nd)
+{
+	if (!nd)
+		return true;
+	uintptr_t off = (uintptr_t)nd - (uintptr_t)x->pages;
+	if (off >= x->span)
+		return false;
+	uint32_t pg = (uint32_t)(off >> h->pshift);
+	uint32_t e = x->map[pg];
+	return PG_TYPE(e) == PG_BUCKET && BK_CLS(e) == cls &&
+	       rt_bucket_node(h, x, pg, e) == nd;
+}
+
+RT_FN bool rt_debug_bnode_ok(const struct rt_heap *h, const struct rt_extent *x,
+                             unsigned cls, const struct rt_bnode *nd)
+{
+	struct rt_bnode v = rt_bucket_node_read(nd);
+	if ((v.prev == NULL) != (x->bkt_head[cls] == nd))
+		return false;
+	return bnode_ok(h, x, cls, v.prev) && bnode_ok(h, x, cls, v.next);
+}

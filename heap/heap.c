@@ -460,6 +460,13 @@ RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 	size_t bsize;
 	int err;
 
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) &&
+	    !(PG_TYPE(e) == PG_RUN && !off ? rt_debug_release_ok(h, x, pg, PG_LEN(e))
+	      : PG_TYPE(e) == PG_BUCKET ? rt_bucket_free_ok(h, x, pg, e, off)
+	                                : true)) {
+		rt_report(h, RTHEAP_ERR_CORRUPT, ptr);
+		return -EUCLEAN;
+	}
 	if (PG_TYPE(e) == PG_RUN && !off) {
 		if (ckfn && (err = ckfn(ptr)) != 0)
 			return err;

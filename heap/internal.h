@@ -339,6 +339,8 @@ RT_FN struct rt_bnode rt_bucket_node_read(const struct rt_bnode *nd);
 RT_FN void *rt_bucket_alloc(struct rt_heap *h, unsigned cls);
 RT_FN int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                    uint32_t e, size_t off);
+RT_FN bool rt_bucket_free_ok(struct rt_heap *h, struct rt_extent *x,
+                             uint32_t pg, uint32_t e, size_t off);
 RT_FN bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
                        uint32_t pg, uint32_t e, size_t off);
 RT_FN struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
@@ -358,6 +360,11 @@ RT_FN int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void
 RT_FN void rt_debug_fill(void *p, size_t n, int byte);
 RT_FN const void *rt_debug_verify(const void *p, size_t n, int byte);
 RT_FN void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr);
+RT_FN bool rt_debug_run_ok(const struct rt_heap *h, const struct rt_node *nd);
+RT_FN bool rt_debug_release_ok(const struct rt_heap *h, struct rt_extent *x,
+                               uint32_t start, uint32_t n);
+RT_FN bool rt_debug_bnode_ok(const struct rt_heap *h, const struct rt_extent *x,
+                             unsigned cls, const struct rt_bnode *nd);
 RT_FN void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                    uint32_t n);
 

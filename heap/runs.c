@@ -212,6 +212,10 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 			return false;
 	}
 
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) && !rt_debug_run_ok(h, nd)) {
+		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
+		return false;
+	}
 	RUN_OPEN(h, nd);
 	struct rt_extent *x = nd->ext;
 	uint32_t start = nd->start, len = nd->len;

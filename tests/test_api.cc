@@ -346,6 +346,53 @@ TEST(Zalloc, ZeroesOverDirtyBuffer)
 	}
 }
 
+// Debug mode checks the list nodes kept in free memory before following
+// them: a write after free into a node is reported and the call refused,
+// instead of the heap chasing garbage pointers.
+static std::vector<rtheap_error_kind_t> g_kinds;
+static void record_kind(rtheap_t *, rtheap_error_kind_t k, const void *, void *)
+{
+	g_kinds.push_back(k);
+}
+
+TEST(DebugFill, OverwrittenListNodesAreReportedNotFollowed)
+{
+	if (RTHEAP_TEST_SANITIZED)
+		GTEST_SKIP() << "ASan reports the write itself (tests/asan)";
+	rtt::Mapping m(kHeap);
+	auto h = rtt::new_heap();
+	auto cfg = rtt::config(256, RTHEAP_LOCK_NONE, RTHEAP_F_DEBUG_FILL);
+	ASSERT_EQ(0, rtheap_init(h.get(), m.data(), kHeap, &cfg));
+	g_kinds.clear();
+	ASSERT_EQ(0, rtheap_set_error_handler(h.get(), record_kind, nullptr));
+
+	// Bucket node: a full page of 16-byte blocks, one freed and overwritten.
+	void *b[16];
+	for (auto &p : b)
+		ASSERT_NE(nullptr, p = rtheap_alloc(h.get(), 16));
+	ASSERT_EQ(0, rtheap_free(h.get(), b[5]));
+	std::memset(b[5], 0x41, 16);
+	auto before = stats(h.get());
+	EXPECT_EQ(nullptr, rtheap_alloc(h.get(), 16));
+	ASSERT_EQ(1u, g_kinds.size());
+	EXPECT_EQ(RTHEAP_ERR_CORRUPT, g_kinds[0]);
+	EXPECT_EQ(before.used, stats(h.get()).used);
+
+	// Run node: a freed 2-page run overwritten, then its neighbour freed.
+	void *r = rtheap_alloc(h.get(), 512), *s = rtheap_alloc(h.get(), 512);
+	void *t = rtheap_alloc(h.get(), 512);
+	ASSERT_TRUE(r && s && t);
+	ASSERT_EQ(0, rtheap_free(h.get(), r));
+	std::memset(r, 0x41, 8);
+	EXPECT_EQ(-EUCLEAN, rtheap_free(h.get(), s));
+	EXPECT_EQ(0, rtheap_check_block(h.get(), s)); // still allocated
+	ASSERT_EQ(2u, g_kinds.size());
+	EXPECT_EQ(RTHEAP_ERR_CORRUPT, g_kinds[1]);
+	// The heap's own check sees the damage too.
+	EXPECT_EQ(-EUCLEAN, rtheap_check(h.get(), nullptr));
+	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+}
+
 TEST(DebugFill, FreshBlocksCarryThePattern)
 {
 	rtt::Mapping m(kHeap);

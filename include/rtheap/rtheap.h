@@ -260,6 +260,8 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  *         failed_allocs and calls the low-memory callback, if one is set.
  * Bound: O(1): at most two bitmap searches, one list removal and one
  *        insertion; no loop depends on heap size, block count or history.
+ *        With RTHEAP_F_DEBUG_FILL, list nodes are checked first (O(log E))
+ *        and an overwritten one fails the call with RTHEAP_ERR_CORRUPT.
  * Context: RT-safe.
  */
 void *rtheap_alloc(rtheap_t *heap, size_t size);
@@ -274,6 +276,10 @@ void *rtheap_zalloc(rtheap_t *heap, size_t size);
  *         -EINVAL: @p ptr is inside the heap but not the start of a live
  *         block (interior pointer, free page, double free), or the heap
  *         is not initialised.  Errors change nothing and are exact.
+ *         With RTHEAP_F_DEBUG_FILL only: -EUCLEAN when a list node that the
+ *         release would follow was overwritten (a write after free into a
+ *         neighbouring free block); the block stays allocated and
+ *         RTHEAP_ERR_CORRUPT is reported.
  * Bound: O(log E) extent lookup, then O(1): at most two coalescing merges
  *        and one insertion.
  * Context: RT-safe.
