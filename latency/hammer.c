@@ -1,0 +1,233 @@
+/*
+ * hammer.c -- rtheap-hammer: real-time threads that hammer a heap, as the
+ * load of latency/cyclictest.sh.
+ *
+ *   rtheap-hammer --alloc rtheap|glibc [--threads N] [--cpu C] [--prio P]
+ *                 [--duration S] [--heap MIB]
+ *
+ * Each thread is pinned to CPU C with SCHED_FIFO priority P (when
+ * permitted) and runs bursts of 2000 random allocations and releases
+ * (16 B .. 256 KiB, log-uniform, about half of the heap live), sleeping
+ * 200 us between bursts.  With rtheap the threads share one heap (PI mutex)
+ * over an mlocked buffer; with glibc they call malloc/free with glibc's
+ * default settings (trimming and mmap of large blocks go to the kernel).
+ * At the end it prints the operations done and the slowest operation seen.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rtheap/rtheap.h"
+
+#define SLOTS 4096
+
+static int use_rtheap = 1, cpu = 0, prio = 70, nthreads = 2;
+static double duration = 10;
+static size_t heap_mib = 64;
+static rtheap_t heap;
+static volatile int stop;
+
+struct tstate {
+	pthread_t th;
+	unsigned id;
+	unsigned long long ops, failed, worst_ns;
+	int fifo;
+};
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static size_t draw_size(uint64_t *s)
+{
+	double u = (double)(rng_next(s) >> 11) / 9007199254740992.0;
+	return (size_t)exp(log(16.0) + u * (log(262144.0) - log(16.0)));
+}
+
+static void *worker(void *arg)
+{
+	struct tstate *t = arg;
+	void **slot = calloc(SLOTS, sizeof(void *));
+	size_t *len = calloc(SLOTS, sizeof(size_t));
+	size_t live = 0, target = heap_mib * 1024 * 1024 / 2 / (size_t)nthreads;
+	uint64_t rng = 0x9e3779b97f4a7c15ull * (t->id + 1);
+	struct timespec next;
+
+	if (!slot || !len)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!stop) {
+		for (int i = 0; i < 2000; i++) {
+			unsigned s = (unsigned)(rng_next(&rng) % SLOTS);
+			unsigned long long t0 = now_ns(), d;
+			if (slot[s]) {
+				if (use_rtheap)
+					rtheap_free(&heap, slot[s]);
+				else
+					free(slot[s]);
+				slot[s] = NULL;
+				live -= len[s];
+			} else {
+				size_t n = draw_size(&rng);
+				if (live + n > target)
+					continue;
+				slot[s] = use_rtheap ? rtheap_alloc(&heap, n) : malloc(n);
+				if (slot[s]) {
+					((volatile char *)slot[s])[0] = 1;
+					len[s] = n;
+					live += n;
+				} else {
+					t->failed++;
+				}
+			}
+			d = now_ns() - t0;
+			if (d > t->worst_ns)
+				t->worst_ns = d;
+			t->ops++;
+		}
+		next.tv_nsec += 200000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_nsec -= 1000000000;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	}
+	for (unsigned s = 0; s < SLOTS; s++)
+		if (slot[s]) {
+			if (use_rtheap)
+				rtheap_free(&heap, slot[s]);
+			else
+				free(slot[s]);
+		}
+	free(slot);
+	free(len);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct tstate ts[16];
+	pthread_attr_t attr;
+	unsigned long long total = 0, worst = 0, failed = 0;
+	int fifo_all = 1;
+	void *buf = NULL;
+	size_t bufsize = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : "";
+		if (!strcmp(argv[i], "--alloc")) {
+			use_rtheap = strcmp(v, "glibc") != 0;
+			if (strcmp(v, "glibc") && strcmp(v, "rtheap")) {
+				fprintf(stderr, "rtheap-hammer: --alloc rtheap|glibc\n");
+				return 2;
+			}
+			i++;
+		} else if (!strcmp(argv[i], "--threads")) {
+			nthreads = atoi(v);
+			i++;
+		} else if (!strcmp(argv[i], "--cpu")) {
+			cpu = atoi(v);
+			i++;
+		} else if (!strcmp(argv[i], "--prio")) {
+			prio = atoi(v);
+			i++;
+		} else if (!strcmp(argv[i], "--duration")) {
+			duration = atof(v);
+			i++;
+		} else if (!strcmp(argv[i], "--heap")) {
+			heap_mib = (size_t)atol(v);
+			i++;
+		} else {
+			fprintf(stderr, "usage: rtheap-hammer --alloc rtheap|glibc [--threads N] "
+			                "[--cpu C] [--prio P] [--duration S] [--heap MIB]\n");
+			return 2;
+		}
+	}
+	if (nthreads < 1 || nthreads > 16 || heap_mib < 1) {
+		fprintf(stderr, "rtheap-hammer: bad --threads or --heap\n");
+		return 2;
+	}
+	if (use_rtheap) {
+		struct rtheap_config cfg;
+		int rc;
+		bufsize = RTHEAP_BUFFER_SIZE(heap_mib << 20, RTHEAP_DEFAULT_PAGE);
+		buf = mmap(NULL, bufsize, PROT_READ | PROT_WRITE,
+		           MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (buf == MAP_FAILED) {
+			perror("rtheap-hammer: mmap");
+			return 1;
+		}
+		if (mlock(buf, bufsize))
+			fprintf(stderr, "rtheap-hammer: warning: mlock refused (%s)\n", strerror(errno));
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.lock = RTHEAP_LOCK_PI_MUTEX;
+		rc = rtheap_init(&heap, buf, bufsize, &cfg);
+		if (rc) {
+			fprintf(stderr, "rtheap-hammer: rtheap_init: %s\n", strerror(-rc));
+			return 1;
+		}
+	}
+	pthread_attr_init(&attr);
+	for (int i = 0; i < nthreads; i++) {
+		cpu_set_t set;
+		struct sched_param sp;
+		memset(&ts[i], 0, sizeof(ts[i]));
+		ts[i].id = (unsigned)i;
+		if (pthread_create(&ts[i].th, &attr, worker, &ts[i])) {
+			perror("rtheap-hammer: pthread_create");
+			return 1;
+		}
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		pthread_setaffinity_np(ts[i].th, sizeof(set), &set);
+		memset(&sp, 0, sizeof(sp));
+		sp.sched_priority = prio;
+		ts[i].fifo = pthread_setschedparam(ts[i].th, SCHED_FIFO, &sp) == 0;
+		fifo_all &= ts[i].fifo;
+	}
+	if (!fifo_all)
+		fprintf(stderr, "rtheap-hammer: warning: SCHED_FIFO refused, threads run SCHED_OTHER\n");
+	{
+		struct timespec d;
+		d.tv_sec = (time_t)duration;
+		d.tv_nsec = (long)((duration - (double)d.tv_sec) * 1e9);
+		while (nanosleep(&d, &d) && errno == EINTR)
+			;
+	}
+	stop = 1;
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(ts[i].th, NULL);
+		total += ts[i].ops;
+		failed += ts[i].failed;
+		if (ts[i].worst_ns > worst)
+			worst = ts[i].worst_ns;
+	}
+	printf("rtheap-hammer: alloc=%s threads=%d cpu=%d fifo=%s ops=%llu failed=%llu worst_op_ns=%llu\n",
+	       use_rtheap ? "rtheap" : "glibc", nthreads, cpu, fifo_all ? "yes" : "no", total,
+	       failed, worst);
+	if (use_rtheap) {
+		rtheap_destroy(&heap, NULL, NULL);
+		munmap(buf, bufsize);
+	}
+	return 0;
+}
