@@ -12,6 +12,9 @@
  *  R4  the node of a run ending the extent is ext->tail, otherwise it lives
  *      in the run's first page.
  * Every function below is O(1): no loop at all.
+ * A split leaves the remainder's node in place (the tail run gives its first
+ * pages, any other run its last pages), so a split whose remainder stays on
+ * the same list costs no list operation at all.
  */
 #include "internal.h"
 
@@ -220,13 +223,42 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 	struct rt_extent *x = nd->ext;
 	uint32_t start = nd->start, len = nd->len;
 	RUN_CLOSE(h, nd);
-	run_list_remove_at(h, nd, i);
-	run_node_drop(h, x, nd);
-	if (len > n) {
-		rt_runs_insert(h, x, start + n, len - n);
-	} else if (n > 1) {
-		rt_map_set(x, start + n - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
+	if (len == n) {
+		run_list_remove_at(h, nd, i);
+		run_node_drop(h, x, nd);
+		if (n > 1)
+			rt_map_set(x, start + n - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
+		*xp = x;
+		*startp = start;
+		return true;
 	}
+	/*
+	 * Split so that the remainder keeps the node where it is (R4): the run
+	 * ending the extent gives its first pages (its node is the header's),
+	 * any other run its last pages (its node is in its first page).  The
+	 * remainder changes list only if its length crosses a list boundary.
+	 */
+	uint32_t rlen = len - n, rstart = start, blk;
+	if (nd == &x->tail) {
+		blk = start;
+		rstart = start + n;
+	} else {
+		blk = start + rlen;
+		if (n > 1)
+			rt_map_set(x, start + len - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
+	}
+	rt_map_set(x, rstart, PG_MAKE(PG_FREE, rlen));
+	rt_map_set(x, rstart + rlen - 1, PG_MAKE(PG_FREE, rlen));
+	unsigned ri = rt_runs_index(rlen);
+	if (ri != i)
+		run_list_remove_at(h, nd, i);
+	RUN_OPEN(h, nd);
+	nd->start = rstart;
+	nd->len = rlen;
+	RUN_CLOSE(h, nd);
+	if (ri != i)
+		run_list_push(h, nd);
+	start = blk;
 	*xp = x;
 	*startp = start;
 	return true;
