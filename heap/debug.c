@@ -51,7 +51,7 @@ RT_FN void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
 		hook_open(p, len);
 		const void *bad = rt_debug_verify(p, len, RT_FILL_FREED);
 		hook_close(p, len);
-		if (bad)
+		if (bad) /* the first modified byte: a free page has no blocks */
 			rt_report(h, RTHEAP_ERR_USE_AFTER_FREE, bad);
 	}
 	if (start + n > x->hw)

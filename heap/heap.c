@@ -369,9 +369,10 @@ RT_COLD void *alloc_slow_end(struct rt_heap *h, void *p, size_t bsize,
 	pd.low_fn = NULL;
 	if (h->flags & RTHEAP_F_DEBUG_FILL) {
 		if (bucket) {
-			const void *bad = rt_debug_verify(p, bsize, RT_FILL_FREED);
-			if (bad)
-				rt_report(h, RTHEAP_ERR_USE_AFTER_FREE, bad);
+			/* report the block that was written; its class is
+			 * rtheap_usable_size() of the address */
+			if (rt_debug_verify(p, bsize, RT_FILL_FREED))
+				rt_report(h, RTHEAP_ERR_USE_AFTER_FREE, p);
 		}
 		rt_debug_fill(p, bsize, RT_FILL_FRESH);
 	}

@@ -171,7 +171,11 @@ typedef enum rtheap_error_kind {
 	RTHEAP_ERR_NOT_BLOCK,      /**< inside the heap, not the start of a block */
 	RTHEAP_ERR_DOUBLE_FREE,    /**< a free bucket block, or the first page
 	                                of a free run: most likely a double free */
-	RTHEAP_ERR_USE_AFTER_FREE, /**< debug fill pattern overwritten after free */
+	RTHEAP_ERR_USE_AFTER_FREE, /**< debug fill pattern overwritten after free;
+	                                addr is the start of the written bucket
+	                                block (its class: rtheap_usable_size() of
+	                                the address once handed out), or the first
+	                                modified byte of a free page */
 	RTHEAP_ERR_CORRUPT,        /**< metadata inconsistency detected */
 } rtheap_error_kind_t;
 

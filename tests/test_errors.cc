@@ -1,0 +1,1123 @@
+// One test per row of docs/errors.md: every class of bad input to every
+// public function, the value the call returns, and the rule that an error
+// leaves the heap unchanged (rtheap_check passes, live blocks keep their
+// contents, statistics are unchanged apart from the error counters).
+//
+// Test names are the row identifiers used in docs/errors.md.
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "rtheap/rtheap.h"
+#include "rtheap/xnheap.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RTHEAP_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RTHEAP_TEST_ASAN 1
+#endif
+#endif
+#ifndef RTHEAP_TEST_ASAN
+#define RTHEAP_TEST_ASAN 0
+#endif
+
+namespace {
+
+// Memory that is not part of any heap, for "foreign address" rows.
+alignas(64) unsigned char g_foreign[1024];
+
+struct AlignedBuf {
+	unsigned char *p = nullptr;
+	size_t n = 0;
+	explicit AlignedBuf(size_t size, size_t align = 32768)
+	{
+		n = size;
+		p = static_cast<unsigned char *>(
+			std::aligned_alloc(align, (size + align - 1) / align * align));
+	}
+	~AlignedBuf() { std::free(p); }
+	AlignedBuf(const AlignedBuf &) = delete;
+	AlignedBuf &operator=(const AlignedBuf &) = delete;
+};
+
+struct Recorded {
+	rtheap_error_kind_t kind;
+	const void *addr;
+};
+
+void record_error(rtheap_t *, rtheap_error_kind_t kind, const void *addr, void *arg)
+{
+	static_cast<std::vector<Recorded> *>(arg)->push_back({kind, addr});
+}
+
+struct Live {
+	unsigned char *p;
+	size_t n;
+	unsigned char seed;
+};
+
+void fill(const Live &b)
+{
+	for (size_t i = 0; i < b.n; i++)
+		b.p[i] = static_cast<unsigned char>(b.seed + i * 7u);
+}
+
+bool intact(const Live &b)
+{
+	for (size_t i = 0; i < b.n; i++)
+		if (b.p[i] != static_cast<unsigned char>(b.seed + i * 7u))
+			return false;
+	return true;
+}
+
+// Statistics that a rejected call must not change.
+void expect_same_stats(const rtheap_stats &a, const rtheap_stats &b)
+{
+	EXPECT_EQ(a.page_size, b.page_size);
+	EXPECT_EQ(a.extents, b.extents);
+	EXPECT_EQ(a.size, b.size);
+	EXPECT_EQ(a.usable, b.usable);
+	EXPECT_EQ(a.used, b.used);
+	EXPECT_EQ(a.free, b.free);
+	EXPECT_EQ(a.peak_used, b.peak_used);
+	EXPECT_EQ(a.largest_free, b.largest_free);
+	EXPECT_EQ(a.free_runs, b.free_runs);
+	EXPECT_EQ(a.pages_bucket, b.pages_bucket);
+	EXPECT_EQ(a.pages_run, b.pages_run);
+	EXPECT_EQ(a.live_blocks, b.live_blocks);
+	EXPECT_EQ(a.alloc_calls, b.alloc_calls);
+	EXPECT_EQ(a.free_calls, b.free_calls);
+	for (int c = 0; c < RTHEAP_NR_CLASSES; c++) {
+		EXPECT_EQ(a.class_live[c], b.class_live[c]) << "class " << c;
+		EXPECT_EQ(a.class_pages[c], b.class_pages[c]) << "class " << c;
+	}
+}
+
+// A heap with a mix of live blocks (bucket blocks of several classes, a
+// one-page block and multi-page runs), a freed bucket block and a freed
+// run, so that every kind of page is present.
+class ErrHeap : public ::testing::Test {
+protected:
+	static constexpr size_t kBuf = 256 * 1024;
+	AlignedBuf buf{kBuf};
+	rtheap_t heap{};
+	std::vector<Live> live;
+	std::vector<Recorded> errs;
+	unsigned char *freed_small = nullptr; // a free block in a used bucket page
+	unsigned char *freed_run = nullptr;   // first page of a freed run
+	rtheap_stats before{};
+
+	void SetUp() override { make(0, 0); }
+
+	void make(size_t page, unsigned flags)
+	{
+		struct rtheap_config cfg{};
+		cfg.page_size = page;
+		cfg.flags = flags;
+		cfg.name = "errors";
+		ASSERT_EQ(rtheap_init(&heap, buf.p, buf.n, &cfg), 0);
+		ASSERT_EQ(rtheap_set_error_handler(&heap, record_error, &errs), 0);
+		const size_t P = rtheap_page_size(&heap);
+		const size_t sizes[] = {16, 24, 64, 100, P / 2, P, P + 1, 3 * P, 5 * P + 17};
+		unsigned char seed = 1;
+		for (size_t s : sizes) {
+			auto *p = static_cast<unsigned char *>(rtheap_alloc(&heap, s));
+			ASSERT_NE(p, nullptr) << s;
+			live.push_back({p, s, seed++});
+			fill(live.back());
+		}
+		// Freed bucket block: allocate two of a class, free the first.
+		freed_small = static_cast<unsigned char *>(rtheap_alloc(&heap, 32));
+		auto *keep = static_cast<unsigned char *>(rtheap_alloc(&heap, 32));
+		ASSERT_NE(freed_small, nullptr);
+		ASSERT_NE(keep, nullptr);
+		live.push_back({keep, 32, seed++});
+		fill(live.back());
+		ASSERT_EQ(rtheap_free(&heap, freed_small), 0);
+		// Freed run between two live runs, so it stays a separate free run.
+		freed_run = static_cast<unsigned char *>(rtheap_alloc(&heap, 4 * P));
+		auto *guard = static_cast<unsigned char *>(rtheap_alloc(&heap, 2 * P));
+		ASSERT_NE(freed_run, nullptr);
+		ASSERT_NE(guard, nullptr);
+		live.push_back({guard, 2 * P, seed++});
+		fill(live.back());
+		ASSERT_EQ(rtheap_free(&heap, freed_run), 0);
+		snapshot();
+	}
+
+	void snapshot()
+	{
+		ASSERT_EQ(rtheap_get_stats(&heap, &before), 0);
+		errs.clear();
+	}
+
+	// The heap is exactly as at the last snapshot; @p misuses errors were
+	// counted in between.
+	void expect_unchanged(size_t misuses)
+	{
+		struct rtheap_fault f{};
+		EXPECT_EQ(rtheap_check(&heap, &f), 0) << (f.what ? f.what : "");
+		for (const Live &b : live) {
+			EXPECT_TRUE(intact(b)) << static_cast<void *>(b.p);
+			EXPECT_EQ(rtheap_check_block(&heap, b.p), 0);
+		}
+		rtheap_stats now{};
+		ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
+		expect_same_stats(before, now);
+		EXPECT_EQ(now.errors, before.errors + misuses);
+		EXPECT_EQ(errs.size(), misuses);
+	}
+
+	size_t P() const { return rtheap_page_size(&heap); }
+	void *extent_begin() const { return buf.p; }
+	void *extent_end() const { return buf.p + buf.n; }
+};
+
+// ------------------------------------------------------------------
+// rtheap_init
+// ------------------------------------------------------------------
+
+TEST(ErrInit, NullDescriptor)
+{
+	AlignedBuf b(64 * 1024);
+	EXPECT_EQ(rtheap_init(nullptr, b.p, b.n, nullptr), -EINVAL);
+}
+
+TEST(ErrInit, NullBuffer)
+{
+	rtheap_t h{};
+	EXPECT_EQ(rtheap_init(&h, nullptr, 64 * 1024, nullptr), -EINVAL);
+	EXPECT_EQ(rtheap_page_size(&h), 0u); // still not initialised
+}
+
+TEST(ErrInit, MisalignedBuffer)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	for (size_t off : {1, 2, 3, 4, 5, 6, 7, 12}) {
+		EXPECT_EQ(rtheap_init(&h, b.p + off, b.n - off, nullptr), -EINVAL) << off;
+		EXPECT_EQ(rtheap_page_size(&h), 0u);
+	}
+	// 8-byte alignment is enough.
+	ASSERT_EQ(rtheap_init(&h, b.p + 8, b.n - 8, nullptr), 0);
+	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+	EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+}
+
+TEST(ErrInit, TooSmall)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	for (size_t page : {256u, 1024u, 4096u}) {
+		struct rtheap_config cfg{};
+		cfg.page_size = page;
+		for (size_t sz : {size_t{0}, size_t{8}, size_t{RTHEAP_EXTENT_HDR},
+		                  size_t{RTHEAP_EXTENT_HDR} + page,
+		                  size_t{RTHEAP_EXTENT_HDR} + 2 * page - 1}) {
+			EXPECT_EQ(rtheap_init(&h, b.p, sz, &cfg), -EINVAL)
+				<< "page " << page << " size " << sz;
+		}
+		// The documented sizing macro is always enough for two pages.
+		ASSERT_EQ(rtheap_init(&h, b.p, RTHEAP_BUFFER_SIZE(2 * page, page), &cfg), 0);
+		rtheap_stats st{};
+		ASSERT_EQ(rtheap_get_stats(&h, &st), 0);
+		EXPECT_GE(st.usable, 2 * page);
+		EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+		ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	}
+}
+
+TEST(ErrInit, SizeNearSizeMax)
+{
+	// Rejected before any memory is touched: the buffer is only 64 KiB.
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	for (size_t sz : {SIZE_MAX, SIZE_MAX - 255, SIZE_MAX / 2 + 1,
+	                  RTHEAP_BUFFER_SIZE(size_t{RTHEAP_MAX_EXTENT_PAGES + 1ull} * 256u, 256u)}) {
+		EXPECT_EQ(rtheap_init(&h, b.p, sz, nullptr), -EINVAL) << sz;
+		EXPECT_EQ(rtheap_page_size(&h), 0u);
+	}
+}
+
+TEST(ErrInit, PageSizeNotPowerOfTwo)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	for (size_t page : {3u, 12u, 100u, 257u, 384u, 1000u, 4097u, 24576u}) {
+		struct rtheap_config cfg{};
+		cfg.page_size = page;
+		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << page;
+	}
+}
+
+TEST(ErrInit, PageSizeOutOfRange)
+{
+	AlignedBuf b(256 * 1024);
+	rtheap_t h{};
+	for (size_t page : {size_t{1}, size_t{2}, size_t{4}, size_t{65536},
+	                    size_t{1} << 20, size_t{1} << 40, size_t{1} << 63, SIZE_MAX}) {
+		struct rtheap_config cfg{};
+		cfg.page_size = page;
+		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << page;
+	}
+	// In range: 8..128 are rounded up to RTHEAP_MIN_PAGE; the largest works.
+	for (size_t page : {size_t{8}, size_t{16}, size_t{128}}) {
+		struct rtheap_config cfg{};
+		cfg.page_size = page;
+		ASSERT_EQ(rtheap_init(&h, b.p, b.n, &cfg), 0) << page;
+		EXPECT_EQ(rtheap_page_size(&h), size_t{RTHEAP_MIN_PAGE});
+		ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	}
+	struct rtheap_config cfg{};
+	cfg.page_size = RTHEAP_MAX_PAGE;
+	ASSERT_EQ(rtheap_init(&h, b.p, b.n, &cfg), 0);
+	EXPECT_EQ(rtheap_page_size(&h), size_t{RTHEAP_MAX_PAGE});
+	ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+}
+
+TEST(ErrInit, UnknownLockMode)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	for (int mode : {3, 4, 100, -1}) {
+		struct rtheap_config cfg{};
+		cfg.lock = static_cast<rtheap_lock_mode_t>(mode);
+		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << mode;
+	}
+}
+
+TEST(ErrInit, UnknownFlags)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	for (unsigned fl : {1u << 3, 1u << 7, 1u << 31, ~0u}) {
+		struct rtheap_config cfg{};
+		cfg.flags = fl;
+		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << fl;
+	}
+}
+
+// ------------------------------------------------------------------
+// Uninitialised / destroyed descriptors, for every function
+// ------------------------------------------------------------------
+
+int refuse_ck(void *) { return 42; }
+int accept_ck(void *) { return 0; }
+
+void dummy_lowmem(rtheap_t *, size_t, size_t, void *) {}
+
+// Every call that takes a heap answers an unusable descriptor without
+// touching memory.
+void expect_all_reject(rtheap_t *h, void *some_ptr)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_stats st{};
+	EXPECT_EQ(rtheap_extend(h, b.p, b.n, 0), -EINVAL);
+	EXPECT_EQ(rtheap_destroy(h, nullptr, nullptr), -EINVAL);
+	EXPECT_EQ(rtheap_alloc(h, 16), nullptr);
+	EXPECT_EQ(rtheap_alloc(h, 4096), nullptr);
+	EXPECT_EQ(rtheap_zalloc(h, 16), nullptr);
+	EXPECT_EQ(rtheap_free(h, some_ptr), -EINVAL);
+	EXPECT_EQ(rtheap_test_and_free(h, some_ptr, nullptr), -EINVAL);
+	EXPECT_EQ(rtheap_test_and_free(h, some_ptr, accept_ck), -EINVAL);
+	EXPECT_EQ(rtheap_check_block(h, some_ptr), -EINVAL);
+	EXPECT_EQ(rtheap_usable_size(h, some_ptr), 0u);
+	EXPECT_EQ(rtheap_set_lowmem(h, 100, dummy_lowmem, nullptr), -EINVAL);
+	EXPECT_EQ(rtheap_set_error_handler(h, record_error, nullptr), -EINVAL);
+	EXPECT_EQ(rtheap_get_stats(h, &st), -EINVAL);
+	EXPECT_EQ(rtheap_check(h, nullptr), -EINVAL);
+	EXPECT_EQ(rtheap_page_size(h), 0u);
+	EXPECT_EQ(rtheap_round_size(h, 16), 0u);
+}
+
+TEST(ErrUninit, NullDescriptorEveryCall)
+{
+	expect_all_reject(nullptr, g_foreign);
+}
+
+TEST(ErrUninit, ZeroedDescriptorEveryCall)
+{
+	rtheap_t h;
+	std::memset(&h, 0, sizeof h);
+	expect_all_reject(&h, g_foreign);
+}
+
+TEST(ErrUninit, GarbageDescriptorEveryCall)
+{
+	rtheap_t h;
+	for (int pat : {0xA5, 0xFF}) {
+		std::memset(&h, pat, sizeof h);
+		expect_all_reject(&h, g_foreign);
+	}
+}
+
+TEST(ErrUninit, FailedInitLeavesUnusable)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	struct rtheap_config cfg{};
+	cfg.page_size = 300;
+	ASSERT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL);
+	expect_all_reject(&h, b.p + 4096);
+}
+
+TEST(ErrUninit, AfterDestroyEveryCall)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	ASSERT_EQ(rtheap_init(&h, b.p, b.n, nullptr), 0);
+	void *blk = rtheap_alloc(&h, 100);
+	void *big = rtheap_alloc(&h, 2000);
+	ASSERT_NE(blk, nullptr);
+	ASSERT_NE(big, nullptr);
+	ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	// Free after destroy of a block that was live: the descriptor is dead.
+	EXPECT_EQ(rtheap_free(&h, blk), -EINVAL);
+	EXPECT_EQ(rtheap_free(&h, big), -EINVAL);
+	expect_all_reject(&h, blk);
+}
+
+// ------------------------------------------------------------------
+// rtheap_destroy
+// ------------------------------------------------------------------
+
+struct FlushLog {
+	std::vector<std::pair<void *, size_t>> calls;
+};
+
+void log_flush(rtheap_t *, void *b, size_t size, void *cookie)
+{
+	static_cast<FlushLog *>(cookie)->calls.emplace_back(b, size);
+}
+
+TEST(ErrDestroy, DoubleDestroy)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	FlushLog log;
+	ASSERT_EQ(rtheap_init(&h, b.p, b.n, nullptr), 0);
+	ASSERT_EQ(rtheap_destroy(&h, log_flush, &log), 0);
+	EXPECT_EQ(log.calls.size(), 1u);
+	EXPECT_EQ(rtheap_destroy(&h, log_flush, &log), -EINVAL);
+	EXPECT_EQ(log.calls.size(), 1u); // no flush for a dead heap
+}
+
+TEST(ErrDestroy, FlushOncePerExtentThenReinit)
+{
+	AlignedBuf a(64 * 1024), b(32 * 1024), c(16 * 1024);
+	rtheap_t h{};
+	FlushLog log;
+	ASSERT_EQ(rtheap_init(&h, a.p, a.n, nullptr), 0);
+	ASSERT_EQ(rtheap_extend(&h, c.p, c.n, 0), 0);
+	ASSERT_EQ(rtheap_extend(&h, b.p + 8, b.n - 8, 0), 0);
+	ASSERT_NE(rtheap_alloc(&h, 5000), nullptr);
+	ASSERT_EQ(rtheap_destroy(&h, log_flush, &log), 0);
+	ASSERT_EQ(log.calls.size(), 3u);
+	std::vector<std::pair<void *, size_t>> want = {
+		{a.p, a.n}, {c.p, c.n}, {b.p + 8, b.n - 8}};
+	for (const auto &w : want) {
+		size_t n = 0;
+		for (const auto &got : log.calls)
+			n += got == w;
+		EXPECT_EQ(n, 1u) << w.first;
+	}
+	// Same memory, initialised again: a fresh, consistent heap.
+	ASSERT_EQ(rtheap_init(&h, a.p, a.n, nullptr), 0);
+	ASSERT_EQ(rtheap_extend(&h, b.p, b.n, 0), 0);
+	rtheap_stats st{};
+	ASSERT_EQ(rtheap_get_stats(&h, &st), 0);
+	EXPECT_EQ(st.used, 0u);
+	EXPECT_EQ(st.live_blocks, 0u);
+	EXPECT_EQ(st.extents, 2u);
+	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+	EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+}
+
+// ------------------------------------------------------------------
+// rtheap_extend
+// ------------------------------------------------------------------
+
+TEST_F(ErrHeap, ExtendNullBuffer)
+{
+	EXPECT_EQ(rtheap_extend(&heap, nullptr, 64 * 1024, 0), -EINVAL);
+	expect_unchanged(0);
+}
+
+TEST_F(ErrHeap, ExtendMisaligned)
+{
+	AlignedBuf b(64 * 1024);
+	for (size_t off : {1, 2, 4, 6})
+		EXPECT_EQ(rtheap_extend(&heap, b.p + off, b.n - off, 0), -EINVAL) << off;
+	expect_unchanged(0);
+}
+
+TEST_F(ErrHeap, ExtendTooSmall)
+{
+	AlignedBuf b(64 * 1024);
+	for (size_t sz : {size_t{0}, size_t{RTHEAP_EXTENT_HDR}, size_t{RTHEAP_EXTENT_HDR} + 2 * P() - 1})
+		EXPECT_EQ(rtheap_extend(&heap, b.p, sz, 0), -EINVAL) << sz;
+	expect_unchanged(0);
+}
+
+TEST_F(ErrHeap, ExtendSizeNearSizeMax)
+{
+	AlignedBuf b(64 * 1024);
+	for (size_t sz : {SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX / 2 + 1})
+		EXPECT_EQ(rtheap_extend(&heap, b.p, sz, 0), -EINVAL) << sz;
+	expect_unchanged(0);
+}
+
+TEST_F(ErrHeap, ExtendUnknownFlags)
+{
+	AlignedBuf b(64 * 1024);
+	for (unsigned fl : {1u << 3, 1u << 30, ~0u})
+		EXPECT_EQ(rtheap_extend(&heap, b.p, b.n, fl), -EINVAL) << fl;
+	expect_unchanged(0);
+}
+
+TEST_F(ErrHeap, ExtendOverlapping)
+{
+	unsigned char *s = buf.p;
+	const size_t n = buf.n;
+	// Same buffer, a tail of it, a head of it, a piece inside it.
+	AlignedBuf big(3 * n);
+	EXPECT_EQ(rtheap_extend(&heap, s, n, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, s + 8, n - 8, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, s + n / 2, n / 2, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, s, n / 2, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, s + 4096, 16 * 1024, 0), -EINVAL);
+	expect_unchanged(0);
+	// Around a second extent placed in the middle of a larger buffer: the
+	// overlapping candidates stick out on one side or both.
+	ASSERT_EQ(rtheap_extend(&heap, big.p + n, n, 0), 0);
+	snapshot();
+	EXPECT_EQ(rtheap_extend(&heap, big.p + n - 4096, 8192, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, big.p + 2 * n - 4096, 8192, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, big.p, 3 * n, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, big.p + n - 8, n + 16, 0), -EINVAL);
+	expect_unchanged(0);
+	// Adjacent but not overlapping is fine.
+	EXPECT_EQ(rtheap_extend(&heap, big.p, n, 0), 0);
+	EXPECT_EQ(rtheap_extend(&heap, big.p + 2 * n, n, 0), 0);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+}
+
+TEST_F(ErrHeap, ExtendTableFull)
+{
+	const size_t per = RTHEAP_BUFFER_SIZE(2 * P(), P());
+	AlignedBuf pool(per * (RTHEAP_MAX_EXTENTS + 1), 4096);
+	int added = 0;
+	for (int i = 1; i < RTHEAP_MAX_EXTENTS; i++) {
+		ASSERT_EQ(rtheap_extend(&heap, pool.p + i * per, per, 0), 0) << i;
+		added++;
+	}
+	snapshot();
+	EXPECT_EQ(before.extents, size_t{RTHEAP_MAX_EXTENTS});
+	EXPECT_EQ(rtheap_extend(&heap, pool.p, per, 0), -ENOSPC);
+	expect_unchanged(0);
+	// A bad buffer is still rejected as bad when the table is full.
+	EXPECT_EQ(rtheap_extend(&heap, nullptr, per, 0), -EINVAL);
+	EXPECT_EQ(added, RTHEAP_MAX_EXTENTS - 1);
+}
+
+// ------------------------------------------------------------------
+// rtheap_alloc / rtheap_zalloc
+// ------------------------------------------------------------------
+
+TEST_F(ErrHeap, AllocSizeZero)
+{
+	EXPECT_EQ(rtheap_alloc(&heap, 0), nullptr);
+	EXPECT_EQ(rtheap_zalloc(&heap, 0), nullptr);
+	EXPECT_EQ(rtheap_round_size(&heap, 0), 0u);
+	expect_unchanged(0);
+}
+
+TEST_F(ErrHeap, AllocSizeNearSizeMax)
+{
+	const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1, SIZE_MAX - P(),
+	                        SIZE_MAX / 2 + 1, (SIZE_MAX / P()) * P(),
+	                        size_t{RTHEAP_MAX_EXTENT_PAGES} * P() + 1, kBuf, kBuf * 4};
+	for (size_t s : sizes) {
+		EXPECT_EQ(rtheap_alloc(&heap, s), nullptr) << s;
+		EXPECT_EQ(rtheap_zalloc(&heap, s), nullptr) << s;
+	}
+	for (size_t s : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1})
+		EXPECT_EQ(rtheap_round_size(&heap, s), 0u) << s;
+	rtheap_stats now{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
+	EXPECT_EQ(now.failed_allocs, before.failed_allocs + 2 * (sizeof sizes / sizeof sizes[0]));
+	expect_unchanged(0);
+}
+
+struct LowmemLog {
+	std::vector<size_t> requests;
+};
+
+void log_lowmem(rtheap_t *, size_t, size_t request, void *arg)
+{
+	static_cast<LowmemLog *>(arg)->requests.push_back(request);
+}
+
+TEST_F(ErrHeap, AllocExhaustionAndRecovery)
+{
+	LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	// Exhaust with big runs, then page blocks, then every bucket class.
+	std::vector<void *> got;
+	std::vector<size_t> levels;
+	for (size_t s = 16 * P(); s >= 16; s /= 2)
+		levels.push_back(s);
+	for (size_t s : levels) {
+		for (;;) {
+			void *p = rtheap_alloc(&heap, s);
+			if (!p)
+				break;
+			std::memset(p, 0x5A, s);
+			got.push_back(p);
+		}
+		ASSERT_EQ(rtheap_check(&heap, nullptr), 0);
+		ASSERT_FALSE(lm.requests.empty());
+		EXPECT_EQ(lm.requests.back(), s);
+	}
+	rtheap_stats full{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &full), 0);
+	EXPECT_EQ(full.free_runs, 0u);
+	for (size_t s : levels)
+		EXPECT_EQ(rtheap_alloc(&heap, s), nullptr) << s;
+	for (const Live &b : live)
+		EXPECT_TRUE(intact(b));
+	// Recovery by freeing.
+	for (void *p : got)
+		ASSERT_EQ(rtheap_free(&heap, p), 0);
+	rtheap_stats now{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
+	EXPECT_EQ(now.used, before.used);
+	EXPECT_EQ(now.live_blocks, before.live_blocks);
+	EXPECT_EQ(now.free_runs, before.free_runs);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	void *again = rtheap_alloc(&heap, 16 * P());
+	EXPECT_NE(again, nullptr);
+	if (again) {
+		EXPECT_EQ(rtheap_free(&heap, again), 0);
+	}
+}
+
+TEST_F(ErrHeap, AllocExhaustionRecoveryByExtend)
+{
+	std::vector<void *> got;
+	for (;;) {
+		void *p = rtheap_alloc(&heap, 16);
+		if (!p)
+			break;
+		got.push_back(p);
+	}
+	EXPECT_EQ(rtheap_alloc(&heap, 16), nullptr);
+	AlignedBuf more(64 * 1024);
+	ASSERT_EQ(rtheap_extend(&heap, more.p, more.n, 0), 0);
+	void *p = rtheap_alloc(&heap, 16);
+	ASSERT_NE(p, nullptr);
+	EXPECT_TRUE(static_cast<unsigned char *>(p) >= more.p &&
+	            static_cast<unsigned char *>(p) < more.p + more.n);
+	void *q = rtheap_alloc(&heap, 8 * P());
+	EXPECT_NE(q, nullptr);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	for (void *g : got)
+		ASSERT_EQ(rtheap_free(&heap, g), 0);
+	EXPECT_EQ(rtheap_free(&heap, p), 0);
+	if (q) {
+		EXPECT_EQ(rtheap_free(&heap, q), 0);
+	}
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	for (const Live &b : live)
+		EXPECT_TRUE(intact(b));
+}
+
+// ------------------------------------------------------------------
+// rtheap_free and friends: every bad pointer
+// ------------------------------------------------------------------
+
+// The release functions that share rtheap_free's contract.
+enum class FreeFn { Free, TestAndFreeNull, TestAndFreeAccept, XnFree, XnTestAndFree };
+
+int ck_calls = 0;
+int counting_accept(void *)
+{
+	ck_calls++;
+	return 0;
+}
+
+class ErrFree : public ErrHeap, public ::testing::WithParamInterface<FreeFn> {
+protected:
+	int release(void *p)
+	{
+		switch (GetParam()) {
+		case FreeFn::Free:
+			return rtheap_free(&heap, p);
+		case FreeFn::TestAndFreeNull:
+			return rtheap_test_and_free(&heap, p, nullptr);
+		case FreeFn::TestAndFreeAccept:
+			return rtheap_test_and_free(&heap, p, counting_accept);
+		case FreeFn::XnFree:
+		case FreeFn::XnTestAndFree:
+			break;
+		}
+		return -12345;
+	}
+	void SetUp() override
+	{
+		ck_calls = 0;
+		ErrHeap::SetUp();
+	}
+	// Expect @p p to be refused with @p err, the heap unchanged, one misuse
+	// of a kind in @p kinds reported with the address, and (for the
+	// test-and-free variant) the check function not called.
+	void expect_refused(void *p, int err, std::initializer_list<rtheap_error_kind_t> kinds)
+	{
+		snapshot();
+		EXPECT_EQ(release(p), err) << p;
+		EXPECT_EQ(ck_calls, 0);
+		expect_unchanged(1);
+		if (errs.size() == 1) {
+			bool ok = false;
+			for (auto k : kinds)
+				ok |= errs[0].kind == k;
+			EXPECT_TRUE(ok) << "kind " << errs[0].kind;
+			EXPECT_EQ(errs[0].addr, p);
+		}
+	}
+};
+
+TEST_P(ErrFree, NullPointer)
+{
+	// -EFAULT, but not a misuse: nothing counted, no callback.
+	snapshot();
+	EXPECT_EQ(release(nullptr), -EFAULT);
+	EXPECT_EQ(ck_calls, 0);
+	expect_unchanged(0);
+}
+
+TEST_P(ErrFree, ForeignAddress)
+{
+	int on_stack = 0;
+	expect_refused(g_foreign, -EFAULT, {RTHEAP_ERR_FOREIGN});
+	expect_refused(&on_stack, -EFAULT, {RTHEAP_ERR_FOREIGN});
+	expect_refused(buf.p - 16, -EFAULT, {RTHEAP_ERR_FOREIGN});
+	expect_refused(buf.p + buf.n, -EFAULT, {RTHEAP_ERR_FOREIGN});
+	expect_refused(reinterpret_cast<void *>(uintptr_t{16}), -EFAULT, {RTHEAP_ERR_FOREIGN});
+	expect_refused(reinterpret_cast<void *>(UINTPTR_MAX & ~uintptr_t{15}), -EFAULT,
+	               {RTHEAP_ERR_FOREIGN});
+}
+
+TEST_P(ErrFree, ExtentMetadata)
+{
+	// Inside the buffer given to init, but in the extent header / page map
+	// or the unusable tail, never a block.
+	expect_refused(buf.p, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+	expect_refused(buf.p + 64, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+}
+
+TEST_P(ErrFree, InteriorPointer)
+{
+	for (const Live &b : live) {
+		const size_t us = rtheap_usable_size(&heap, b.p);
+		ASSERT_GE(us, b.n);
+		for (size_t off : {size_t{1}, size_t{8}, size_t{16}, us / 2, us - 16, us - 1}) {
+			if (off == 0 || off >= us)
+				continue;
+			expect_refused(b.p + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+		}
+		if (us > P())
+			expect_refused(b.p + P(), -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+	}
+}
+
+TEST_P(ErrFree, PointerIntoFreePage)
+{
+	// First page of a freed run, a later page of it, a block-aligned
+	// address inside it.
+	expect_refused(freed_run, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
+	expect_refused(freed_run + P(), -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+	expect_refused(freed_run + 16, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+}
+
+TEST_P(ErrFree, DoubleFreeBucketBlock)
+{
+	// freed_small's page still holds a live block: the address is the
+	// start of a free block.
+	expect_refused(freed_small, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE});
+	// Free a live block through this variant, then again.
+	Live b = live[1];
+	snapshot();
+	ASSERT_EQ(release(b.p), 0);
+	live.erase(live.begin() + 1);
+	ck_calls = 0;
+	expect_refused(b.p, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+}
+
+TEST_P(ErrFree, DoubleFreeRun)
+{
+	expect_refused(freed_run, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+	Live b = live[7]; // the 3-page run
+	ASSERT_EQ(b.n, 3 * P());
+	ASSERT_EQ(release(b.p), 0);
+	live.erase(live.begin() + 7);
+	ck_calls = 0;
+	expect_refused(b.p, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+}
+
+TEST_P(ErrFree, MisalignedPointer)
+{
+	expect_refused(live[0].p + 3, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+	expect_refused(freed_run + 1, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, ErrFree,
+                         ::testing::Values(FreeFn::Free, FreeFn::TestAndFreeNull,
+                                           FreeFn::TestAndFreeAccept),
+                         [](const ::testing::TestParamInfo<FreeFn> &i) {
+	                         switch (i.param) {
+	                         case FreeFn::Free:
+		                         return std::string("free");
+	                         case FreeFn::TestAndFreeNull:
+		                         return std::string("test_and_free_null");
+	                         case FreeFn::TestAndFreeAccept:
+		                         return std::string("test_and_free_accept");
+	                         default:
+		                         return std::string("other");
+	                         }
+                         });
+
+TEST_F(ErrHeap, FreeOtherPageSizes)
+{
+	// The same pointer classes on heaps with larger pages (bucket pages
+	// with a block bitmap).
+	for (size_t page : {1024u, 4096u}) {
+		ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
+		live.clear();
+		ASSERT_NO_FATAL_FAILURE(make(page, 0));
+		snapshot();
+		EXPECT_EQ(rtheap_free(&heap, live[0].p + 16), -EINVAL);
+		EXPECT_EQ(rtheap_free(&heap, freed_small), -EINVAL);
+		EXPECT_EQ(rtheap_free(&heap, freed_run), -EINVAL);
+		EXPECT_EQ(rtheap_free(&heap, freed_run + P()), -EINVAL);
+		EXPECT_EQ(rtheap_free(&heap, g_foreign), -EFAULT);
+		expect_unchanged(5);
+	}
+}
+
+TEST_F(ErrHeap, TestAndFreeRefused)
+{
+	for (const Live &b : live) {
+		EXPECT_EQ(rtheap_test_and_free(&heap, b.p, refuse_ck), 42);
+	}
+	expect_unchanged(0);
+	// And the blocks are still releasable.
+	for (const Live &b : live)
+		EXPECT_EQ(rtheap_test_and_free(&heap, b.p, accept_ck), 0);
+	live.clear();
+	rtheap_stats st{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
+	EXPECT_EQ(st.live_blocks, 0u);
+	EXPECT_EQ(st.used, 0u);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+}
+
+// ------------------------------------------------------------------
+// Queries: check_block, usable_size, round_size, page_size, overhead
+// ------------------------------------------------------------------
+
+TEST_F(ErrHeap, CheckBlockAndUsableSizeBadPointers)
+{
+	int on_stack = 0;
+	struct {
+		const void *p;
+		int err;
+	} cases[] = {
+		{nullptr, -EFAULT},         {g_foreign, -EFAULT},       {&on_stack, -EFAULT},
+		{buf.p + buf.n, -EFAULT},   {buf.p - 8, -EFAULT},       {buf.p, -EINVAL},
+		{live[0].p + 1, -EINVAL},   {live[4].p + 16, -EINVAL},  {freed_small, -EINVAL},
+		{freed_run, -EINVAL},       {freed_run + P(), -EINVAL},
+	};
+	for (const auto &c : cases) {
+		EXPECT_EQ(rtheap_check_block(&heap, c.p), c.err) << c.p;
+		EXPECT_EQ(rtheap_usable_size(&heap, c.p), 0u) << c.p;
+	}
+	for (const Live &b : live) {
+		EXPECT_EQ(rtheap_check_block(&heap, b.p), 0);
+		EXPECT_EQ(rtheap_usable_size(&heap, b.p), rtheap_round_size(&heap, b.n));
+	}
+	// Queries are not misuses: nothing counted, no callback.
+	expect_unchanged(0);
+}
+
+TEST_F(ErrHeap, StatsAndCheckNullOutput)
+{
+	EXPECT_EQ(rtheap_get_stats(&heap, nullptr), -EINVAL);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	expect_unchanged(0);
+}
+
+TEST(ErrQuery, OverheadBadArguments)
+{
+	// No page fits: the whole size is overhead.
+	for (size_t sz : {size_t{0}, size_t{1}, size_t{RTHEAP_EXTENT_HDR}})
+		EXPECT_EQ(rtheap_overhead(sz, 256), sz) << sz;
+	// Invalid page sizes: reported as "no page fits".
+	for (size_t page : {size_t{3}, size_t{300}, size_t{65536}, SIZE_MAX})
+		EXPECT_EQ(rtheap_overhead(64 * 1024, page), size_t{64 * 1024}) << page;
+	// Huge sizes do not overflow: overhead never exceeds the size.
+	for (size_t sz : {SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX / 2})
+		EXPECT_LE(rtheap_overhead(sz, 4096), sz) << sz;
+}
+
+TEST(ErrQuery, VersionString)
+{
+	ASSERT_NE(rtheap_version(), nullptr);
+	EXPECT_GT(std::strlen(rtheap_version()), 0u);
+}
+
+// ------------------------------------------------------------------
+// Error callback, abort-on-error, debug fill
+// ------------------------------------------------------------------
+
+struct ReentrantCheck {
+	rtheap_t *heap;
+	int calls = 0;
+	int check_result = -1;
+};
+
+void reentrant_handler(rtheap_t *h, rtheap_error_kind_t, const void *, void *arg)
+{
+	auto *r = static_cast<ReentrantCheck *>(arg);
+	r->calls++;
+	// Called outside the heap lock: calling back into the heap works.
+	r->check_result = rtheap_check(h, nullptr);
+}
+
+TEST_F(ErrHeap, CallbackRunsOutsideLock)
+{
+	ReentrantCheck r{&heap};
+	ASSERT_EQ(rtheap_set_error_handler(&heap, reentrant_handler, &r), 0);
+	EXPECT_EQ(rtheap_free(&heap, freed_small), -EINVAL);
+	EXPECT_EQ(r.calls, 1);
+	EXPECT_EQ(r.check_result, 0);
+}
+
+TEST_F(ErrHeap, DefaultHandlerOncePerKind)
+{
+	ASSERT_EQ(rtheap_set_error_handler(&heap, nullptr, nullptr), 0);
+	::testing::internal::CaptureStderr();
+	EXPECT_EQ(rtheap_free(&heap, g_foreign), -EFAULT);
+	EXPECT_EQ(rtheap_free(&heap, g_foreign + 16), -EFAULT);
+	EXPECT_EQ(rtheap_free(&heap, live[0].p + 1), -EINVAL);
+	EXPECT_EQ(rtheap_free(&heap, live[0].p + 2), -EINVAL);
+	std::string out = ::testing::internal::GetCapturedStderr();
+	size_t lines = 0;
+	for (char c : out)
+		lines += c == '\n';
+	EXPECT_EQ(lines, 2u) << out;
+	rtheap_stats st{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
+	EXPECT_EQ(st.errors, before.errors + 4);
+}
+
+TEST(ErrAbort, AbortOnErrorFlag)
+{
+	GTEST_FLAG_SET(death_test_style, "threadsafe");
+	EXPECT_DEATH(
+		{
+			AlignedBuf b(64 * 1024);
+			rtheap_t h{};
+			struct rtheap_config cfg{};
+			cfg.flags = RTHEAP_F_ABORT_ON_ERROR;
+			if (rtheap_init(&h, b.p, b.n, &cfg) != 0)
+				std::exit(3);
+			void *p = rtheap_alloc(&h, 64);
+			rtheap_free(&h, p);
+			rtheap_free(&h, p); // double free: abort
+			std::exit(0);
+		},
+		"");
+	// Without the flag the same misuse returns.
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	ASSERT_EQ(rtheap_init(&h, b.p, b.n, nullptr), 0);
+	std::vector<Recorded> errs;
+	ASSERT_EQ(rtheap_set_error_handler(&h, record_error, &errs), 0);
+	void *p = rtheap_alloc(&h, 64);
+	ASSERT_EQ(rtheap_free(&h, p), 0);
+	EXPECT_EQ(rtheap_free(&h, p), -EINVAL);
+	EXPECT_EQ(errs.size(), 1u);
+}
+
+TEST_F(ErrHeap, DebugFillWriteAfterFree)
+{
+	if (RTHEAP_TEST_ASAN)
+		GTEST_SKIP() << "ASan build: writing a freed block is reported by ASan itself "
+		                "(see tests/asan)";
+	ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
+	live.clear();
+	ASSERT_NO_FATAL_FAILURE(make(0, RTHEAP_F_DEBUG_FILL));
+	// Fresh blocks carry the fresh pattern.
+	auto *p = static_cast<unsigned char *>(rtheap_alloc(&heap, 128));
+	ASSERT_NE(p, nullptr);
+	for (size_t i = 0; i < 128; i++)
+		ASSERT_EQ(p[i], 0xA5) << i;
+	ASSERT_EQ(rtheap_free(&heap, p), 0);
+	// Freed blocks carry the free pattern past any free-list link.
+	for (size_t i = 32; i < 128; i++)
+		ASSERT_EQ(p[i], 0xDD) << i;
+	snapshot();
+	p[100] = 0x11; // write after free
+	// Allocate the class again until the block comes back (bounded: one
+	// bucket page holds P/128 blocks of this class).
+	std::vector<void *> got;
+	bool back = false;
+	for (size_t i = 0; i < 64 && !back; i++) {
+		void *q = rtheap_alloc(&heap, 128);
+		ASSERT_NE(q, nullptr);
+		got.push_back(q);
+		back = q == p;
+	}
+	EXPECT_TRUE(back);
+	ASSERT_EQ(errs.size(), 1u);
+	EXPECT_EQ(errs[0].kind, RTHEAP_ERR_USE_AFTER_FREE);
+	// Reported with an address inside the block (the first changed byte).
+	auto *at = static_cast<const unsigned char *>(errs[0].addr);
+	EXPECT_TRUE(at >= p && at < p + 128) << errs[0].addr;
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	for (void *q : got)
+		EXPECT_EQ(rtheap_free(&heap, q), 0);
+}
+
+// ------------------------------------------------------------------
+// xnheap_*
+// ------------------------------------------------------------------
+
+TEST(ErrXnheap, InitBadArguments)
+{
+	AlignedBuf b(64 * 1024);
+	xnheap_t h{};
+	EXPECT_EQ(xnheap_init(nullptr, b.p, b.n, 256), -EINVAL);
+	EXPECT_EQ(xnheap_init(&h, nullptr, b.n, 256), -EINVAL);
+	EXPECT_EQ(xnheap_init(&h, b.p + 4, b.n - 4, 256), -EINVAL);
+	EXPECT_EQ(xnheap_init(&h, b.p, 0, 256), -EINVAL);
+	EXPECT_EQ(xnheap_init(&h, b.p, RTHEAP_EXTENT_HDR + 256, 256), -EINVAL);
+	EXPECT_EQ(xnheap_init(&h, b.p, ~0ul, 256), -EINVAL);
+	// 0 is no page size for Xenomai (unlike the native config).
+	for (u_long ps : {0ul, 1ul, 4ul, 3ul, 300ul, 65536ul, ~0ul})
+		EXPECT_EQ(xnheap_init(&h, b.p, b.n, ps), -EINVAL) << ps;
+	EXPECT_EQ(xnheap_page_size(&h), 0ul);
+	// Powers of two from 8 to 128 are rounded up to 256.
+	for (u_long ps : {8ul, 128ul}) {
+		ASSERT_EQ(xnheap_init(&h, b.p, b.n, ps), 0) << ps;
+		EXPECT_EQ(xnheap_page_size(&h), u_long{RTHEAP_MIN_PAGE});
+		ASSERT_EQ(xnheap_destroy(&h, nullptr, nullptr), 0);
+	}
+	ASSERT_EQ(xnheap_init(&h, b.p, b.n, 8), 0);
+	EXPECT_EQ(xnheap_page_size(&h), u_long{RTHEAP_MIN_PAGE});
+	EXPECT_EQ(xnheap_extentsize(&h), u_long{b.n});
+	EXPECT_EQ(xnheap_destroy(&h, nullptr, nullptr), 0);
+}
+
+void xn_dummy_flush(xnheap_t *, void *, u_long, void *cookie)
+{
+	++*static_cast<int *>(cookie);
+}
+
+TEST(ErrXnheap, UninitialisedAndDestroyed)
+{
+	AlignedBuf b(64 * 1024), more(64 * 1024);
+	xnheap_t zero;
+	std::memset(&zero, 0, sizeof zero);
+	xnheap_t dead{};
+	ASSERT_EQ(xnheap_init(&dead, b.p, b.n, 512), 0);
+	void *blk = xnheap_alloc(&dead, 64);
+	ASSERT_NE(blk, nullptr);
+	int flushes = 0;
+	ASSERT_EQ(xnheap_destroy(&dead, xn_dummy_flush, &flushes), 0);
+	EXPECT_EQ(flushes, 1);
+	for (xnheap_t *h : {static_cast<xnheap_t *>(nullptr), &zero, &dead}) {
+		EXPECT_EQ(xnheap_destroy(h, xn_dummy_flush, &flushes), -EINVAL);
+		EXPECT_EQ(xnheap_alloc(h, 64), nullptr);
+		EXPECT_EQ(xnheap_free(h, blk), -EINVAL);
+		EXPECT_EQ(xnheap_test_and_free(h, blk, accept_ck), -EINVAL);
+		EXPECT_EQ(xnheap_extend(h, more.p, more.n), -EINVAL);
+		EXPECT_EQ(xnheap_check_block(h, blk), -EINVAL);
+		EXPECT_EQ(xnheap_usable_mem(h), 0ul);
+		EXPECT_EQ(xnheap_used_mem(h), 0ul);
+		EXPECT_EQ(xnheap_max_contiguous(h), 0ul);
+		EXPECT_EQ(xnheap_page_size(h), 0ul);
+	}
+	EXPECT_EQ(flushes, 1);
+	EXPECT_EQ(xnheap_extentsize(nullptr), 0ul);
+}
+
+TEST(ErrXnheap, BadPointersAndExtents)
+{
+	AlignedBuf b(128 * 1024), more(64 * 1024);
+	xnheap_t h{};
+	ASSERT_EQ(xnheap_init(&h, b.p, b.n, 512), 0);
+	std::vector<Recorded> errs;
+	ASSERT_EQ(rtheap_set_error_handler(&h.rt, record_error, &errs), 0);
+	auto *small = static_cast<unsigned char *>(xnheap_alloc(&h, 48));
+	auto *run = static_cast<unsigned char *>(xnheap_alloc(&h, 3000));
+	auto *keep = static_cast<unsigned char *>(xnheap_alloc(&h, 48));
+	ASSERT_TRUE(small && run && keep);
+	std::memset(keep, 0x77, 48);
+	const u_long used = xnheap_used_mem(&h);
+	EXPECT_EQ(xnheap_alloc(&h, 0), nullptr);
+	EXPECT_EQ(xnheap_alloc(&h, ~0ul), nullptr);
+	EXPECT_EQ(xnheap_alloc(&h, ~0ul - 511), nullptr);
+	EXPECT_EQ(xnheap_free(&h, nullptr), -EFAULT);
+	EXPECT_EQ(xnheap_free(&h, g_foreign), -EFAULT);
+	EXPECT_EQ(xnheap_free(&h, small + 16), -EINVAL);
+	EXPECT_EQ(xnheap_free(&h, run + 512), -EINVAL);
+	EXPECT_EQ(xnheap_test_and_free(&h, small, refuse_ck), 42);
+	EXPECT_EQ(xnheap_test_and_free(&h, g_foreign, accept_ck), -EFAULT);
+	EXPECT_EQ(xnheap_check_block(&h, small), 0);
+	EXPECT_EQ(xnheap_check_block(&h, small + 1), -EINVAL);
+	EXPECT_EQ(xnheap_check_block(&h, g_foreign), -EFAULT);
+	EXPECT_EQ(xnheap_used_mem(&h), used);
+	ASSERT_EQ(xnheap_free(&h, small), 0);
+	EXPECT_EQ(xnheap_free(&h, small), -EINVAL);
+	ASSERT_EQ(xnheap_free(&h, run), 0);
+	EXPECT_EQ(xnheap_free(&h, run), -EINVAL);
+	EXPECT_EQ(xnheap_test_and_free(&h, run, accept_ck), -EINVAL);
+	// Extents: bad buffers and overlap.
+	EXPECT_EQ(xnheap_extend(&h, nullptr, more.n), -EINVAL);
+	EXPECT_EQ(xnheap_extend(&h, more.p + 2, more.n - 2), -EINVAL);
+	EXPECT_EQ(xnheap_extend(&h, more.p, 100), -EINVAL);
+	EXPECT_EQ(xnheap_extend(&h, more.p, ~0ul), -EINVAL);
+	EXPECT_EQ(xnheap_extend(&h, b.p, b.n), -EINVAL);
+	EXPECT_EQ(xnheap_extend(&h, b.p + 1024, 8192), -EINVAL);
+	EXPECT_EQ(rtheap_check(&h.rt, nullptr), 0);
+	for (int i = 0; i < 48; i++)
+		ASSERT_EQ(keep[i], 0x77);
+	EXPECT_EQ(errs.size(), 7u); // the refused releases above, but free(NULL)
+	// Table full.
+	const size_t per = RTHEAP_BUFFER_SIZE(2 * 512, 512);
+	AlignedBuf pool(per * RTHEAP_MAX_EXTENTS, 4096);
+	for (int i = 1; i < RTHEAP_MAX_EXTENTS; i++)
+		ASSERT_EQ(xnheap_extend(&h, pool.p + i * per, per), 0) << i;
+	EXPECT_EQ(xnheap_extend(&h, pool.p, per), -ENOSPC);
+	EXPECT_EQ(rtheap_check(&h.rt, nullptr), 0);
+	EXPECT_EQ(xnheap_destroy(&h, nullptr, nullptr), 0);
+}
+
+TEST(ErrXnheap, OverheadBadArguments)
+{
+	EXPECT_EQ(xnheap_overhead(0, 512), 0ul);
+	EXPECT_EQ(xnheap_overhead(100, 512), 100ul);
+	EXPECT_EQ(xnheap_overhead(64 * 1024, 300), u_long{64 * 1024});
+	EXPECT_LE(xnheap_overhead(~0ul, 4096), ~0ul);
+}
+
+} // namespace
