@@ -46,7 +46,13 @@ RT_HOT struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t
 #if RTHEAP_HOOKS_ACTIVE
 static bool run_node_in_page(const struct rt_heap *h, const struct rt_node *nd)
 {
+#ifdef RTHEAP_STEP_COUNT
+	unsigned long steps = rtheap_step_counter; /* checker work is not counted */
+#endif
 	const struct rt_extent *x = rt_extent_find(h, nd);
+#ifdef RTHEAP_STEP_COUNT
+	rtheap_step_counter = steps;
+#endif
 	return x && nd != &x->tail;
 }
 #define RUN_OPEN(h, nd)                                                      \

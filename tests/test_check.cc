@@ -7,6 +7,23 @@
 
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CHECK_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CHECK_TEST_ASAN 1
+#endif
+#endif
+#ifdef CHECK_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+// List nodes live in poisoned free memory: open them to corrupt them.
+#define OPEN_FREE(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define CLOSE_FREE(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#else
+#define OPEN_FREE(p, n) ((void)(p), (void)(n))
+#define CLOSE_FREE(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace {
 
 constexpr uint32_t kNone = 0, kFree = 1, kRun = 2, kBucket = 3;
@@ -55,11 +72,13 @@ protected:
 	void expect_caught(T *where, T bad, const char *what)
 	{
 		SCOPED_TRACE(what);
+		OPEN_FREE(where, sizeof(T)); // a node in free memory is poisoned
 		T saved = *where;
 		*where = bad;
 		struct rtheap_fault f;
 		EXPECT_EQ(-EUCLEAN, check(&f));
 		EXPECT_NE(nullptr, f.what);
+		OPEN_FREE(where, sizeof(T)); // the check closed it again
 		*where = saved;
 		EXPECT_EQ(0, check());
 	}
@@ -116,8 +135,10 @@ TEST_F(Corrupt, FreeRunNode)
 		uint32_t start, len;
 	};
 	Node *nd = reinterpret_cast<Node *>(pages_ + 4 * kPage);
+	OPEN_FREE(nd, sizeof(*nd));
 	ASSERT_EQ(4u, nd->start);
 	ASSERT_EQ(4u, nd->len);
+	CLOSE_FREE(nd, sizeof(*nd));
 	expect_caught(&nd->len, 5u, "node length");
 	expect_caught(&nd->start, 3u, "node start");
 	expect_caught(&nd->ext, static_cast<void *>(nd), "node extent");
