@@ -169,8 +169,8 @@ RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
                                           size_t size, uint32_t slot,
                                           unsigned flags)
 {
-	uint32_t np;
-	size_t mo, so, po;
+	uint32_t np = 0;
+	size_t mo = 0, so = 0, po = 0;
 	int err = rt_extent_layout(h->page, buf, size, &np, &mo, &so, &po);
 	rt_assert(!err, "layout was validated before the reservation");
 	(void)err;
