@@ -217,12 +217,12 @@ void print_summary(const struct demo *d, bool pass)
 		printf("\n");
 	}
 	format_bytes(a, sizeof a, d->threshold);
-	printf("  low memory  %" PRIu64 " callbacks below %s free (%" PRIu64
-	       " for failed allocations), %" PRIu64 " requests\n"
-	       "              for want of a %zu KiB free run",
-	       atomic_load(&d->lowmem_events), a,
+	printf("  low memory  %" PRIu64 " callbacks (free below %s or no free run of"
+	       " %zu KiB;\n              %" PRIu64 " for failed allocations),"
+	       " %" PRIu64 " extra requests\n              from the RT thread's own check",
+	       atomic_load(&d->lowmem_events), a, d->reserve_run / 1024,
 	       atomic_load(&d->lowmem_fail_events),
-	       atomic_load(&d->reserve_requests), d->reserve_run / 1024);
+	       atomic_load(&d->reserve_requests));
 	if (atomic_load(&d->ext_added) > atomic_load(&d->ext_at_start)) {
 		format_ns(b, sizeof b, atomic_load(&d->reaction_max_ns));
 		format_ns(c, sizeof c, atomic_load(&d->map_max_ns));
