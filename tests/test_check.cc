@@ -7,14 +7,7 @@
 
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CHECK_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CHECK_TEST_ASAN 1
-#endif
-#endif
-#ifdef CHECK_TEST_ASAN
+#if RTHEAP_TEST_ASAN
 #include <sanitizer/asan_interface.h>
 // List nodes live in poisoned free memory: open them to corrupt them.
 #define OPEN_FREE(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))

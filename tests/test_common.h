@@ -28,6 +28,18 @@
 #define RTHEAP_TEST_SANITIZED 0
 #endif
 
+// AddressSanitizer alone (free memory inside the heap is poisoned).
+#if defined(__SANITIZE_ADDRESS__)
+#define RTHEAP_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RTHEAP_TEST_ASAN 1
+#endif
+#endif
+#ifndef RTHEAP_TEST_ASAN
+#define RTHEAP_TEST_ASAN 0
+#endif
+
 namespace rtt {
 
 // An anonymous private mapping: page aligned and zero-filled, released on

@@ -17,16 +17,7 @@
 #include "rtheap/rtheap.h"
 #include "rtheap/xnheap.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RTHEAP_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RTHEAP_TEST_ASAN 1
-#endif
-#endif
-#ifndef RTHEAP_TEST_ASAN
-#define RTHEAP_TEST_ASAN 0
-#endif
+#include "test_common.h"
 
 namespace {
 
