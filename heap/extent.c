@@ -5,7 +5,7 @@
  * Adding an extent (init or extend):
  *   1. rt_extent_reserve(), under the lock: check the slot count and that
  *      the buffer overlaps no extent, write the 256-byte header, insert it
- *      in the sorted table, not yet ready (frees into it fail cleanly);
+ *      in the sorted table with lookup size 0 (frees into it fail cleanly);
  *   2. clear the page map, outside the lock (skipped for zeroed buffers);
  *   3. rt_extent_publish(), under the lock: the whole page array becomes
  *      one free run whose node is the header's tail node.
@@ -13,7 +13,7 @@
  *
  * Invariants: X1 sorted[0..nr_ext) is ordered by buffer address, bases[i]
  * is sorted[i]->buf, and no two
- * buffers overlap; X2 by_slot[i]->slot == i; X3 a ready extent's map obeys
+ * buffers overlap; X2 by_slot[i]->slot == i; X3 a published extent's map obeys
  * the invariants of runs.c and bucket.c.
  */
 #include "internal.h"
@@ -198,7 +198,6 @@ RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
 {
 	uint32_t pos = sorted_pos(h, (uintptr_t)x->buf);
 	rt_assert(h->sorted[pos] == x, "a reserved extent stays in the table");
-	x->ready = 1;
 	x->span = (size_t)x->npages << h->pshift;
 	h->lsize[pos] = x->size;
 	h->by_slot[x->slot] = x;

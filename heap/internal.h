@@ -141,8 +141,7 @@ struct rt_extent {
 	size_t size;
 	uint32_t pshift;      /* log2(page size), copied from the heap */
 	uint32_t slot;        /* index in heap->by_slot */
-	uint32_t ready;       /* 0 while extend clears the map */
-	size_t span;          /* bytes of page array once ready, 0 before */
+	size_t span;          /* bytes of page array once published, 0 before */
 	uint32_t hw;          /* pages below hw were handed out once (debug fill) */
 	struct rt_bnode *bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
 };
