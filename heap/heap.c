@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* config.h measures struct rt_heap at configure time: the public descriptor
+ * is exactly the private one rounded up to 8 bytes, in both directions. */
 _Static_assert(sizeof(struct rt_heap) <= sizeof(rtheap_t),
-               "rtheap_t too small for the private descriptor: raise RTHEAP_DESC_WORDS");
+               "rtheap_t smaller than the private descriptor: re-run the CMake configure");
+_Static_assert(sizeof(rtheap_t) - sizeof(struct rt_heap) < sizeof(uint64_t),
+               "rtheap_t larger than the private descriptor: re-run the CMake configure");
 _Static_assert(_Alignof(struct rt_heap) <= _Alignof(rtheap_t),
                "rtheap_t under-aligned for the private descriptor");
 _Static_assert(RTHEAP_MAX_PAGE >> 4 <= (16u << (RTHEAP_NR_CLASSES - 1)) * 2,
@@ -23,7 +27,7 @@ _Thread_local unsigned long rtheap_step_counter;
 
 const char *rtheap_version(void)
 {
-	return "0.1.0";
+	return RTHEAP_VERSION_STRING;
 }
 
 /* ---------------- lock ---------------- */
@@ -226,8 +230,29 @@ static int add_extent(struct rt_heap *h, void *buf, size_t size,
 	return 0;
 }
 
-int rtheap_init(rtheap_t *heap, void *buf, size_t size,
-                const struct rtheap_config *cfg)
+/*
+ * The caller's descriptor was laid out by the rtheap.h and config.h it was
+ * compiled against: refuse one of another size or ABI before writing a
+ * byte of it (the library would otherwise write past a smaller one).  Init
+ * is not a real-time call, so the message goes straight to stderr.
+ */
+RT_FN int rt_check_abi(const char *call, size_t desc_size, size_t want,
+                     unsigned abi)
+{
+	if (desc_size == want && abi == RTHEAP_ABI_VERSION)
+		return 0;
+	fprintf(stderr,
+	        "rtheap: %s refused: the program was compiled against rtheap headers "
+	        "for a %zu-byte descriptor, ABI %u; this library (%s) needs %zu bytes, "
+	        "ABI %u (RTHEAP_MAX_EXTENTS=%u). Rebuild the program against the "
+	        "headers installed with the library.\n",
+	        call, desc_size, abi, RTHEAP_VERSION_STRING, want,
+	        (unsigned)RTHEAP_ABI_VERSION, (unsigned)RTHEAP_MAX_EXTENTS);
+	return -EINVAL;
+}
+
+static int rt_init(rtheap_t *heap, void *buf, size_t size,
+                   const struct rtheap_config *cfg)
 {
 	static const struct rtheap_config defaults;
 	const struct rtheap_config *c = cfg ? cfg : &defaults;
@@ -276,6 +301,17 @@ int rtheap_init(rtheap_t *heap, void *buf, size_t size,
 	rt_assert(!err, "the first extent was validated");
 	h->magic = RT_HEAP_MAGIC;
 	return 0;
+}
+
+int rtheap_init_abi(rtheap_t *heap, void *buf, size_t size,
+                    const struct rtheap_config *cfg, size_t desc_size,
+                    unsigned abi)
+{
+	if (!heap)
+		return -EINVAL;
+	if (rt_check_abi("rtheap_init", desc_size, sizeof(rtheap_t), abi))
+		return -EINVAL;
+	return rt_init(heap, buf, size, cfg);
 }
 
 int rtheap_extend(rtheap_t *heap, void *buf, size_t size, unsigned flags)

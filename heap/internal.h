@@ -351,6 +351,8 @@ RT_FN uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *
                          uint32_t pg, uint32_t e);
 
 /* heap.c */
+RT_FN int rt_check_abi(const char *call, size_t desc_size, size_t want,
+                       unsigned abi);
 RT_FN int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg);
 
 /* debug.c: fill patterns and misuse reports */

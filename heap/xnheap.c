@@ -3,12 +3,16 @@
  * native calls.  Each wrapper has the bound and context of the native call.
  */
 #include "rtheap/xnheap.h"
+#include "internal.h"
 
 #include <errno.h>
 
-int xnheap_init(xnheap_t *heap, void *heapaddr, u_long heapsize, u_long pagesize)
+int xnheap_init_abi(xnheap_t *heap, void *heapaddr, u_long heapsize,
+                    u_long pagesize, size_t desc_size, unsigned abi)
 {
 	if (!heap)
+		return -EINVAL;
+	if (rt_check_abi("xnheap_init", desc_size, sizeof(xnheap_t), abi))
 		return -EINVAL;
 	/* Xenomai takes 0 as no valid page size: demand an explicit one */
 	if (pagesize == 0)

@@ -5,7 +5,7 @@
 #   valgrind_memcheck  Memcheck sees misuse inside rtheap_vg     label valgrind
 #   fuzz_corpus, fuzz_short  libFuzzer target (clang only)       label fuzz
 #   rtheap_soak      soak program, not run by ctest except a short smoke run
-find_package(GTest REQUIRED)
+# GTest was found by tests/CMakeLists.txt
 find_package(Threads REQUIRED)
 include(GoogleTest)
 

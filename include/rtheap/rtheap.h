@@ -216,12 +216,33 @@ typedef void (*rtheap_flush_fn)(rtheap_t *heap, void *buf, size_t size,
  *         flags, buffer too small for the header and two pages, more than
  *         RTHEAP_MAX_EXTENT_PAGES pages; -ENOTSUP: the PI mutex could not
  *         be created.
+ * @return also -EINVAL, with a message on stderr and nothing written, when
+ *         the program was compiled against headers of another build of
+ *         rtheap (another RTHEAP_MAX_EXTENTS, so another sizeof(rtheap_t),
+ *         or another ABI version) than the library it runs with.
  * Bound: O(1) plus clearing the map (4 bytes per page; nothing with
  *        RTHEAP_F_ZEROED).
  * Context: any thread; not concurrently with other calls on the same heap.
+ *
+ * rtheap_init() is an inline wrapper that passes the caller's
+ * sizeof(rtheap_t) and RTHEAP_ABI_VERSION to rtheap_init_abi(), the entry
+ * point of the library: call rtheap_init(), never rtheap_init_abi().
  */
-int rtheap_init(rtheap_t *heap, void *buf, size_t size,
-                const struct rtheap_config *cfg);
+static inline int rtheap_init(rtheap_t *heap, void *buf, size_t size,
+                              const struct rtheap_config *cfg);
+
+/** The checked entry point behind rtheap_init(): @p desc_size and @p abi are
+ *  the caller's sizeof(rtheap_t) and RTHEAP_ABI_VERSION.  As rtheap_init(). */
+int rtheap_init_abi(rtheap_t *heap, void *buf, size_t size,
+                    const struct rtheap_config *cfg, size_t desc_size,
+                    unsigned abi);
+
+static inline int rtheap_init(rtheap_t *heap, void *buf, size_t size,
+                              const struct rtheap_config *cfg)
+{
+	return rtheap_init_abi(heap, buf, size, cfg, sizeof(rtheap_t),
+	                       RTHEAP_ABI_VERSION);
+}
 
 /**
  * Add the buffer as a new extent.  The map is cleared before the heap lock

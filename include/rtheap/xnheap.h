@@ -42,8 +42,23 @@ typedef void (*xnheap_flushfn)(xnheap_t *heap, void *extaddr, u_long extsize,
                                void *cookie);
 
 /** Initialise over @p heapaddr (@p heapsize bytes) with @p pagesize pages.
- *  @return 0 or -EINVAL (see rtheap_init()).  O(1) plus clearing the map. */
-int xnheap_init(xnheap_t *heap, void *heapaddr, u_long heapsize, u_long pagesize);
+ *  @return 0 or -EINVAL (see rtheap_init(), including its refusal of a
+ *  descriptor compiled against another build's headers).  O(1) plus
+ *  clearing the map.  An inline wrapper over xnheap_init_abi(). */
+static inline int xnheap_init(xnheap_t *heap, void *heapaddr, u_long heapsize,
+                              u_long pagesize);
+
+/** The checked entry point behind xnheap_init(): @p desc_size and @p abi are
+ *  the caller's sizeof(xnheap_t) and RTHEAP_ABI_VERSION. */
+int xnheap_init_abi(xnheap_t *heap, void *heapaddr, u_long heapsize,
+                    u_long pagesize, size_t desc_size, unsigned abi);
+
+static inline int xnheap_init(xnheap_t *heap, void *heapaddr, u_long heapsize,
+                              u_long pagesize)
+{
+	return xnheap_init_abi(heap, heapaddr, heapsize, pagesize,
+	                       sizeof(xnheap_t), RTHEAP_ABI_VERSION);
+}
 
 /** Call @p flushfn once per extent, then invalidate the heap.
  *  @return 0 or -EINVAL.  O(E) plus the callbacks. */
