@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: MIT
+#
+# Licence test: every source, header, script and CMake file of the tree
+# names its licence in an SPDX-License-Identifier line within its first
+# three lines.   cmake -DSRC=<source> -P spdx.cmake
+cmake_minimum_required(VERSION 3.16)
+set(patterns "*.c" "*.h" "*.cc" "*.hpp" "*.in" "*.cmake" "*.sh" "CMakeLists.txt" "Makefile")
+set(files "${SRC}/.ci/run")
+foreach(dir cmake include heap tests latency rtdemo examples scripts .ci)
+  foreach(p ${patterns})
+    file(GLOB_RECURSE found "${SRC}/${dir}/${p}")
+    list(APPEND files ${found})
+  endforeach()
+endforeach()
+list(APPEND files "${SRC}/CMakeLists.txt")
+list(REMOVE_DUPLICATES files)
+set(missing "")
+set(n 0)
+foreach(f ${files})
+  if(f MATCHES "/tests/fuzz/corpus/")
+    continue()
+  endif()
+  math(EXPR n "${n} + 1")
+  file(STRINGS "${f}" head LIMIT_COUNT 3)
+  if(NOT head MATCHES "SPDX-License-Identifier: MIT")
+    string(APPEND missing "  ${f}\n")
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "files without an SPDX-License-Identifier line:\n${missing}")
+endif()
+message(STATUS "spdx: ${n} files carry SPDX-License-Identifier: MIT")
