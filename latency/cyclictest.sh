@@ -132,6 +132,7 @@ printf '\n%-8s %8s %8s %8s %10s %8s %10s   (cyclictest -m -p 80 -i %s on CPU %s,
 	load min_us avg_us max_us samples '>=1ms' overflows "$interval" "$ccpu" "$duration"
 keys=""
 anyov=0
+maxall=1
 for load in idle rtheap glibc; do
 	mn=$(field "$load" "Min Latencies")
 	av=$(field "$load" "Avg Latencies")
@@ -145,6 +146,9 @@ for load in idle rtheap glibc; do
 	ccdf "$load" "${ov:-0}" "${mx:-0}" >"$out/cyclictest_ccdf_$load.txt"
 	case $load in idle) label=idle ;; *) label="$load hammer" ;; esac
 	keys="$keys|$label: max ${mx:-?} us, ${ms:-?} >= 1 ms, ${ov:-?} overflows"
+	if [ "${mx:-0}" -gt "$maxall" ]; then
+		maxall=$mx
+	fi
 	if [ "${ov:-0}" -gt 0 ]; then
 		anyov=1
 	fi
@@ -186,8 +190,9 @@ set terminal pngcairo noenhanced size 900,500 font ',10'
 set output 'cyclictest.png'
 set title "cyclictest wake-up latency on CPU $ccpu (${duration} s each), load on CPU $hcpu: samples at least x late\n$sub"
 set logscale xy
+set xrange [*:$((maxall * 2))]
 set yrange [0.8:*]
-set format y '%g'
+set format y '%.0f'
 set xlabel 'latency (us)'
 set ylabel 'samples >= x'
 set grid
