@@ -1,28 +1,33 @@
 #!/bin/sh
 # cyclictest.sh -- system jitter while real-time threads hammer a heap.
 #
-#   latency/cyclictest.sh [--quick] [--duration S] [--out DIR] [--build DIR]
+#   latency/cyclictest.sh [--quick] [--duration S] [--range US] [--out DIR] [--build DIR]
 #
 # Runs cyclictest (rt-tests) on one CPU three times: with the other CPU
 # idle, with rtheap-hammer --alloc rtheap on the other CPU, and with
-# rtheap-hammer --alloc glibc.  Prints min / avg / max of each run side by
-# side, writes the histograms (cyclictest -h layout, one column per run),
-# a CSV summary and a gnuplot plot into DIR (default cyclictest-out).
-# Installs rt-tests with apt-get when cyclictest is missing (as root).
-# Default 30 s per run, 5 s with --quick.
+# rtheap-hammer --alloc glibc.  Prints min / avg / max, the samples of
+# 1 ms or more and the histogram overflows of each run side by side, and
+# writes into DIR (default cyclictest-out) the histograms (cyclictest -h
+# layout, one column per run, 1 us buckets up to US, default 20000; later
+# samples are cyclictest's overflows), a CSV summary and a gnuplot plot of
+# the samples at least x us late (log axes, up to the largest latency,
+# overflows included).  Installs rt-tests with apt-get when cyclictest is
+# missing (as root).  Default 30 s per run, 5 s with --quick.
 set -eu
 
 duration=30
 out=cyclictest-out
 build=""
+buckets=20000  # histogram range in us (1 us buckets); beyond: overflows
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) duration=5 ;;
 	--duration) duration="$2"; shift ;;
+	--range) buckets="$2"; shift ;;
 	--out) out="$2"; shift ;;
 	--build) build="$2"; shift ;;
 	-h|--help)
-		sed -n '2,12p' "$0"
+		sed -n '2,15p' "$0"
 		exit 0 ;;
 	*) echo "cyclictest.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -68,7 +73,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 mkdir -p "$out"
-buckets=1000   # histogram range in us (1 us buckets); beyond: overflows
 interval=200   # cyclictest period in us
 
 run() {
@@ -98,19 +102,62 @@ field() {
 	sed -n "s/^# $2: *\\([0-9]*\\).*/\\1/p" "$out/cyclictest_$1.hist" | head -n 1 | sed 's/^0*\([0-9]\)/\1/'
 }
 
+# Samples of 1 ms or more: histogram buckets from 1000 us, plus overflows.
+ge1ms() {
+	grep -v '^#' "$out/cyclictest_$1.hist" |
+		awk -v ov="${2:-0}" '$1 + 0 >= 1000 { n += $2 } END { print n + ov }'
+}
+
+# Samples at least x us late, for the plot: one "x count" line where the
+# count changes.  Overflows lie between the histogram range and the max:
+# they are drawn as a plateau up to the max (an upper bound there).
+ccdf() {
+	grep -v '^#' "$out/cyclictest_$1.hist" |
+		awk -v ov="${2:-0}" -v mx="${3:-0}" -v range="$buckets" '
+		{ b = $1 + 0; n[b] = $2 + 0; if ($2 + 0 > 0) last = b }
+		END {
+			tot = ov
+			for (b = range - 1; b >= 0; b--) { tot += n[b]; c[b] = tot }
+			prev = -1
+			for (b = 0; b < range; b++)
+				if (c[b] > 0 && c[b] != prev) { print b, c[b]; prev = c[b] }
+			if (ov > 0) { print range, ov; print mx, 1; print mx + 1, 1 }
+			else if (last != "") print last + 1, c[last]
+		}'
+}
+
 csv="$out/cyclictest_summary.csv"
-echo "load,duration_s,interval_us,cpu,min_us,avg_us,max_us,samples,overflows" >"$csv"
-printf '\n%-8s %8s %8s %8s %10s %10s   (cyclictest -m -p 80 -i %s on CPU %s, %ss each)\n' \
-	load min_us avg_us max_us samples overflows "$interval" "$ccpu" "$duration"
+echo "load,duration_s,interval_us,cpu,min_us,avg_us,max_us,samples,overflows,samples_ge_1ms,hist_range_us" >"$csv"
+printf '\n%-8s %8s %8s %8s %10s %8s %10s   (cyclictest -m -p 80 -i %s on CPU %s, %ss each)\n' \
+	load min_us avg_us max_us samples '>=1ms' overflows "$interval" "$ccpu" "$duration"
+keys=""
+anyov=0
+maxall=1
 for load in idle rtheap glibc; do
 	mn=$(field "$load" "Min Latencies")
 	av=$(field "$load" "Avg Latencies")
 	mx=$(field "$load" "Max Latencies")
 	tot=$(field "$load" "Total")
 	ov=$(field "$load" "Histogram Overflows")
-	printf '%-8s %8s %8s %8s %10s %10s\n' "$load" "${mn:-?}" "${av:-?}" "${mx:-?}" "${tot:-?}" "${ov:-?}"
-	echo "$load,$duration,$interval,$ccpu,${mn:-},${av:-},${mx:-},${tot:-},${ov:-}" >>"$csv"
+	ms=$(ge1ms "$load" "${ov:-0}")
+	printf '%-8s %8s %8s %8s %10s %8s %10s\n' "$load" "${mn:-?}" "${av:-?}" "${mx:-?}" "${tot:-?}" \
+		"${ms:-?}" "${ov:-?}"
+	echo "$load,$duration,$interval,$ccpu,${mn:-},${av:-},${mx:-},${tot:-},${ov:-},${ms:-},$buckets" >>"$csv"
+	ccdf "$load" "${ov:-0}" "${mx:-0}" >"$out/cyclictest_ccdf_$load.txt"
+	case $load in idle) label=idle ;; *) label="$load hammer" ;; esac
+	keys="$keys|$label: max ${mx:-?} us, ${ms:-?} >= 1 ms, ${ov:-?} overflows"
+	if [ "${mx:-0}" -gt "$maxall" ]; then
+		maxall=$mx
+	fi
+	if [ "${ov:-0}" -gt 0 ]; then
+		anyov=1
+	fi
 done
+echo "  >=1ms: samples of 1 ms or more; overflows: samples beyond the ${buckets} us histogram" \
+	"range (included in max_us, >=1ms and the plot)"
+if [ "$anyov" = 1 ]; then
+	echo "  overflows present: --range larger than max_us gives their exact histogram"
+fi
 for load in rtheap glibc; do
 	[ -s "$out/hammer_$load.txt" ] && sed 's/^/  /' "$out/hammer_$load.txt"
 done
@@ -128,18 +175,33 @@ side="$out/cyclictest_hist.txt"
 rm -f "$out/.h_idle" "$out/.h_rtheap" "$out/.h_glibc"
 
 if command -v gnuplot >/dev/null 2>&1; then
+	k1=$(echo "$keys" | cut -d'|' -f2)
+	k2=$(echo "$keys" | cut -d'|' -f3)
+	k3=$(echo "$keys" | cut -d'|' -f4)
+	if [ "$anyov" = 1 ]; then
+		sub="right of the dashed line (${buckets} us, histogram range): overflows, drawn flat up to the max"
+		arrow="set arrow from $buckets, graph 0 to $buckets, graph 1 nohead dt 2 lc rgb 'gray40'"
+	else
+		sub="histogram range ${buckets} us, no overflows"
+		arrow=""
+	fi
 	cat >"$out/cyclictest.gp" <<EOF
-set terminal pngcairo size 900,460 font ',10'
+set terminal pngcairo noenhanced size 900,500 font ',10'
 set output 'cyclictest.png'
-set title "cyclictest wake-up latency on CPU $ccpu (${duration} s each), load on CPU $hcpu"
-set logscale y
+set title "cyclictest wake-up latency on CPU $ccpu (${duration} s each), load on CPU $hcpu: samples at least x late\n$sub"
+set logscale xy
+set xrange [*:$((maxall * 2))]
+set yrange [0.8:*]
+set format y '%.0f'
 set xlabel 'latency (us)'
-set ylabel 'samples'
+set ylabel 'samples >= x'
 set grid
-plot 'cyclictest_hist.txt' using 1:(\$2>0?\$2:1/0) with steps lw 1.5 title 'idle', \
-     '' using 1:(\$3>0?\$3:1/0) with steps lw 1.5 title 'rtheap hammer', \
-     '' using 1:(\$4>0?\$4:1/0) with steps lw 1.5 title 'glibc hammer'
+set key top right
+$arrow
+plot 'cyclictest_ccdf_idle.txt' using 1:2 with steps lw 1.5 title '$k1', \\
+     'cyclictest_ccdf_rtheap.txt' using 1:2 with steps lw 1.5 title '$k2', \\
+     'cyclictest_ccdf_glibc.txt' using 1:2 with steps lw 1.5 title '$k3'
 EOF
 	(cd "$out" && gnuplot cyclictest.gp) || echo "cyclictest.sh: gnuplot failed" >&2
 fi
-echo "files in $out: cyclictest_summary.csv cyclictest_hist.txt cyclictest_*.hist/json cyclictest.png" >&2
+echo "files in $out: cyclictest_summary.csv cyclictest_hist.txt cyclictest_ccdf_*.txt cyclictest_*.hist/json cyclictest.png" >&2

@@ -11,7 +11,9 @@
  * 200 us between bursts.  With rtheap the threads share one heap (PI mutex)
  * over an mlocked buffer; with glibc they call malloc/free with glibc's
  * default settings (trimming and mmap of large blocks go to the kernel).
- * At the end it prints the operations done and the slowest operation seen.
+ * At the end it prints the operations done, the slowest operation seen,
+ * the real-time throttling setting and the share of CPU C the threads used;
+ * a worst operation as long as the throttling window is named as such.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -124,6 +126,58 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* A long from a /proc file, or @p dflt when it cannot be read. */
+static long read_long(const char *path, long dflt)
+{
+	FILE *f = fopen(path, "r");
+	long v = dflt;
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = dflt;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * Real-time throttling: SCHED_FIFO/RR tasks may use sched_rt_runtime_us of
+ * every sched_rt_period_us; the rest of the period is kept for normal tasks
+ * (on Linux 6.12 and later by the fair server, same default).  The threads
+ * here are runnable most of the time, so they reach that limit and are then
+ * held off for up to (period - runtime): one of their operations straddles
+ * the stall.  Prints the setting and, when the worst operation is that long,
+ * names the cause.
+ */
+static void report_throttling(unsigned long long worst_ns, double cpu_share, int fifo)
+{
+	long runtime = read_long("/proc/sys/kernel/sched_rt_runtime_us", -2);
+	long period = read_long("/proc/sys/kernel/sched_rt_period_us", -2);
+	double window_ms;
+
+	if (runtime == -2 || period <= 0) {
+		printf("rtheap-hammer: real-time throttling unknown (/proc/sys/kernel/sched_rt_* "
+		       "unreadable); the threads used %.1f%% of CPU %d\n", 100 * cpu_share, cpu);
+		return;
+	}
+	if (runtime < 0 || runtime >= period) {
+		printf("rtheap-hammer: real-time throttling off (sched_rt_runtime_us=%ld); "
+		       "the threads used %.1f%% of CPU %d\n", runtime, 100 * cpu_share, cpu);
+		return;
+	}
+	window_ms = (double)(period - runtime) / 1000.0;
+	printf("rtheap-hammer: real-time throttling on: sched_rt_runtime_us=%ld, sched_rt_period_us=%ld "
+	       "(after %.0f ms of each %.0f ms, real-time threads wait up to %.0f ms); "
+	       "the threads used %.1f%% of CPU %d\n", runtime, period, (double)runtime / 1000.0,
+	       (double)period / 1000.0, window_ms, 100 * cpu_share, cpu);
+	if (fifo && (double)worst_ns / 1e6 >= window_ms / 2)
+		printf("rtheap-hammer: note: worst_op_ns (%.1f ms) holds a real-time throttling stall, "
+		       "not allocator work: the threads %s their %.0f ms and waited out the %.0f ms "
+		       "window (echo -1 > /proc/sys/kernel/sched_rt_runtime_us turns throttling off)\n",
+		       (double)worst_ns / 1e6,
+		       cpu_share >= 0.98 * (double)runtime / (double)period ? "used up" : "probably used up",
+		       (double)runtime / 1000.0, window_ms);
+}
+
 int main(int argc, char **argv)
 {
 	struct tstate ts[16];
@@ -132,6 +186,8 @@ int main(int argc, char **argv)
 	int fifo_all = 1;
 	void *buf = NULL;
 	size_t bufsize = 0;
+	struct timespec wall0, wall1, cpu0, cpu1;
+	double wall_s, cpu_s;
 
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : "";
@@ -188,6 +244,8 @@ int main(int argc, char **argv)
 		}
 	}
 	pthread_attr_init(&attr);
+	clock_gettime(CLOCK_MONOTONIC, &wall0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
 	for (int i = 0; i < nthreads; i++) {
 		cpu_set_t set;
 		struct sched_param sp;
@@ -214,6 +272,8 @@ int main(int argc, char **argv)
 		while (nanosleep(&d, &d) && errno == EINTR)
 			;
 	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+	clock_gettime(CLOCK_MONOTONIC, &wall1);
 	stop = 1;
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(ts[i].th, NULL);
@@ -225,6 +285,9 @@ int main(int argc, char **argv)
 	printf("rtheap-hammer: alloc=%s threads=%d cpu=%d fifo=%s ops=%llu failed=%llu worst_op_ns=%llu\n",
 	       use_rtheap ? "rtheap" : "glibc", nthreads, cpu, fifo_all ? "yes" : "no", total,
 	       failed, worst);
+	wall_s = (double)(wall1.tv_sec - wall0.tv_sec) + (double)(wall1.tv_nsec - wall0.tv_nsec) / 1e9;
+	cpu_s = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+	report_throttling(worst, wall_s > 0 ? cpu_s / wall_s : 0, fifo_all);
 	if (use_rtheap) {
 		rtheap_destroy(&heap, NULL, NULL);
 		munmap(buf, bufsize);

@@ -384,6 +384,22 @@ static int same_case(const struct rec *a, const struct rec *b)
 	       a->c.fill_dist == b->c.fill_dist && !strcmp(a->group, b->group);
 }
 
+/*
+ * The same measurement already listed under an earlier group, or NULL.
+ * The growth series contains the heap size of the workload tables (16 MiB,
+ * 1 MiB with --tiny), so that case belongs to both groups; it is run once
+ * (see main) and its table and histograms are written once.
+ */
+static const struct rec *earlier_group(const struct rec *x)
+{
+	for (const struct rec *y = recs; y < x; y++)
+		if (strcmp(y->group, x->group) && y->c.mode == x->c.mode &&
+		    y->c.wl == x->c.wl && y->c.heap_bytes == x->c.heap_bytes &&
+		    y->c.extents == x->c.extents && y->c.fill_dist == x->c.fill_dist)
+			return y;
+	return NULL;
+}
+
 static void print_ns(FILE *f, double v)
 {
 	if (v >= 100000)
@@ -396,6 +412,7 @@ static void table_timed(FILE *f, const char *group, const char *unit)
 {
 	for (size_t i = 0; i < nrecs; i++) {
 		struct rec *x = &recs[i];
+		const struct rec *prev;
 		int first = 1;
 		char h[32];
 		if (strcmp(x->group, group))
@@ -405,6 +422,14 @@ static void table_timed(FILE *f, const char *group, const char *unit)
 				first = 0;
 		if (!first)
 			continue;
+		if ((prev = earlier_group(x)) != NULL) {
+			fprintf(f, "\n%s workload %s, heap %s, %u extent%s: see the %s table above (same run)\n",
+			        x->c.mode == MODE_ICOUNT ? "INSTRUCTIONS:" : "LATENCY:",
+			        rig_workload_name(x->c.wl), human(x->c.heap_bytes, h, sizeof(h)),
+			        x->c.extents ? x->c.extents : 1, x->c.extents > 1 ? "s" : "",
+			        prev->group);
+			continue;
+		}
 		fprintf(f, "\n%s workload %s, heap %s, %u extent%s, %llu ops%s\n",
 		        x->c.mode == MODE_ICOUNT ? "INSTRUCTIONS:" : "LATENCY:",
 		        rig_workload_name(x->c.wl), human(x->c.heap_bytes, h, sizeof(h)),
@@ -447,6 +472,27 @@ static void table_timed(FILE *f, const char *group, const char *unit)
 		}
 	}
 	(void)unit;
+}
+
+/* What the per-case tables' columns mean, printed once above them. */
+static void table_legend(FILE *f)
+{
+	int timed = 0, icount = 0;
+	for (size_t i = 0; i < nrecs; i++) {
+		timed |= recs[i].c.mode == MODE_TIMED;
+		icount |= recs[i].c.mode == MODE_ICOUNT;
+	}
+	if (!timed && !icount)
+		return;
+	fprintf(f, "\nPER-CASE TABLES\n");
+	if (timed)
+		fprintf(f, "  LATENCY: ns; max and p99.99 .. p50 are over the per-op minima of %u replays;\n"
+		           "    rawmax = largest single sample of any replay (interrupts, preemption included);\n"
+		           "    a 'u' suffix means microseconds (values of 100 us and more): 101u = 101 us\n",
+		        O.replays);
+	if (icount)
+		fprintf(f, "  INSTRUCTIONS: instructions per call (exact, one pass); lines: distinct 64-byte\n"
+		           "    lines touched outside the stack, max/p99.9/p50\n");
 }
 
 static void write_latency_csv(void)
@@ -531,6 +577,33 @@ static const char *mode_name(enum rig_mode m)
 	return n[m];
 }
 
+/* Kernel clocksource behind clock_gettime (tsc, kvm-clock, hpet, ...). */
+static const char *kernel_clocksource(void)
+{
+	static char cs[64];
+	FILE *f;
+	if (cs[0])
+		return cs;
+	snprintf(cs, sizeof(cs), "unknown");
+	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (f) {
+		if (fgets(cs, sizeof(cs), f))
+			cs[strcspn(cs, "\n")] = 0;
+		fclose(f);
+	}
+	return cs;
+}
+
+/* Why the timed cases did not use the TSC ("" when they did). */
+static const char *timer_why(const struct rec *x)
+{
+	if (x->r.timer_tsc)
+		return "";
+	if (O.force_clock)
+		return "--clock given";
+	return x->r.timer_why[0] ? x->r.timer_why : "reason unknown";
+}
+
 static void write_json(double elapsed)
 {
 	FILE *f = open_out("results.json");
@@ -573,13 +646,19 @@ static void write_json(double elapsed)
 	{
 		double tpn = 0;
 		int tsc = 0;
+		const char *why = "no timed case";
 		for (size_t i = 0; i < nrecs; i++)
 			if (recs[i].c.mode == MODE_TIMED && !recs[i].r.status) {
 				tpn = recs[i].r.ticks_per_ns;
 				tsc = recs[i].r.timer_tsc;
+				why = timer_why(&recs[i]);
 				break;
 			}
-		fprintf(f, ", \"timer\": \"%s\", \"tsc_ghz\": %.4f", tsc ? "tsc" : "clock_gettime", tsc ? tpn : 0.0);
+		fprintf(f, ", \"timer\": \"%s\", \"tsc_ghz\": %.4f, \"timer_note\": ",
+		        tsc ? "tsc" : "clock_gettime", tsc ? tpn : 0.0);
+		json_str(f, why);
+		fprintf(f, ", \"clocksource\": ");
+		json_str(f, kernel_clocksource());
 	}
 	fprintf(f, "},\n  \"results\": [\n");
 	for (size_t i = 0; i < nrecs; i++) {
@@ -1218,6 +1297,28 @@ static void write_markdown(void)
 	fclose(f);
 }
 
+/* Header lines: the clock the timed cases used, and their scheduling. */
+static void print_timer(void)
+{
+	for (size_t i = 0; i < nrecs; i++) {
+		const struct rec *x = &recs[i];
+		if (x->c.mode != MODE_TIMED || x->r.status)
+			continue;
+		if (x->r.timer_tsc)
+			printf("timer: TSC (lfence;rdtsc / rdtscp;lfence), %.3f GHz calibrated against "
+			       "CLOCK_MONOTONIC_RAW (kernel clocksource %s), overhead %.1f ns subtracted\n",
+			       x->r.ticks_per_ns, kernel_clocksource(), x->r.overhead_ns);
+		else
+			printf("timer: clock_gettime(CLOCK_MONOTONIC_RAW) (kernel clocksource %s), "
+			       "overhead %.1f ns subtracted; TSC not used: %s\n",
+			       kernel_clocksource(), x->r.overhead_ns, timer_why(x));
+		printf("replay child: %s, %s, CPU %d\n", x->r.rt_fifo ? "SCHED_FIFO" : "NOT SCHED_FIFO",
+		       x->r.rt_mlock ? "mlockall" : "NOT mlocked", x->r.rt_cpu);
+		return;
+	}
+	printf("timer: none (no timed case measured)\n");
+}
+
 static void run_callgrind(void)
 {
 	size_t hs[2] = { 1 * MIB, 1024 * MIB };
@@ -1379,6 +1480,7 @@ int main(int argc, char **argv)
 	    (!O.only[0] || in_list(O.only, "icount")))
 		run_callgrind();
 
+	print_timer();
 	/* skipped allocators, once each */
 	for (int a = 0; rig_allocs[a]; a++)
 		for (size_t i = 0; i < nrecs; i++)
@@ -1388,17 +1490,9 @@ int main(int argc, char **argv)
 				       recs[i].c.alloc, recs[i].r.note);
 				break;
 			}
-	for (size_t i = 0; i < nrecs; i++)
-		if (recs[i].c.mode == MODE_TIMED && !recs[i].r.status) {
-			printf("timer: %s, %.3f ticks/ns, overhead %.1f ns subtracted; replay child: %s, %s, CPU %d\n",
-			       recs[i].r.timer_tsc ? "TSC (rdtsc/rdtscp + lfence)" : "clock_gettime",
-			       recs[i].r.ticks_per_ns, recs[i].r.overhead_ns,
-			       recs[i].r.rt_fifo ? "SCHED_FIFO" : "NOT SCHED_FIFO",
-			       recs[i].r.rt_mlock ? "mlockall" : "NOT mlocked", recs[i].r.rt_cpu);
-			break;
-		}
 
 	summary_tables(stdout);
+	table_legend(stdout);
 	table_timed(stdout, "workload", "ns");
 	table_timed(stdout, "growth", "ns");
 	table_timed(stdout, "extents", "ns");
@@ -1417,7 +1511,7 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < i; j++)
 			if (same_case(&recs[j], x))
 				first = 0;
-		if (!first)
+		if (!first || earlier_group(x))
 			continue;
 		tag_of(x, tag, sizeof(tag));
 		if (x->c.mode == MODE_ICOUNT) {

@@ -110,6 +110,7 @@ struct rig_timer {
 	int tsc;               /**< 1: TSC, 0: clock_gettime(CLOCK_MONOTONIC_RAW) */
 	double ticks_per_ns;   /**< TSC ticks per nanosecond (1 for clock_gettime) */
 	uint64_t overhead;     /**< ticks of an empty measurement (subtracted) */
+	char why[96];          /**< why the TSC is not used ("" when it is) */
 };
 
 int rig_timer_calibrate(struct rig_timer *tm, int force_clock);
@@ -143,6 +144,7 @@ struct rig_result {
 	double ticks_per_ns;
 	double overhead_ns;
 	int timer_tsc;
+	char timer_why[96];    /**< why the TSC is not used ("" when it is) */
 	uint64_t failed;       /**< allocations that returned NULL */
 	uint64_t nops;
 	uint64_t peak_live;

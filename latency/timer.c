@@ -25,24 +25,41 @@ uint64_t rig_now_ns(void)
 
 int rig_use_tsc;
 
-static int cpu_has_invariant_tsc(void)
+/* 1 when /proc/cpuinfo reports an invariant TSC; otherwise 0 and the
+ * reason in @p why. */
+static int cpu_has_invariant_tsc(char *why, size_t len)
 {
 #if RIG_HAVE_TSC
-	char line[4096];
-	int ok = 0;
+	static const char *const need[] = { "constant_tsc", "nonstop_tsc", "rdtscp" };
+	char line[4096], missing[64] = "";
+	int found = 0;
 	FILE *f = fopen("/proc/cpuinfo", "r");
-	if (!f)
+	if (!f) {
+		snprintf(why, len, "cannot read /proc/cpuinfo");
 		return 0;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "flags", 5) == 0) {
-			ok = strstr(line, " constant_tsc") && strstr(line, " nonstop_tsc") &&
-			     strstr(line, " rdtscp");
+			found = 1;
+			line[strcspn(line, "\n")] = ' ';
+			for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+				char word[32];
+				snprintf(word, sizeof(word), " %s ", need[i]);
+				if (!strstr(line, word))
+					snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+					         " %s", need[i]);
+			}
 			break;
 		}
 	}
 	fclose(f);
-	return ok;
+	if (!found)
+		snprintf(why, len, "no CPU flags in /proc/cpuinfo");
+	else if (missing[0])
+		snprintf(why, len, "/proc/cpuinfo lacks%s", missing);
+	return found && !missing[0];
 #else
+	snprintf(why, len, "not an x86 CPU");
 	return 0;
 #endif
 }
@@ -52,7 +69,9 @@ int rig_timer_calibrate(struct rig_timer *tm, int force_clock)
 	uint64_t best = UINT64_MAX;
 
 	memset(tm, 0, sizeof(*tm));
-	rig_use_tsc = !force_clock && cpu_has_invariant_tsc();
+	if (force_clock)
+		snprintf(tm->why, sizeof(tm->why), "clock_gettime requested");
+	rig_use_tsc = !force_clock && cpu_has_invariant_tsc(tm->why, sizeof(tm->why));
 	tm->tsc = rig_use_tsc;
 	tm->ticks_per_ns = 1.0;
 	if (tm->tsc) {
@@ -75,6 +94,8 @@ int rig_timer_calibrate(struct rig_timer *tm, int force_clock)
 				}
 		tm->ticks_per_ns = rate[1];
 		if (!(tm->ticks_per_ns > 0.01)) {
+			snprintf(tm->why, sizeof(tm->why), "TSC calibration failed (%.4f ticks/ns)",
+			         tm->ticks_per_ns);
 			tm->tsc = rig_use_tsc = 0;
 			tm->ticks_per_ns = 1.0;
 		}

@@ -629,6 +629,7 @@ int rig_worker_main(const struct rig_case *c, struct rig_result *r)
 	r->ticks_per_ns = tm.ticks_per_ns;
 	r->overhead_ns = (double)tm.overhead / tm.ticks_per_ns;
 	r->timer_tsc = tm.tsc;
+	snprintf(r->timer_why, sizeof(r->timer_why), "%s", tm.why);
 	if (c->mode == MODE_FILL) {
 		rc = run_fill(c, A, r);
 		if (rc)
