@@ -15,8 +15,12 @@ function(rel_gtest name label)
   add_executable(${name} ${ARGN})
   target_link_libraries(${name} PRIVATE rtheap GTest::gtest GTest::gtest_main
                         Threads::Threads rtheap_warnings)
+  set(lock "")
+  if(label STREQUAL "concurrency")
+    set(lock RESOURCE_LOCK rt_cpus) # SCHED_FIFO threads: one such test at a time
+  endif()
   gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 60
-                       PROPERTIES LABELS ${label} TIMEOUT 300)
+                       PROPERTIES LABELS ${label} TIMEOUT 300 ${lock})
 endfunction()
 
 if(NOT RTHEAP_SANITIZE STREQUAL "thread")
