@@ -361,9 +361,10 @@ TEST(XnheapDeferred, ReleasedOnlyByFinalize)
 TEST(XnheapDeferred, ConcurrentQueueingAndFinalize)
 {
 	constexpr int kThreads = 3, kPerThread = 3000;
-	rtt::Mapping mem(4 << 20);
+	// Room for every block at once: the finaliser may not run until the end.
+	rtt::Mapping mem(16 << 20);
 	xnheap_t heap;
-	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), 4 << 20, XNHEAP_PAGE_SIZE));
+	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), 16 << 20, XNHEAP_PAGE_SIZE));
 	std::atomic<int> running{kThreads};
 	std::atomic<int> failed{0};
 	std::vector<std::thread> ts;
