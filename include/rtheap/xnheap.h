@@ -5,8 +5,9 @@
  * the deferred release, XNHEAP_PAGE_SIZE, xnheap_rounded_size) compiles
  * and runs unchanged against this header, with these relaxations: extents
  * may have any size (not just the size of the first one, not capped at
- * 2 GiB, not a multiple of the page size), and every operation is O(1)
- * (O(log E) to find the extent of a freed block).
+ * 2 GiB, not a multiple of the page size), and every allocation and
+ * release is O(1) (O(log E) to find the extent of a freed block); the
+ * deferred release queues in O(1) and releases in O(pending).
  *
  * Return codes follow the native API: -EINVAL for bad arguments or an
  * address inside the heap that is not a live block, -EFAULT for an address
@@ -24,10 +25,11 @@
  * Block sizes: with P the page size in use (xnheap_page_size()), a
  * request of up to twice P gets the smallest power of two that holds it
  * (at least 16 bytes; Xenomai 2 gives 8-byte blocks to requests of 1..8
- * bytes), a larger one the smallest multiple of P, as in Xenomai 2.  With
- * pages below 256 bytes, P is 256, so requests between 2P and 512 bytes
- * get a power of two where Xenomai 2 would round to a multiple of its
- * smaller page.  xnheap_used_mem() counts these sizes, as Xenomai 2 does.
+ * bytes), a larger one the smallest multiple of P, as in Xenomai 2.  A
+ * heap asked for pages below 256 bytes uses P = 256, so a request above
+ * twice the asked page size and up to 512 bytes gets a power of two where
+ * Xenomai 2 would round it to a multiple of the smaller page.
+ * xnheap_used_mem() counts these sizes, as Xenomai 2 does.
  *
  * Large pages (P above 32 KiB): block sizes follow the rule above with the
  * heap's P, so xnheap_used_mem() and the rounding match Xenomai 2, but
