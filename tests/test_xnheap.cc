@@ -55,6 +55,9 @@ static_assert(std::is_same<decltype(&xnheap_rounded_size), size_t (*)(size_t, si
 static_assert(std::is_same<decltype(&xnmalloc), void *(*)(u_long)>::value, "xnmalloc");
 static_assert(std::is_same<decltype(&xnfree), int (*)(void *)>::value, "xnfree");
 static_assert(XNHEAP_PAGE_SIZE == 512, "Xenomai 2.5/2.6 value");
+static_assert(XNHEAP_PAGE_ALIGN(1ul) == 512 && XNHEAP_PAGE_ALIGN(512ul) == 512 &&
+              XNHEAP_PAGE_ALIGN(513ul) == 1024 && XNHEAP_PAGE_ALIGN(0ul) == 0 &&
+              (1000ul & XNHEAP_PAGE_MASK) == 512, "page rounding helpers");
 static_assert(XNHEAP_MINLOG2 == 3 && XNHEAP_MAXLOG2 == 22, "Xenomai 2 page size range");
 static_assert(XNOBJECT_NAME_LEN == 32 && RTHEAP_XN_LABEL_LEN == XNOBJECT_NAME_LEN + 16,
               "label size");

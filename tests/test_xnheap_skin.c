@@ -64,7 +64,7 @@ static struct skin_queue *queue_create(const char *name, int nmsgs, int *step)
 	memset(q, 0, sizeof(*q));
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	q->poolsize = xnheap_rounded_size(want, XNHEAP_PAGE_SIZE);
-	if (q->poolsize == 0 || q->poolsize % XNHEAP_PAGE_SIZE != 0) {
+	if (q->poolsize == 0 || XNHEAP_PAGE_ALIGN(q->poolsize) != q->poolsize) {
 		*step = 101;
 		goto fail;
 	}

@@ -59,6 +59,10 @@ typedef unsigned long u_long;
 
 /** The page size Xenomai 2 code passes for general-purpose heaps. */
 #define XNHEAP_PAGE_SIZE 512
+/** Clears the offset within an XNHEAP_PAGE_SIZE page. */
+#define XNHEAP_PAGE_MASK (~(XNHEAP_PAGE_SIZE - 1))
+/** Rounds @p addr (an integer) up to a multiple of XNHEAP_PAGE_SIZE. */
+#define XNHEAP_PAGE_ALIGN(addr) (((addr) + XNHEAP_PAGE_SIZE - 1) & XNHEAP_PAGE_MASK)
 /** Smallest page size accepted: 2^XNHEAP_MINLOG2 bytes. */
 #define XNHEAP_MINLOG2 3
 /** Largest page size accepted: 2^XNHEAP_MAXLOG2 bytes (4 MiB). */
