@@ -1,11 +1,70 @@
 /*
  * xnheap.c -- the Xenomai 2 heap interface, as thin wrappers over the
  * native calls.  Each wrapper has the bound and context of the native call.
+ * On top of them: page sizes above RTHEAP_MAX_PAGE (mapped onto core pages
+ * of RTHEAP_MAX_PAGE, with the heap's own page size used for rounding),
+ * labels, the deferred-release queue and the system heap.
  */
 #include "rtheap/xnheap.h"
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#ifndef RTHEAP_XN_SYSHEAP_SIZE
+#define RTHEAP_XN_SYSHEAP_SIZE (256u * 1024u)
+#endif
+
+/* Page size the core uses for a heap of Xenomai page size @p pagesize
+ * (a valid one): the same, but at most RTHEAP_MAX_PAGE. */
+static size_t xn_core_page(u_long pagesize)
+{
+	return pagesize > RTHEAP_MAX_PAGE ? RTHEAP_MAX_PAGE : pagesize;
+}
+
+static int xn_page_ok(u_long pagesize)
+{
+	return pagesize >= (1ul << XNHEAP_MINLOG2) &&
+	       pagesize <= (1ul << XNHEAP_MAXLOG2) &&
+	       (pagesize & (pagesize - 1)) == 0;
+}
+
+static int xn_setup(xnheap_t *heap, void *heapaddr, u_long heapsize,
+                    u_long pagesize, unsigned flags)
+{
+	if (!heap)
+		return -EINVAL;
+	/* Xenomai takes 0 as no valid page size: demand an explicit one */
+	if (!xn_page_ok(pagesize))
+		return -EINVAL;
+	struct rtheap_config cfg = { 0 };
+	cfg.page_size = xn_core_page(pagesize);
+	cfg.lock = RTHEAP_LOCK_PI_MUTEX;
+	cfg.flags = flags;
+	int err = rtheap_init(&heap->rt, heapaddr, heapsize, &cfg);
+	if (err)
+		return err;
+	/* Large pages: the extent must hold two of them, as in Xenomai 2,
+	 * so that a block of twice the page size can be served. */
+	if (pagesize > RTHEAP_MAX_PAGE) {
+		struct rtheap_stats st;
+		if (rtheap_get_stats(&heap->rt, &st) || st.usable < 2 * pagesize) {
+			rtheap_destroy(&heap->rt, NULL, NULL);
+			return -EINVAL;
+		}
+	}
+	heap->extentsize = heapsize;
+	heap->pagesize = pagesize;
+	__atomic_store_n(&heap->idleq, NULL, __ATOMIC_RELAXED);
+	snprintf(heap->label, sizeof heap->label, "unlabeled @%p", (void *)heap);
+	return 0;
+}
 
 int xnheap_init_abi(xnheap_t *heap, void *heapaddr, u_long heapsize,
                     u_long pagesize, size_t desc_size, unsigned abi)
@@ -14,16 +73,7 @@ int xnheap_init_abi(xnheap_t *heap, void *heapaddr, u_long heapsize,
 		return -EINVAL;
 	if (rt_check_abi("xnheap_init", desc_size, sizeof(xnheap_t), abi))
 		return -EINVAL;
-	/* Xenomai takes 0 as no valid page size: demand an explicit one */
-	if (pagesize == 0)
-		return -EINVAL;
-	struct rtheap_config cfg = { 0 };
-	cfg.page_size = pagesize;
-	cfg.lock = RTHEAP_LOCK_PI_MUTEX;
-	int err = rtheap_init(&heap->rt, heapaddr, heapsize, &cfg);
-	if (!err)
-		heap->extentsize = heapsize;
-	return err;
+	return xn_setup(heap, heapaddr, heapsize, pagesize, 0);
 }
 
 struct flush_ctx {
@@ -47,9 +97,31 @@ int xnheap_destroy(xnheap_t *heap, xnheap_flushfn flushfn, void *cookie)
 	return rtheap_destroy(&heap->rt, flushfn ? flush_one : NULL, &c);
 }
 
+/* Block size of a request of @p size bytes (above RTHEAP_MAX_PAGE / 2) in
+ * a heap with pages of @p pagesize > RTHEAP_MAX_PAGE bytes: a power of two
+ * up to twice the page, else a multiple of the page; ~0 on overflow, which
+ * the core refuses as too large.  The core then serves exactly this size:
+ * a power of two of 32 KiB or more, or a multiple of the page, is a whole
+ * number of core pages.  O(1): one count-leading-zeros. */
+static u_long xn_round_large(u_long pagesize, u_long size)
+{
+	if (size <= 2 * pagesize) {
+		unsigned bits = (unsigned)(sizeof(u_long) * 8) -
+		                (unsigned)__builtin_clzl(size - 1);
+		return 1ul << bits;
+	}
+	if (size > ~0ul - (pagesize - 1))
+		return ~0ul;
+	return (size + pagesize - 1) & ~(pagesize - 1);
+}
+
 void *xnheap_alloc(xnheap_t *heap, u_long size)
 {
-	return heap ? rtheap_alloc(&heap->rt, size) : NULL;
+	if (!heap)
+		return NULL;
+	if (heap->pagesize > RTHEAP_MAX_PAGE && size > RTHEAP_MAX_PAGE / 2)
+		size = xn_round_large(heap->pagesize, size);
+	return rtheap_alloc(&heap->rt, size);
 }
 
 int xnheap_free(xnheap_t *heap, void *block)
@@ -74,7 +146,13 @@ int xnheap_check_block(xnheap_t *heap, void *block)
 
 u_long xnheap_overhead(u_long hsize, u_long psize)
 {
-	return (u_long)rtheap_overhead(hsize, psize);
+	if (psize <= RTHEAP_MAX_PAGE)
+		return (u_long)rtheap_overhead(hsize, psize);
+	if (!xn_page_ok(psize))
+		return hsize;
+	u_long o = (u_long)rtheap_overhead(hsize, RTHEAP_MAX_PAGE);
+	/* xnheap_init refuses an extent with fewer than two large pages */
+	return hsize - o < 2 * psize ? hsize : o;
 }
 
 static int stats_of(xnheap_t *heap, struct rtheap_stats *st)
@@ -107,5 +185,160 @@ u_long xnheap_extentsize(xnheap_t *heap)
 
 u_long xnheap_page_size(xnheap_t *heap)
 {
-	return heap ? (u_long)rtheap_page_size(&heap->rt) : 0;
+	size_t core = heap ? rtheap_page_size(&heap->rt) : 0;
+	if (!core)
+		return 0;
+	return heap->pagesize > core ? heap->pagesize : (u_long)core;
+}
+
+void xnheap_set_label(xnheap_t *heap, const char *fmt, ...)
+{
+	if (!heap || !fmt)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(heap->label, sizeof heap->label, fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------- deferred release ----------------
+ *
+ * A per-heap LIFO of holders.  As in Xenomai 2, a holder's next member
+ * links the queue and its last member carries the block's address.
+ *
+ * Push (xnheap_schedule_free) is wait-free: store the block, mark the
+ * link as not yet known, swap the holder in as the new head (one atomic
+ * exchange), then store the old head as the link.  Between the exchange
+ * and the last store the holder is reachable with an unknown link; the
+ * consumer waits for that one store (xn_link_of).
+ *
+ * Pop-all (xnheap_finalize_free) swaps the head with NULL: it owns the
+ * holders it got, since every holder pushed after the swap hangs below a
+ * new head.  Each holder's link is read before its block is released (the
+ * holder usually lies in the block). */
+
+/* Value of a link that its producer has not stored yet: an address that
+ * no caller can pass as a holder. */
+static struct xnholder xn_unknown_link;
+#define XN_UNKNOWN (&xn_unknown_link)
+
+void xnheap_schedule_free(xnheap_t *heap, void *block, struct xnholder *link)
+{
+	if (!heap || !link)
+		return;
+	link->last = (struct xnholder *)block;
+	__atomic_store_n(&link->next, XN_UNKNOWN, __ATOMIC_RELAXED);
+	struct xnholder *prev = __atomic_exchange_n(&heap->idleq, link, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&link->next, prev, __ATOMIC_RELEASE);
+}
+
+static struct xnholder *xn_link_of(struct xnholder *h)
+{
+	unsigned spins = 0;
+	struct xnholder *next;
+	while ((next = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE)) == XN_UNKNOWN) {
+		/* The producer is between two of its stores: let it run.  After
+		 * a few yields, sleep, so that a producer of lower priority on
+		 * this CPU gets it under any policy. */
+		if (++spins < 16) {
+			sched_yield();
+		} else {
+			struct timespec ts = { 0, 50000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return next;
+}
+
+void xnheap_finalize_free(xnheap_t *heap)
+{
+	if (!heap || !__atomic_load_n(&heap->idleq, __ATOMIC_RELAXED))
+		return;
+	struct xnholder *h = __atomic_exchange_n(&heap->idleq, NULL, __ATOMIC_ACQUIRE);
+	while (h) {
+		struct xnholder *next = xn_link_of(h);
+		void *block = h->last;
+		xnheap_free(heap, block);
+		h = next;
+	}
+}
+
+/* ---------------- the system heap ----------------
+ *
+ * xn_sys is NULL until the heap is set up, then &xn_sys_heap; readers
+ * load it with acquire ordering, the set-up stores it with release after
+ * xnheap_init returned.  Set-up and destruction are serialised by
+ * xn_sys_mtx. */
+static xnheap_t xn_sys_heap;
+static _Atomic(xnheap_t *) xn_sys;
+static pthread_mutex_t xn_sys_mtx = PTHREAD_MUTEX_INITIALIZER;
+static bool xn_sys_buf_dirty; /* built-in buffer used since program start */
+static unsigned char xn_sys_buf[RTHEAP_XN_SYSHEAP_SIZE]
+	__attribute__((aligned(4096)));
+
+/* Called with xn_sys_mtx held and the heap not set up. */
+static int xn_sys_setup(void *buf, u_long size, u_long pagesize)
+{
+	unsigned flags = 0;
+	if (!buf) {
+		if (size)
+			return -EINVAL;
+		buf = xn_sys_buf;
+		size = sizeof xn_sys_buf;
+		if (!xn_sys_buf_dirty)
+			flags = RTHEAP_F_ZEROED; /* .bss: O(1) set-up */
+		xn_sys_buf_dirty = true; /* written from now on, even on failure */
+	}
+	if (!pagesize)
+		pagesize = XNHEAP_PAGE_SIZE;
+	int err = xn_setup(&xn_sys_heap, buf, size, pagesize, flags);
+	if (err)
+		return err;
+	xnheap_set_label(&xn_sys_heap, "main heap");
+	atomic_store_explicit(&xn_sys, &xn_sys_heap, memory_order_release);
+	return 0;
+}
+
+int xnheap_system_init(void *buf, u_long size, u_long pagesize)
+{
+	pthread_mutex_lock(&xn_sys_mtx);
+	int err = atomic_load_explicit(&xn_sys, memory_order_relaxed)
+	                  ? -EBUSY
+	                  : xn_sys_setup(buf, size, pagesize);
+	pthread_mutex_unlock(&xn_sys_mtx);
+	return err;
+}
+
+int xnheap_system_destroy(xnheap_flushfn flushfn, void *cookie)
+{
+	pthread_mutex_lock(&xn_sys_mtx);
+	xnheap_t *h = atomic_load_explicit(&xn_sys, memory_order_relaxed);
+	int err = h ? xnheap_destroy(h, flushfn, cookie) : -EINVAL;
+	if (h)
+		atomic_store_explicit(&xn_sys, NULL, memory_order_release);
+	pthread_mutex_unlock(&xn_sys_mtx);
+	return err;
+}
+
+xnheap_t *xnheap_system(void)
+{
+	xnheap_t *h = atomic_load_explicit(&xn_sys, memory_order_acquire);
+	if (__builtin_expect(h != NULL, 1))
+		return h;
+	pthread_mutex_lock(&xn_sys_mtx);
+	if (!atomic_load_explicit(&xn_sys, memory_order_relaxed))
+		(void)xn_sys_setup(NULL, 0, 0);
+	h = atomic_load_explicit(&xn_sys, memory_order_relaxed);
+	pthread_mutex_unlock(&xn_sys_mtx);
+	return h;
+}
+
+void *xnmalloc(u_long size)
+{
+	return xnheap_alloc(xnheap_system(), size);
+}
+
+int xnfree(void *block)
+{
+	return xnheap_free(xnheap_system(), block);
 }

@@ -1003,7 +1003,9 @@ TEST(ErrXnheap, InitBadArguments)
 	EXPECT_EQ(xnheap_init(&h, b.p, RTHEAP_EXTENT_HDR + 256, 256), -EINVAL);
 	EXPECT_EQ(xnheap_init(&h, b.p, ~0ul, 256), -EINVAL);
 	// 0 is no page size for Xenomai (unlike the native config).
-	for (u_long ps : {0ul, 1ul, 4ul, 3ul, 300ul, 65536ul, ~0ul})
+	// 65536 is a valid page size, but 64 KiB cannot hold two such pages;
+	// 2^23 is above 2^XNHEAP_MAXLOG2.
+	for (u_long ps : {0ul, 1ul, 4ul, 3ul, 300ul, 65536ul, 1ul << 23, ~0ul})
 		EXPECT_EQ(xnheap_init(&h, b.p, b.n, ps), -EINVAL) << ps;
 	EXPECT_EQ(xnheap_page_size(&h), 0ul);
 	// Powers of two from 8 to 128 are rounded up to 256.
@@ -1109,6 +1111,133 @@ TEST(ErrXnheap, OverheadBadArguments)
 	EXPECT_EQ(xnheap_overhead(100, 512), 100ul);
 	EXPECT_EQ(xnheap_overhead(64 * 1024, 300), u_long{64 * 1024});
 	EXPECT_LE(xnheap_overhead(~0ul, 4096), ~0ul);
+	// Pages above 32 KiB: above 2^XNHEAP_MAXLOG2, or fewer than two pages.
+	EXPECT_EQ(xnheap_overhead(64ul << 20, 1ul << 23), 64ul << 20);
+	EXPECT_EQ(xnheap_overhead(64ul << 20, 3ul << 20), 64ul << 20);
+	EXPECT_EQ(xnheap_overhead(2ul << 20, 1ul << 20), 2ul << 20);
+	EXPECT_LT(xnheap_overhead(3ul << 20, 1ul << 20), 1ul << 20);
+}
+
+TEST(ErrXnheap, RoundedSizeBadPageSize)
+{
+	EXPECT_EQ(xnheap_rounded_size(4096, 0), 0u);
+	EXPECT_EQ(xnheap_rounded_size(4096, 3), 0u);
+	EXPECT_EQ(xnheap_rounded_size(4096, 768), 0u);
+	EXPECT_GT(xnheap_rounded_size(4096, 512), 4096u);
+}
+
+TEST(ErrXnheap, SetLabelNullArguments)
+{
+	AlignedBuf b(64 * 1024);
+	xnheap_t h{};
+	ASSERT_EQ(xnheap_init(&h, b.p, b.n, 512), 0);
+	xnheap_set_label(&h, "kept");
+	xnheap_set_label(nullptr, "lost %d", 1);
+	xnheap_set_label(&h, nullptr);
+	EXPECT_STREQ(h.label, "kept");
+	EXPECT_EQ(xnheap_destroy(&h, nullptr, nullptr), 0);
+}
+
+struct XnObj {
+	xnholder_t link;
+	char data[48];
+};
+
+TEST(ErrXnheap, ScheduleFreeNullArguments)
+{
+	AlignedBuf b(64 * 1024);
+	xnheap_t h{};
+	ASSERT_EQ(xnheap_init(&h, b.p, b.n, 512), 0);
+	auto *o = static_cast<XnObj *>(xnheap_alloc(&h, sizeof(XnObj)));
+	ASSERT_NE(o, nullptr);
+	const u_long used = xnheap_used_mem(&h);
+	xnheap_schedule_free(nullptr, o, &o->link);
+	xnheap_schedule_free(&h, o, nullptr);
+	EXPECT_EQ(h.idleq, nullptr);
+	xnheap_finalize_free(&h);
+	xnheap_finalize_free(nullptr);
+	EXPECT_EQ(xnheap_check_block(&h, o), 0); // still allocated
+	EXPECT_EQ(xnheap_used_mem(&h), used);
+	EXPECT_EQ(xnheap_free(&h, o), 0);
+	EXPECT_EQ(xnheap_destroy(&h, nullptr, nullptr), 0);
+}
+
+TEST(ErrXnheap, FinalizeBadQueuedBlocks)
+{
+	AlignedBuf b(64 * 1024);
+	xnheap_t h{};
+	ASSERT_EQ(xnheap_init(&h, b.p, b.n, 512), 0);
+	std::vector<Recorded> errs;
+	ASSERT_EQ(rtheap_set_error_handler(&h.rt, record_error, &errs), 0);
+	auto *good = static_cast<XnObj *>(xnheap_alloc(&h, sizeof(XnObj)));
+	auto *keep = static_cast<XnObj *>(xnheap_alloc(&h, sizeof(XnObj)));
+	auto *gone = static_cast<XnObj *>(xnheap_alloc(&h, sizeof(XnObj)));
+	ASSERT_TRUE(good && keep && gone);
+	std::memset(keep->data, 0x66, sizeof keep->data);
+	ASSERT_EQ(xnheap_free(&h, gone), 0);
+	const u_long used = xnheap_used_mem(&h);
+	xnholder_t l1, l2, l3;
+	xnheap_schedule_free(&h, g_foreign, &l1);                          // foreign
+	xnheap_schedule_free(&h, reinterpret_cast<char *>(keep) + 16, &l2); // interior
+	xnheap_schedule_free(&h, gone, &l3);                               // double free
+	xnheap_schedule_free(&h, good, &good->link);
+	xnheap_finalize_free(&h);
+	// The good block is released, the three others reported and refused.
+	EXPECT_EQ(xnheap_check_block(&h, good), -EINVAL);
+	EXPECT_EQ(xnheap_used_mem(&h), used - 64);
+	ASSERT_EQ(errs.size(), 3u);
+	EXPECT_EQ(errs[0].kind, RTHEAP_ERR_DOUBLE_FREE); // the most recent first
+	EXPECT_EQ(errs[0].addr, static_cast<void *>(gone));
+	EXPECT_EQ(errs[1].kind, RTHEAP_ERR_NOT_BLOCK);
+	EXPECT_EQ(errs[2].kind, RTHEAP_ERR_FOREIGN);
+	EXPECT_EQ(errs[2].addr, static_cast<void *>(g_foreign));
+	for (unsigned char c : keep->data)
+		ASSERT_EQ(c, 0x66);
+	EXPECT_EQ(xnheap_check_block(&h, keep), 0);
+	struct rtheap_stats st;
+	ASSERT_EQ(rtheap_get_stats(&h.rt, &st), 0);
+	EXPECT_EQ(st.errors, 3u);
+	EXPECT_EQ(rtheap_check(&h.rt, nullptr), 0);
+	EXPECT_EQ(xnheap_destroy(&h, nullptr, nullptr), 0);
+}
+
+TEST(ErrXnheap, SystemInitAndDestroy)
+{
+	(void)xnheap_system(); // set up, whatever the state
+	AlignedBuf b(64 * 1024);
+	EXPECT_EQ(xnheap_system_init(b.p, b.n, 512), -EBUSY);
+	EXPECT_EQ(xnheap_system_init(nullptr, 0, 0), -EBUSY);
+	ASSERT_EQ(xnheap_system_destroy(nullptr, nullptr), 0);
+	EXPECT_EQ(xnheap_system_destroy(nullptr, nullptr), -EINVAL);
+	EXPECT_EQ(xnheap_system_init(nullptr, 4096, 0), -EINVAL);
+	EXPECT_EQ(xnheap_system_init(b.p + 4, b.n - 4, 0), -EINVAL);
+	EXPECT_EQ(xnheap_system_init(b.p, 100, 0), -EINVAL);
+	EXPECT_EQ(xnheap_system_init(b.p, b.n, 300), -EINVAL);
+	EXPECT_EQ(xnheap_system_init(b.p, b.n, 1ul << 23), -EINVAL);
+	EXPECT_EQ(xnheap_system_init(nullptr, 0, 3), -EINVAL);
+	// After the failures, the system heap is still to be set up.
+	EXPECT_EQ(xnheap_system_destroy(nullptr, nullptr), -EINVAL);
+	ASSERT_EQ(xnheap_system_init(b.p, b.n, 0), 0);
+	EXPECT_EQ(xnheap_page_size(&kheap), u_long{XNHEAP_PAGE_SIZE});
+	ASSERT_EQ(xnheap_system_destroy(nullptr, nullptr), 0);
+	EXPECT_NE(xnheap_system(), nullptr); // back to the defaults
+}
+
+TEST(ErrXnheap, XnmallocXnfree)
+{
+	EXPECT_EQ(xnmalloc(0), nullptr);
+	EXPECT_EQ(xnmalloc(~0ul), nullptr);
+	EXPECT_EQ(xnmalloc(xnheap_usable_mem(&kheap) + 1), nullptr);
+	auto *p = static_cast<unsigned char *>(xnmalloc(100));
+	ASSERT_NE(p, nullptr);
+	const u_long used = xnheap_used_mem(&kheap);
+	EXPECT_EQ(xnfree(nullptr), -EFAULT);
+	EXPECT_EQ(xnfree(g_foreign), -EFAULT);
+	EXPECT_EQ(xnfree(p + 16), -EINVAL);
+	EXPECT_EQ(xnheap_used_mem(&kheap), used);
+	EXPECT_EQ(xnfree(p), 0);
+	EXPECT_EQ(xnfree(p), -EINVAL);
+	EXPECT_EQ(rtheap_check(&kheap.rt, nullptr), 0);
 }
 
 } // namespace

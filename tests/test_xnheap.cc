@@ -3,7 +3,11 @@
 // Xenomai 2 type, and the calls behave as documented in xnheap.h.
 #include <sys/types.h> // the BSD u_long typedef comes first, as in Xenomai code
 
+#include <atomic>
+#include <cstdio>
 #include <set>
+#include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -12,6 +16,7 @@
 #include "test_common.h"
 
 extern "C" int xnheap_c_program(void *mem, u_long size); // test_xnheap_c.c
+extern "C" int xnheap_skin_program(int nqueues, int nmsgs); // test_xnheap_skin.c
 
 namespace {
 
@@ -39,9 +44,29 @@ static_assert(std::is_same<decltype(&xnheap_extentsize), u_long (*)(xnheap_t *)>
               "extentsize");
 static_assert(std::is_same<decltype(&xnheap_page_size), u_long (*)(xnheap_t *)>::value,
               "page_size");
+// (The format attribute keeps decltype out of a template argument here.)
+[[maybe_unused]] constexpr void (*kSetLabel)(xnheap_t *, const char *, ...) = &xnheap_set_label;
+static_assert(std::is_same<decltype(&xnheap_schedule_free),
+                           void (*)(xnheap_t *, void *, xnholder_t *)>::value, "schedule_free");
+static_assert(std::is_same<decltype(&xnheap_finalize_free), void (*)(xnheap_t *)>::value,
+              "finalize_free");
+static_assert(std::is_same<decltype(&xnheap_rounded_size), size_t (*)(size_t, size_t)>::value,
+              "rounded_size");
+static_assert(std::is_same<decltype(&xnmalloc), void *(*)(u_long)>::value, "xnmalloc");
+static_assert(std::is_same<decltype(&xnfree), int (*)(void *)>::value, "xnfree");
+static_assert(XNHEAP_PAGE_SIZE == 512, "Xenomai 2.5/2.6 value");
+static_assert(XNHEAP_PAGE_ALIGN(1ul) == 512 && XNHEAP_PAGE_ALIGN(512ul) == 512 &&
+              XNHEAP_PAGE_ALIGN(513ul) == 1024 && XNHEAP_PAGE_ALIGN(0ul) == 0 &&
+              (1000ul & XNHEAP_PAGE_MASK) == 512, "page rounding helpers");
+static_assert(XNHEAP_MINLOG2 == 3 && XNHEAP_MAXLOG2 == 22, "Xenomai 2 page size range");
+static_assert(XNOBJECT_NAME_LEN == 32 && RTHEAP_XN_LABEL_LEN == XNOBJECT_NAME_LEN + 16,
+              "label size");
+static_assert(sizeof(((xnheap_t *)nullptr)->label) == RTHEAP_XN_LABEL_LEN, "label member");
+static_assert(offsetof(xnholder_t, next) == 0 &&
+              offsetof(xnholder_t, last) == sizeof(void *), "holder layout");
 
-// A global heap, as kernel code declared it.
-xnheap_t kheap;
+// A global heap, as kernel code declared it (kheap is the library's own now).
+xnheap_t g_kheap;
 
 struct Flushed {
 	xnheap_t *heap;
@@ -125,7 +150,8 @@ TEST(Xnheap, BadInit)
 {
 	rtt::Mapping mem(65536);
 	xnheap_t heap;
-	for (u_long bad : {3ul, 100ul, 3000ul, 65536ul}) {
+	// 65536 is a valid page size, but 64 KiB cannot hold two such pages.
+	for (u_long bad : {3ul, 100ul, 3000ul, 65536ul, 1ul << 23}) {
 		EXPECT_EQ(-EINVAL, xnheap_init(&heap, mem.data(), 65536, bad)) << bad;
 	}
 	EXPECT_EQ(-EINVAL, xnheap_init(&heap, nullptr, 65536, 256));
@@ -137,56 +163,56 @@ TEST(Xnheap, ExtendTestAndFreeAndFlush)
 {
 	static unsigned char first[64 * 1024 + 100] __attribute__((aligned(8)));
 	rtt::Mapping second(200000), third(3 << 20);
-	ASSERT_EQ(0, xnheap_init(&kheap, first, sizeof first, 512));
-	const u_long usable1 = xnheap_usable_mem(&kheap);
+	ASSERT_EQ(0, xnheap_init(&g_kheap, first, sizeof first, 512));
+	const u_long usable1 = xnheap_usable_mem(&g_kheap);
 	// Extents of other sizes than the first, and bigger than 16 MiB is not
 	// needed here: 3 MiB already exceeds the first extent's size.
-	ASSERT_EQ(0, xnheap_extend(&kheap, second.data(), 200000));
-	ASSERT_EQ(0, xnheap_extend(&kheap, third.data(), 3 << 20));
-	EXPECT_EQ(-EINVAL, xnheap_extend(&kheap, third.data() + 4096, 65536)); // overlap
-	EXPECT_EQ(-EINVAL, xnheap_extend(&kheap, first, sizeof first));
-	EXPECT_EQ((u_long)sizeof first, xnheap_extentsize(&kheap));
-	const u_long usable = xnheap_usable_mem(&kheap);
+	ASSERT_EQ(0, xnheap_extend(&g_kheap, second.data(), 200000));
+	ASSERT_EQ(0, xnheap_extend(&g_kheap, third.data(), 3 << 20));
+	EXPECT_EQ(-EINVAL, xnheap_extend(&g_kheap, third.data() + 4096, 65536)); // overlap
+	EXPECT_EQ(-EINVAL, xnheap_extend(&g_kheap, first, sizeof first));
+	EXPECT_EQ((u_long)sizeof first, xnheap_extentsize(&g_kheap));
+	const u_long usable = xnheap_usable_mem(&g_kheap);
 	EXPECT_EQ(usable1 + (200000 - xnheap_overhead(200000, 512)) +
 	              ((3ul << 20) - xnheap_overhead(3ul << 20, 512)),
 	          usable);
-	EXPECT_GT(xnheap_max_contiguous(&kheap), 2ul << 20);
+	EXPECT_GT(xnheap_max_contiguous(&g_kheap), 2ul << 20);
 	// A block only the third extent can hold.
-	void *big = xnheap_alloc(&kheap, 2 << 20);
+	void *big = xnheap_alloc(&g_kheap, 2 << 20);
 	ASSERT_NE(nullptr, big);
 	EXPECT_GE(static_cast<unsigned char *>(big), third.data());
 	EXPECT_LE(static_cast<unsigned char *>(big) + (2 << 20), third.data() + (3 << 20));
-	EXPECT_EQ((u_long)(2 << 20), xnheap_used_mem(&kheap));
+	EXPECT_EQ((u_long)(2 << 20), xnheap_used_mem(&g_kheap));
 
-	void *p = xnheap_alloc(&kheap, 40);
+	void *p = xnheap_alloc(&g_kheap, 40);
 	ASSERT_NE(nullptr, p);
 	std::memset(p, 0x11, 40);
-	EXPECT_EQ(-EBUSY, xnheap_test_and_free(&kheap, p, refuse));
-	EXPECT_EQ(0, xnheap_check_block(&kheap, p));
+	EXPECT_EQ(-EBUSY, xnheap_test_and_free(&g_kheap, p, refuse));
+	EXPECT_EQ(0, xnheap_check_block(&g_kheap, p));
 	EXPECT_EQ(0x11, static_cast<unsigned char *>(p)[39]);
-	EXPECT_EQ((u_long)(2 << 20) + 64, xnheap_used_mem(&kheap));
-	EXPECT_EQ(0, xnheap_test_and_free(&kheap, p, accept_all));
-	EXPECT_EQ(-EINVAL, xnheap_check_block(&kheap, p));
-	EXPECT_EQ(-EINVAL, xnheap_free(&kheap, p));
-	EXPECT_EQ(0, xnheap_free(&kheap, big));
-	EXPECT_EQ(0u, xnheap_used_mem(&kheap));
-	EXPECT_EQ(0, rtheap_check(&kheap.rt, nullptr));
+	EXPECT_EQ((u_long)(2 << 20) + 64, xnheap_used_mem(&g_kheap));
+	EXPECT_EQ(0, xnheap_test_and_free(&g_kheap, p, accept_all));
+	EXPECT_EQ(-EINVAL, xnheap_check_block(&g_kheap, p));
+	EXPECT_EQ(-EINVAL, xnheap_free(&g_kheap, p));
+	EXPECT_EQ(0, xnheap_free(&g_kheap, big));
+	EXPECT_EQ(0u, xnheap_used_mem(&g_kheap));
+	EXPECT_EQ(0, rtheap_check(&g_kheap.rt, nullptr));
 
 	g_flushed.clear();
-	EXPECT_EQ(0, xnheap_destroy(&kheap, flush_extent, nullptr));
+	EXPECT_EQ(0, xnheap_destroy(&g_kheap, flush_extent, nullptr));
 	std::set<std::pair<void *, u_long>> got, want{{first, (u_long)sizeof first},
 	                                               {second.data(), 200000ul},
 	                                               {third.data(), 3ul << 20}};
 	for (auto &f : g_flushed) {
-		EXPECT_EQ(&kheap, f.heap);
+		EXPECT_EQ(&g_kheap, f.heap);
 		got.insert({f.addr, f.size});
 	}
 	EXPECT_EQ(3u, g_flushed.size());
 	EXPECT_EQ(want, got);
 	EXPECT_EQ(nullptr, g_cookie);
 	// A NULL flush routine is accepted, and the heap can be set up again.
-	ASSERT_EQ(0, xnheap_init(&kheap, first, sizeof first, 512));
-	EXPECT_EQ(0, xnheap_destroy(&kheap, nullptr, nullptr));
+	ASSERT_EQ(0, xnheap_init(&g_kheap, first, sizeof first, 512));
+	EXPECT_EQ(0, xnheap_destroy(&g_kheap, nullptr, nullptr));
 }
 
 TEST(Xnheap, ExtentTableFull)
@@ -205,6 +231,377 @@ TEST(Xnheap, CProgram)
 {
 	rtt::Mapping mem(1 << 20);
 	EXPECT_EQ(0, xnheap_c_program(mem.data(), 1 << 20));
+}
+
+// ------------------------------------------------------------------
+// Sizing: xnheap_rounded_size and XNHEAP_PAGE_SIZE
+// ------------------------------------------------------------------
+
+TEST(XnheapRounded, BufferOfRoundedSizeHoldsTheRequest)
+{
+	for (u_long psize = 8; psize <= (1ul << XNHEAP_MAXLOG2); psize <<= 1) {
+		for (u_long hsize : {0ul, 1ul, 1000ul, 4096ul, 100000ul, 3ul << 20}) {
+			const size_t r = xnheap_rounded_size(hsize, psize);
+			const u_long want = std::max(hsize, 2 * psize);
+			ASSERT_EQ(0u, r % psize) << psize << " " << hsize;
+			ASSERT_GE(r, want);
+			// Whatever the alignment of the buffer.
+			for (size_t off : {size_t{0}, size_t{8}, size_t{4096 - 8}}) {
+				rtt::AlignedMapping mem(r, 1ul << XNHEAP_MAXLOG2, off);
+				ASSERT_TRUE(mem.ok());
+				xnheap_t heap;
+				ASSERT_EQ(0, xnheap_init(&heap, mem.data(), r, psize))
+					<< psize << " " << hsize << " +" << off;
+				EXPECT_GE(xnheap_usable_mem(&heap), want);
+				// The whole request fits in one block, and so do two pages.
+				void *p = xnheap_alloc(&heap, want);
+				EXPECT_NE(nullptr, p) << psize << " " << hsize << " +" << off;
+				EXPECT_EQ(0, xnheap_free(&heap, p));
+				EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+			}
+		}
+	}
+	// A skin pool: its size is a multiple of XNHEAP_PAGE_SIZE.
+	EXPECT_EQ(0u, xnheap_rounded_size(10000, XNHEAP_PAGE_SIZE) % XNHEAP_PAGE_SIZE);
+	// Tight: not more than a page above the exact buffer size.
+	EXPECT_LE(xnheap_rounded_size(100000, 4096),
+	          RTHEAP_BUFFER_SIZE(100000, 4096) + 4096);
+}
+
+TEST(XnheapRounded, BadPageSize)
+{
+	EXPECT_EQ(0u, xnheap_rounded_size(4096, 0));
+	EXPECT_EQ(0u, xnheap_rounded_size(4096, 300));
+	EXPECT_EQ(0u, xnheap_rounded_size(4096, 513));
+}
+
+// ------------------------------------------------------------------
+// Labels
+// ------------------------------------------------------------------
+
+TEST(XnheapLabel, DefaultFormattedAndTruncated)
+{
+	rtt::Mapping mem(65536);
+	xnheap_t heap;
+	std::memset(heap.label, 'x', sizeof heap.label);
+	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), 65536, XNHEAP_PAGE_SIZE));
+	char want[64];
+	std::snprintf(want, sizeof want, "unlabeled @%p", static_cast<void *>(&heap));
+	EXPECT_STREQ(want, heap.label);
+	xnheap_set_label(&heap, "rt_heap: %s #%d", "pool", 7);
+	EXPECT_STREQ("rt_heap: pool #7", heap.label);
+	// Truncated to RTHEAP_XN_LABEL_LEN - 1 characters, NUL-terminated.
+	const std::string longname(100, 'n');
+	xnheap_set_label(&heap, "%s", longname.c_str());
+	EXPECT_EQ(std::string(RTHEAP_XN_LABEL_LEN - 1, 'n'), std::string(heap.label));
+	// The label does not disturb the heap.
+	void *p = xnheap_alloc(&heap, 100);
+	EXPECT_NE(nullptr, p);
+	EXPECT_EQ(0, xnheap_free(&heap, p));
+	EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr));
+	// NULL heap or format: nothing happens.
+	xnheap_set_label(nullptr, "x");
+	xnheap_set_label(&heap, nullptr);
+	EXPECT_EQ(std::string(RTHEAP_XN_LABEL_LEN - 1, 'n'), std::string(heap.label));
+	EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+}
+
+// ------------------------------------------------------------------
+// Deferred release
+// ------------------------------------------------------------------
+
+struct Obj {
+	int before;
+	xnholder_t link; // not necessarily at the start of the object
+	char data[100];
+};
+
+TEST(XnheapDeferred, ReleasedOnlyByFinalize)
+{
+	rtt::Mapping mem(1 << 20);
+	xnheap_t heap;
+	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), 1 << 20, XNHEAP_PAGE_SIZE));
+	xnheap_finalize_free(&heap); // empty queue: nothing to do
+	std::vector<Obj *> objs;
+	for (u_long sz : {sizeof(Obj), sizeof(Obj), 5000ul, 100000ul}) {
+		auto *o = static_cast<Obj *>(xnheap_alloc(&heap, sz));
+		ASSERT_NE(nullptr, o);
+		o->before = 42;
+		objs.push_back(o);
+	}
+	const u_long used = xnheap_used_mem(&heap);
+	for (Obj *o : objs)
+		xnheap_schedule_free(&heap, o, &o->link);
+	// A holder outside the block works too.
+	void *plain = xnheap_alloc(&heap, 24);
+	ASSERT_NE(nullptr, plain);
+	xnholder_t outside;
+	xnheap_schedule_free(&heap, plain, &outside);
+	EXPECT_EQ(used + 32, xnheap_used_mem(&heap));
+	for (Obj *o : objs) {
+		EXPECT_EQ(0, xnheap_check_block(&heap, o)); // still allocated
+		EXPECT_EQ(42, o->before);                   // and untouched
+	}
+	EXPECT_EQ(&outside, __atomic_load_n(&heap.idleq, __ATOMIC_RELAXED));
+	xnheap_finalize_free(&heap);
+	EXPECT_EQ(0u, xnheap_used_mem(&heap));
+	for (Obj *o : objs)
+		EXPECT_EQ(-EINVAL, xnheap_check_block(&heap, o));
+	EXPECT_EQ(-EINVAL, xnheap_check_block(&heap, plain));
+	EXPECT_EQ(nullptr, __atomic_load_n(&heap.idleq, __ATOMIC_RELAXED));
+	// A second finalize has nothing left to release: no double free.
+	struct rtheap_stats st;
+	ASSERT_EQ(0, rtheap_get_stats(&heap.rt, &st));
+	xnheap_finalize_free(&heap);
+	struct rtheap_stats st2;
+	ASSERT_EQ(0, rtheap_get_stats(&heap.rt, &st2));
+	EXPECT_EQ(st.errors, st2.errors);
+	EXPECT_EQ(st.free_calls, st2.free_calls);
+	EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr));
+	EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+}
+
+TEST(XnheapDeferred, ConcurrentQueueingAndFinalize)
+{
+	constexpr int kThreads = 3, kPerThread = 3000;
+	// Room for every block at once: the finaliser may not run until the end.
+	rtt::Mapping mem(16 << 20);
+	xnheap_t heap;
+	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), 16 << 20, XNHEAP_PAGE_SIZE));
+	std::atomic<int> running{kThreads};
+	std::atomic<int> failed{0};
+	std::vector<std::thread> ts;
+	for (int t = 0; t < kThreads; t++) {
+		ts.emplace_back([&, t] {
+			for (int i = 0; i < kPerThread; i++) {
+				auto *o = static_cast<Obj *>(
+					xnheap_alloc(&heap, sizeof(Obj) + (i % 3) * 200));
+				if (!o) {
+					failed++;
+					continue;
+				}
+				o->before = t;
+				xnheap_schedule_free(&heap, o, &o->link);
+			}
+			running--;
+		});
+	}
+	// The finaliser runs while the producers queue.
+	while (running.load() > 0)
+		xnheap_finalize_free(&heap);
+	for (auto &t : ts)
+		t.join();
+	xnheap_finalize_free(&heap);
+	EXPECT_EQ(0, failed.load());
+	EXPECT_EQ(0u, xnheap_used_mem(&heap));
+	struct rtheap_stats st;
+	ASSERT_EQ(0, rtheap_get_stats(&heap.rt, &st));
+	EXPECT_EQ(size_t{kThreads * kPerThread}, st.free_calls);
+	EXPECT_EQ(0u, st.errors);
+	EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr));
+	EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+}
+
+// ------------------------------------------------------------------
+// System heap: xnmalloc, xnfree, kheap
+// ------------------------------------------------------------------
+
+TEST(XnheapSystem, FirstUseDefaults)
+{
+	xnheap_t *sys = xnheap_system();
+	ASSERT_NE(nullptr, sys);
+	EXPECT_EQ(sys, &kheap);
+	EXPECT_EQ(u_long{XNHEAP_PAGE_SIZE}, xnheap_page_size(&kheap));
+	EXPECT_EQ(u_long{RTHEAP_XN_SYSHEAP_SIZE}, xnheap_extentsize(&kheap));
+	EXPECT_STREQ("main heap", kheap.label);
+	const u_long used = xnheap_used_mem(&kheap);
+	void *p = xnmalloc(100);
+	ASSERT_NE(nullptr, p);
+	std::memset(p, 0x5a, 100);
+	EXPECT_EQ(used + 128, xnheap_used_mem(&kheap));
+	EXPECT_EQ(0, xnheap_check_block(&kheap, p));
+	EXPECT_EQ(0, xnfree(p));
+	EXPECT_EQ(-EINVAL, xnfree(p));
+	EXPECT_EQ(-EFAULT, xnfree(nullptr));
+	EXPECT_EQ(nullptr, xnmalloc(0));
+	EXPECT_EQ(nullptr, xnmalloc(RTHEAP_XN_SYSHEAP_SIZE));
+	EXPECT_EQ(used, xnheap_used_mem(&kheap));
+	// Deferred release on the system heap, as skins release task objects.
+	auto *o = static_cast<Obj *>(xnmalloc(sizeof(Obj)));
+	ASSERT_NE(nullptr, o);
+	xnheap_schedule_free(&kheap, o, &o->link);
+	EXPECT_EQ(0, xnheap_check_block(&kheap, o));
+	xnfreesync();
+	EXPECT_EQ(-EINVAL, xnheap_check_block(&kheap, o));
+	EXPECT_EQ(used, xnheap_used_mem(&kheap));
+	// Already set up.
+	unsigned char buf[8192];
+	EXPECT_EQ(-EBUSY, xnheap_system_init(buf, sizeof buf, 0));
+	EXPECT_EQ(-EBUSY, xnheap_system_init(nullptr, 0, 0));
+	EXPECT_EQ(0, rtheap_check(&kheap.rt, nullptr));
+}
+
+int g_sys_flushes;
+void *g_sys_flushed;
+void sys_flush(xnheap_t *, void *extaddr, u_long, void *cookie)
+{
+	g_sys_flushes++;
+	g_sys_flushed = extaddr;
+	EXPECT_EQ(nullptr, cookie);
+}
+
+TEST(XnheapSystem, ExplicitInitOverCallerBuffer)
+{
+	(void)xnheap_system(); // whatever the state, start from a set-up heap
+	ASSERT_EQ(0, xnheap_system_destroy(nullptr, nullptr));
+	EXPECT_EQ(-EINVAL, xnheap_system_destroy(nullptr, nullptr));
+	rtt::Mapping mem(1 << 20);
+	EXPECT_EQ(-EINVAL, xnheap_system_init(nullptr, 4096, 0));
+	EXPECT_EQ(-EINVAL, xnheap_system_init(mem.data(), 1 << 20, 300));
+	EXPECT_EQ(-EINVAL, xnheap_system_init(mem.data(), 100, 0));
+	ASSERT_EQ(0, xnheap_system_init(mem.data(), 1 << 20, 4096));
+	EXPECT_EQ(-EBUSY, xnheap_system_init(mem.data(), 1 << 20, 4096));
+	EXPECT_EQ(u_long{4096}, xnheap_page_size(&kheap));
+	EXPECT_EQ(u_long{1 << 20}, xnheap_extentsize(&kheap));
+	auto *p = static_cast<unsigned char *>(xnmalloc(300000));
+	ASSERT_NE(nullptr, p); // more than the built-in buffer holds
+	EXPECT_GE(p, mem.data());
+	EXPECT_LE(p + 300000, mem.data() + (1 << 20));
+	EXPECT_EQ(0, xnfree(p));
+	g_sys_flushes = 0;
+	ASSERT_EQ(0, xnheap_system_destroy(sys_flush, nullptr));
+	EXPECT_EQ(1, g_sys_flushes);
+	EXPECT_EQ(static_cast<void *>(mem.data()), g_sys_flushed);
+	// The built-in buffer again, now with its map cleared, and another page.
+	ASSERT_EQ(0, xnheap_system_init(nullptr, 0, 1024));
+	EXPECT_EQ(u_long{1024}, xnheap_page_size(&kheap));
+	EXPECT_EQ(u_long{RTHEAP_XN_SYSHEAP_SIZE}, xnheap_extentsize(&kheap));
+	EXPECT_EQ(0, rtheap_check(&kheap.rt, nullptr));
+	p = static_cast<unsigned char *>(xnmalloc(5000));
+	ASSERT_NE(nullptr, p);
+	EXPECT_EQ(0, xnfree(p));
+	ASSERT_EQ(0, xnheap_system_destroy(nullptr, nullptr));
+	// First use sets the defaults up again, over a used buffer.
+	p = static_cast<unsigned char *>(xnmalloc(64));
+	ASSERT_NE(nullptr, p);
+	EXPECT_EQ(u_long{XNHEAP_PAGE_SIZE}, xnheap_page_size(&kheap));
+	EXPECT_EQ(0, xnfree(p));
+	EXPECT_EQ(0u, xnheap_used_mem(&kheap));
+	EXPECT_EQ(0, rtheap_check(&kheap.rt, nullptr));
+}
+
+TEST(XnheapSystem, ConcurrentFirstUse)
+{
+	(void)xnheap_system();
+	ASSERT_EQ(0, xnheap_system_destroy(nullptr, nullptr));
+	constexpr int kThreads = 4;
+	std::atomic<int> go{0};
+	std::vector<void *> got(kThreads);
+	std::vector<xnheap_t *> seen(kThreads);
+	std::vector<std::thread> ts;
+	for (int t = 0; t < kThreads; t++) {
+		ts.emplace_back([&, t] {
+			while (!go.load())
+				;
+			got[t] = xnmalloc(64);
+			seen[t] = xnheap_system();
+		});
+	}
+	go = 1;
+	for (auto &t : ts)
+		t.join();
+	std::set<void *> distinct;
+	for (int t = 0; t < kThreads; t++) {
+		ASSERT_NE(nullptr, got[t]);
+		EXPECT_EQ(xnheap_system(), seen[t]);
+		distinct.insert(got[t]);
+	}
+	EXPECT_EQ(size_t{kThreads}, distinct.size());
+	EXPECT_EQ(u_long{kThreads * 64}, xnheap_used_mem(&kheap));
+	for (void *p : got)
+		EXPECT_EQ(0, xnfree(p));
+	EXPECT_EQ(0, rtheap_check(&kheap.rt, nullptr));
+}
+
+// ------------------------------------------------------------------
+// Pages above 32 KiB
+// ------------------------------------------------------------------
+
+// Xenomai 2's block size for a request in a heap of page size P.
+u_long xeno_block(u_long req, u_long page)
+{
+	if (req <= 2 * page) {
+		u_long b = 16;
+		while (b < req)
+			b <<= 1;
+		return b;
+	}
+	return (req + page - 1) / page * page;
+}
+
+TEST(XnheapLargePages, RoundingUsageAndAlignment)
+{
+	for (u_long psize = 65536; psize <= (1ul << XNHEAP_MAXLOG2); psize <<= 1) {
+		const size_t hsize = xnheap_rounded_size(12 * psize, psize);
+		rtt::AlignedMapping mem(hsize, RTHEAP_MAX_PAGE);
+		ASSERT_TRUE(mem.ok());
+		xnheap_t heap;
+		ASSERT_EQ(0, xnheap_init(&heap, mem.data(), hsize, psize)) << psize;
+		EXPECT_EQ(psize, xnheap_page_size(&heap));
+		EXPECT_EQ(hsize, xnheap_extentsize(&heap));
+		EXPECT_EQ(hsize - xnheap_overhead(hsize, psize), xnheap_usable_mem(&heap));
+		EXPECT_GE(xnheap_usable_mem(&heap), 12 * psize);
+		u_long used = 0;
+		std::vector<void *> blocks;
+		for (u_long req : {1ul, 100ul, 16384ul, 16385ul, 40000ul, psize / 2 + 1, psize,
+		                   psize + 1, 2 * psize, 2 * psize + 1}) {
+			void *p = xnheap_alloc(&heap, req);
+			ASSERT_NE(nullptr, p) << psize << " " << req;
+			const u_long b = xeno_block(req, psize);
+			used += b;
+			EXPECT_EQ(used, xnheap_used_mem(&heap)) << psize << " " << req;
+			EXPECT_EQ(size_t{b}, rtheap_usable_size(&heap.rt, p)) << psize << " " << req;
+			// Aligned to the block size up to 32 KiB, to 32 KiB above.
+			const u_long al = b < RTHEAP_MAX_PAGE ? b : RTHEAP_MAX_PAGE;
+			EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % al) << psize << " " << req;
+			std::memset(p, 0x3c, req);
+			blocks.push_back(p);
+		}
+		EXPECT_EQ(nullptr, xnheap_alloc(&heap, ~0ul));
+		EXPECT_EQ(nullptr, xnheap_alloc(&heap, ~0ul - psize));
+		for (void *p : blocks)
+			EXPECT_EQ(0, xnheap_free(&heap, p));
+		EXPECT_EQ(0u, xnheap_used_mem(&heap));
+		EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr));
+		EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+	}
+}
+
+TEST(XnheapLargePages, TwoPagesNeeded)
+{
+	const u_long psize = 1ul << 20;
+	const size_t ok = xnheap_rounded_size(0, psize); // two pages
+	rtt::Mapping mem(ok);
+	xnheap_t heap;
+	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), ok, psize));
+	void *p = xnheap_alloc(&heap, 2 * psize);
+	EXPECT_NE(nullptr, p);
+	EXPECT_EQ(0, xnheap_free(&heap, p));
+	EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+	// Just under two pages of usable memory: refused, as in Xenomai 2.
+	EXPECT_EQ(-EINVAL, xnheap_init(&heap, mem.data(), 2 * psize, psize));
+	EXPECT_EQ(u_long{2 * psize}, xnheap_overhead(2 * psize, psize));
+	EXPECT_EQ(-EINVAL, xnheap_init(&heap, mem.data(), ok, 1ul << (XNHEAP_MAXLOG2 + 1)));
+}
+
+// ------------------------------------------------------------------
+// A skin-style program in strict C
+// ------------------------------------------------------------------
+
+TEST(Xnheap, SkinProgram)
+{
+	EXPECT_EQ(0, xnheap_skin_program(4, 40));
+	EXPECT_EQ(0, xnheap_skin_program(8, 64));
 }
 
 } // namespace
