@@ -780,6 +780,35 @@ TEST_F(HeapTest, BucketPagesPerClass)
 
 // ------------------------------------------------------- overhead etc.
 
+// rtheap_overhead() is exact for a page-aligned buffer; at another 8-byte
+// alignment the padding before the page array differs, by less than a
+// page, so the buffer holds at most one page fewer or one more.
+TEST(Overhead, ExactWhenPageAlignedWithinOnePageOtherwise)
+{
+	for (size_t page : {256u, 1024u}) {
+		rtt::AlignedMapping mem(1 << 20, page);
+		ASSERT_TRUE(mem.ok());
+		for (size_t sz = 4 * page; sz < 64 * page; sz += 52) {
+			const size_t o = rtheap_overhead(sz, page);
+			ASSERT_LT(o, sz);
+			const size_t want = (sz - o) / page;
+			for (size_t off = 0; off < page; off += 8) {
+				auto h = rtt::new_heap();
+				auto cfg = rtt::config(page);
+				ASSERT_EQ(0, rtheap_init(h.get(), mem.data() + off, sz, &cfg));
+				const size_t got = rtt::stats(h.get()).usable / page;
+				if (off == 0) {
+					ASSERT_EQ(want, got) << "size " << sz;
+				} else {
+					ASSERT_LE(got, want + 1) << "size " << sz << " offset " << off;
+					ASSERT_GE(got + 1, want) << "size " << sz << " offset " << off;
+				}
+				ASSERT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+			}
+		}
+	}
+}
+
 TEST(Overhead, ValuesAndVersion)
 {
 	for (size_t page : {256u, 512u, 4096u, 32768u}) {
