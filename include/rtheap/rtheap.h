@@ -446,7 +446,8 @@ void *rtheap_zalloc(rtheap_t *heap, size_t size);
 /**
  * Release a block.  A NULL @p ptr does nothing and returns 0, as free(NULL)
  * does (tlsf_free, o1heapFree and Zephyr's sys_heap_free agree): it is not
- * a misuse, not counted and not reported.
+ * a misuse, not counted and not reported (an unusable @p heap is still
+ * -EINVAL).
  * @return 0 (also for NULL); -EFAULT: @p ptr is outside every extent;
  *         -EINVAL: @p ptr is inside the heap but not the start of a live
  *         block (interior pointer, free page, double free), or the heap
