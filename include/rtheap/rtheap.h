@@ -64,6 +64,12 @@
  *    is also reported to the error callback), and cleanup code, like
  *    free(NULL)-style code, ignores it; GCC does not let a (void) cast
  *    silence this attribute, so it is kept where ignoring is always wrong.
+ *    Not on rtheap_init() and rtheap_extend() either: check them, but a
+ *    caller whose arguments cannot fail (a static buffer of
+ *    RTHEAP_BUFFER_SIZE() bytes, the default configuration) may ignore
+ *    them, and a failure shows anyway (an unusable heap returns NULL from
+ *    every allocation; a heap that did not grow calls the low-memory
+ *    callback again).
  */
 #ifdef __has_attribute
 #define RTHEAP_HAS_ATTRIBUTE_(x) __has_attribute(x)
