@@ -170,7 +170,9 @@ RT_COLD void lowmem_try_arm(struct rt_heap *h)
 		lowmem_arm(h);
 }
 
-/* After usable, the limits or the callback changed. */
+/* After an extension changed usable: re-arm if memory is back above the
+ * limits, else stay (or become) disarmed: the helper that extended too
+ * little was already told, and reads the statistics to see it. */
 static void lowmem_update(struct rt_heap *h)
 {
 	if (!h->lowmem_fn || lowmem_ok(h))
@@ -480,8 +482,7 @@ RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 {
 	struct rt_extent *x = rt_extent_find(h, ptr);
 	if (rt_unlikely(!x)) {
-		if (ptr)
-			rt_report(h, RTHEAP_ERR_FOREIGN, ptr);
+		rt_report(h, RTHEAP_ERR_FOREIGN, ptr);
 		return -EFAULT;
 	}
 	/* one unsigned compare: below the page array, past it, or an
@@ -551,6 +552,8 @@ int rtheap_free(rtheap_t *heap, void *ptr)
 	struct rt_heap *h = rt_heap_of(heap);
 	if (rt_unlikely(!rt_heap_ok(h)))
 		return -EINVAL;
+	if (rt_unlikely(!ptr))
+		return 0; /* as free(NULL): nothing to do, not a misuse */
 	heap_lock(h);
 	int err = free_locked(h, ptr, NULL);
 	if (rt_unlikely(err))
@@ -564,6 +567,8 @@ int rtheap_test_and_free(rtheap_t *heap, void *ptr, int (*ckfn)(void *block))
 	struct rt_heap *h = rt_heap_of(heap);
 	if (rt_unlikely(!rt_heap_ok(h)))
 		return -EINVAL;
+	if (rt_unlikely(!ptr))
+		return 0; /* as rtheap_free(NULL); ckfn is not called */
 	heap_lock(h);
 	int err = free_locked(h, ptr, ckfn);
 	if (err)
@@ -625,7 +630,10 @@ int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
 	h->lowmem_threshold = threshold;
 	h->lowmem_fn = fn;
 	h->lowmem_arg = arg;
-	lowmem_update(h);
+	/* Armed whatever free memory is now: if it is already below a limit,
+	 * the next successful allocation calls fn (request 0).  A callback set
+	 * late would otherwise hear nothing until memory came back. */
+	lowmem_arm(h);
 	heap_unlock(h);
 	return 0;
 }
@@ -637,7 +645,7 @@ int rtheap_set_lowmem_run(rtheap_t *heap, size_t run_bytes)
 		return -EINVAL;
 	heap_lock(h);
 	h->lowmem_run = run_bytes;
-	lowmem_update(h);
+	lowmem_arm(h); /* as rtheap_set_lowmem */
 	heap_unlock(h);
 	return 0;
 }

@@ -124,14 +124,26 @@ void *xnheap_alloc(xnheap_t *heap, u_long size)
 	return rtheap_alloc(&heap->rt, size);
 }
 
+/* Xenomai 2 answers -EFAULT for NULL (it is outside the heap); the native
+ * call takes NULL as free() does.  NULL is not reported as a misuse. */
+static int xn_null_block(xnheap_t *heap)
+{
+	return rt_heap_ok(rt_heap_of(&heap->rt)) ? -EFAULT : -EINVAL;
+}
+
 int xnheap_free(xnheap_t *heap, void *block)
 {
-	return heap ? rtheap_free(&heap->rt, block) : -EINVAL;
+	if (!heap)
+		return -EINVAL;
+	return block ? rtheap_free(&heap->rt, block) : xn_null_block(heap);
 }
 
 int xnheap_test_and_free(xnheap_t *heap, void *block, int (*ckfn)(void *block))
 {
-	return heap ? rtheap_test_and_free(&heap->rt, block, ckfn) : -EINVAL;
+	if (!heap)
+		return -EINVAL;
+	return block ? rtheap_test_and_free(&heap->rt, block, ckfn)
+	             : xn_null_block(heap);
 }
 
 int xnheap_extend(xnheap_t *heap, void *extaddr, u_long extsize)

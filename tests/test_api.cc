@@ -464,10 +464,13 @@ protected:
 	}
 };
 
-TEST_F(BadFree, NullIsEfault)
+TEST_F(BadFree, NullIsNoop)
 {
+	// As free(NULL): 0, nothing changed, nothing reported.
 	keep(64);
-	expect_rejected(nullptr, -EFAULT, {}, "free(NULL)");
+	expect_rejected(nullptr, 0, {}, "free(NULL)");
+	EXPECT_TRUE(errs_.empty());
+	EXPECT_EQ(0u, stats(h()).errors);
 }
 
 TEST_F(BadFree, ForeignAddressesAreEfault)
@@ -777,6 +780,35 @@ TEST_F(HeapTest, BucketPagesPerClass)
 
 // ------------------------------------------------------- overhead etc.
 
+// rtheap_overhead() is exact for a page-aligned buffer; at another 8-byte
+// alignment the padding before the page array differs, by less than a
+// page, so the buffer holds at most one page fewer or one more.
+TEST(Overhead, ExactWhenPageAlignedWithinOnePageOtherwise)
+{
+	for (size_t page : {256u, 1024u}) {
+		rtt::AlignedMapping mem(1 << 20, page);
+		ASSERT_TRUE(mem.ok());
+		for (size_t sz = 4 * page; sz < 64 * page; sz += 52) {
+			const size_t o = rtheap_overhead(sz, page);
+			ASSERT_LT(o, sz);
+			const size_t want = (sz - o) / page;
+			for (size_t off = 0; off < page; off += 8) {
+				auto h = rtt::new_heap();
+				auto cfg = rtt::config(page);
+				ASSERT_EQ(0, rtheap_init(h.get(), mem.data() + off, sz, &cfg));
+				const size_t got = rtt::stats(h.get()).usable / page;
+				if (off == 0) {
+					ASSERT_EQ(want, got) << "size " << sz;
+				} else {
+					ASSERT_LE(got, want + 1) << "size " << sz << " offset " << off;
+					ASSERT_GE(got + 1, want) << "size " << sz << " offset " << off;
+				}
+				ASSERT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
+			}
+		}
+	}
+}
+
 TEST(Overhead, ValuesAndVersion)
 {
 	for (size_t page : {256u, 512u, 4096u, 32768u}) {
@@ -986,6 +1018,147 @@ TEST_F(HeapTest, LowMemoryCallbackOnExhaustion)
 	ASSERT_EQ(1u, log.size());
 	EXPECT_EQ(64u, log[0].request);
 	EXPECT_EQ(0u, log[0].free_bytes);
+	for (void *p : ps) {
+		EXPECT_EQ(0, rtheap_free(h(), p));
+	}
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+// Setting a threshold while free memory is already below it arms the
+// callback: the next successful allocation calls it once (request 0).
+TEST_F(HeapTest, LowMemoryThresholdSetWhileBelowFiresOnNextAlloc)
+{
+	std::vector<LowRec> log;
+	const size_t thr = stats(h()).usable / 2;
+	std::vector<void *> ps;
+	while (stats(h()).free >= thr - 4 * page_) {
+		ps.push_back(rtheap_alloc(h(), page_));
+		ASSERT_NE(nullptr, ps.back());
+	}
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), thr, on_low, &log));
+	EXPECT_TRUE(log.empty()); // setting calls nothing
+	// A release that leaves memory below the threshold calls nothing.
+	ASSERT_EQ(0, rtheap_free(h(), ps.back()));
+	ps.pop_back();
+	EXPECT_TRUE(log.empty());
+	ps.push_back(rtheap_alloc(h(), 16));
+	ASSERT_NE(nullptr, ps.back());
+	ASSERT_EQ(1u, log.size());
+	EXPECT_EQ(0u, log[0].request);
+	EXPECT_EQ(stats(h()).free, log[0].free_bytes);
+	EXPECT_LT(log[0].free_bytes, thr);
+	// Once per crossing: further allocations below it call nothing.
+	ps.push_back(rtheap_alloc(h(), 16));
+	ASSERT_NE(nullptr, ps.back());
+	EXPECT_EQ(1u, log.size());
+	// Setting it again (the same or another threshold) re-arms it.
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), thr, on_low, &log));
+	ps.push_back(rtheap_alloc(h(), 16));
+	ASSERT_NE(nullptr, ps.back());
+	EXPECT_EQ(2u, log.size());
+	// The run watch behaves the same: set while the largest free run is
+	// already shorter than asked, the next allocation calls.
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, on_low, &log));
+	ps.push_back(rtheap_alloc(h(), 16));
+	ASSERT_NE(nullptr, ps.back());
+	EXPECT_EQ(2u, log.size()); // threshold 0, no run watch: nothing
+	ASSERT_EQ(0, rtheap_set_lowmem_run(h(), kHeap));
+	EXPECT_EQ(2u, log.size());
+	ps.push_back(rtheap_alloc(h(), 16));
+	ASSERT_NE(nullptr, ps.back());
+	ASSERT_EQ(3u, log.size());
+	EXPECT_EQ(0u, log[2].request);
+	ASSERT_EQ(0, rtheap_set_lowmem_run(h(), 0));
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, nullptr, nullptr));
+	for (void *p : ps) {
+		EXPECT_EQ(0, rtheap_free(h(), p));
+	}
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+// The callback runs outside the heap lock: it may read the statistics,
+// extend the heap and allocate.  The failed call still returns NULL; the
+// documented retry (one more call) then succeeds from the new extent.
+struct Extender {
+	rtheap_t *heap;
+	unsigned char *buf;
+	size_t size;
+	int calls = 0;
+	int extend_rc = 1;
+	size_t seen_free = SIZE_MAX;
+	bool inner_alloc_ok = false;
+};
+
+static void extend_on_low(rtheap_t *heap, size_t, size_t request, void *arg)
+{
+	auto *e = static_cast<Extender *>(arg);
+	e->calls++;
+	if (request == 0 || e->extend_rc == 0)
+		return;
+	rtheap_stats st;
+	if (rtheap_get_stats(heap, &st) == 0)
+		e->seen_free = st.free;
+	e->extend_rc = rtheap_extend(heap, e->buf, e->size, RTHEAP_F_ZEROED);
+	void *p = rtheap_alloc(heap, 16);
+	e->inner_alloc_ok = p != nullptr && rtheap_free(heap, p) == 0;
+}
+
+TEST_F(HeapTest, LowMemoryCallbackMayCallTheHeapThenRetry)
+{
+	const size_t big = kHeap / 2;
+	Extender ex{h(), extra(RTHEAP_BUFFER_SIZE(big, 256)), RTHEAP_BUFFER_SIZE(big, 256)};
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, extend_on_low, &ex));
+	void *a = rtheap_alloc(h(), big);
+	ASSERT_NE(nullptr, a);
+	EXPECT_EQ(0, ex.calls);
+	// Does not fit in what is left of the first extent: the callback
+	// extends (under no lock: a PI mutex would deadlock otherwise) ...
+	void *b = rtheap_alloc(h(), big);
+	EXPECT_EQ(nullptr, b); // ... but this call has already failed.
+	ASSERT_EQ(1, ex.calls);
+	EXPECT_EQ(0, ex.extend_rc);
+	EXPECT_LT(ex.seen_free, big);
+	EXPECT_TRUE(ex.inner_alloc_ok);
+	EXPECT_EQ(2u, stats(h()).extents);
+	b = rtheap_alloc(h(), big); // the retry
+	ASSERT_NE(nullptr, b);
+	EXPECT_EQ(1, ex.calls);
+	EXPECT_EQ(0, rtheap_free(h(), a));
+	EXPECT_EQ(0, rtheap_free(h(), b));
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, nullptr, nullptr));
+	EXPECT_EQ(0u, stats(h()).used);
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+// RTHEAP_BUFFER_SIZE(request, page), added as an extent, serves a failed
+// run request whatever the extent buffer's alignment (8 bytes at least).
+TEST_F(HeapTest, ExtentOfBufferSizeServesTheFailedRequest)
+{
+	std::vector<void *> ps;
+	for (void *p; (p = rtheap_alloc(h(), page_)) != nullptr;)
+		ps.push_back(p);
+	size_t k = 0;
+	for (size_t req : {(size_t)17, page_ / 2, page_ + 1, 5 * page_ - 3, (size_t)100000}) {
+		for (size_t off : {(size_t)0, (size_t)8, page_ / 2, page_ - 8}) {
+			SCOPED_TRACE("request " + std::to_string(req) + " offset " +
+			             std::to_string(off));
+			ASSERT_EQ(nullptr, rtheap_alloc(h(), req));
+			const size_t n = RTHEAP_BUFFER_SIZE(req, 256);
+			unsigned char *buf = extra(n + page_) + off;
+			ASSERT_EQ(0, rtheap_extend(h(), buf, n, 0));
+			void *p = rtheap_alloc(h(), req);
+			ASSERT_NE(nullptr, p);
+			EXPECT_GE(static_cast<unsigned char *>(p), buf);
+			EXPECT_LE(static_cast<unsigned char *>(p) + req, buf + n);
+			// Fill the rest of the new extent so the next request fails again.
+			for (size_t s : {req, (size_t)16})
+				for (void *q; (q = rtheap_alloc(h(), s)) != nullptr;)
+					ps.push_back(q);
+			ps.push_back(p);
+			k++;
+		}
+	}
+	EXPECT_EQ(k + 1, stats(h()).extents);
 	for (void *p : ps) {
 		EXPECT_EQ(0, rtheap_free(h(), p));
 	}

@@ -20,6 +20,20 @@
  *
  * The library never calls malloc, mmap or any other system allocator: all
  * metadata lives in the extents and in the caller's rtheap_t.
+ *
+ * Where to find the answers a real-time program needs (docs/realtime.md
+ * is the guide, examples/realtime.c the program it describes):
+ *  - alignment of buffers and blocks, and buffer sizing: RTHEAP_BUFFER_SIZE,
+ *    rtheap_init(), rtheap_alloc(), rtheap_overhead();
+ *  - static (.bss) buffers and RTHEAP_F_ZEROED: enum rtheap_flags;
+ *  - page faults, mlockall and prefaulting: rtheap_init();
+ *  - the low-memory callback (what it may call, threads, cost, threshold
+ *    set while already below it): rtheap_lowmem_fn, rtheap_set_lowmem();
+ *  - retrying a failed allocation, and how large an extent to add:
+ *    rtheap_alloc(), rtheap_extend();
+ *  - rtheap_free(heap, NULL): a no-op returning 0, as free(NULL);
+ *  - compiler attributes: RTHEAP_MALLOC and its neighbours below;
+ *  - C++: rtheap/memory_resource.hpp, a std::pmr::memory_resource.
  */
 #ifndef RTHEAP_RTHEAP_H
 #define RTHEAP_RTHEAP_H
@@ -29,6 +43,70 @@
 
 #include "rtheap/config.h"
 
+/* ------------------------------------------------------------------ */
+/* Attributes                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Function attributes that compilers and checkers use (GCC, clang, and
+ * tools that read them: -Wall, -fanalyzer, _FORTIFY_SOURCE, sanitizers).
+ * Each expands to nothing where the compiler lacks it; define one before
+ * including this header to override it (e.g. as nothing).
+ *  - RTHEAP_MALLOC: the result aliases no other object (rtheap_alloc,
+ *    rtheap_zalloc);
+ *  - RTHEAP_ALLOC_SIZE(i): argument i is the size of the block, so that
+ *    __builtin_object_size / _FORTIFY_SOURCE and -Warray-bounds know it.
+ *    They know the requested size, not rtheap_usable_size(): use only the
+ *    bytes you asked for;
+ *  - RTHEAP_WARN_UNUSED: ignoring the result is a bug.  Only on the
+ *    allocation functions, where an ignored result is a leak.  Not on
+ *    rtheap_free(): its result is diagnostic (an error changes nothing and
+ *    is also reported to the error callback), and cleanup code, like
+ *    free(NULL)-style code, ignores it; GCC does not let a (void) cast
+ *    silence this attribute, so it is kept where ignoring is always wrong.
+ *    Not on rtheap_init() and rtheap_extend() either: check them, but a
+ *    caller whose arguments cannot fail (a static buffer of
+ *    RTHEAP_BUFFER_SIZE() bytes, the default configuration) may ignore
+ *    them, and a failure shows anyway (an unusable heap returns NULL from
+ *    every allocation; a heap that did not grow calls the low-memory
+ *    callback again).
+ */
+#ifdef __has_attribute
+#define RTHEAP_HAS_ATTRIBUTE_(x) __has_attribute(x)
+#else
+#define RTHEAP_HAS_ATTRIBUTE_(x) 0
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#define RTHEAP_GCC_AT_LEAST_(maj, min) \
+	(__GNUC__ > (maj) || (__GNUC__ == (maj) && __GNUC_MINOR__ >= (min)))
+#else
+#define RTHEAP_GCC_AT_LEAST_(maj, min) 0
+#endif
+
+#ifndef RTHEAP_MALLOC
+#if RTHEAP_HAS_ATTRIBUTE_(__malloc__) || RTHEAP_GCC_AT_LEAST_(3, 0)
+#define RTHEAP_MALLOC __attribute__((__malloc__))
+#else
+#define RTHEAP_MALLOC
+#endif
+#endif
+
+#ifndef RTHEAP_ALLOC_SIZE
+#if RTHEAP_HAS_ATTRIBUTE_(__alloc_size__) || RTHEAP_GCC_AT_LEAST_(4, 3)
+#define RTHEAP_ALLOC_SIZE(i) __attribute__((__alloc_size__(i)))
+#else
+#define RTHEAP_ALLOC_SIZE(i)
+#endif
+#endif
+
+#ifndef RTHEAP_WARN_UNUSED
+#if RTHEAP_HAS_ATTRIBUTE_(__warn_unused_result__) || RTHEAP_GCC_AT_LEAST_(3, 4)
+#define RTHEAP_WARN_UNUSED __attribute__((__warn_unused_result__))
+#else
+#define RTHEAP_WARN_UNUSED
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,7 +115,11 @@ extern "C" {
 /* Limits and sizing                                                   */
 /* ------------------------------------------------------------------ */
 
-/** Smallest block handed out (bytes); every block is aligned to at least this. */
+/**
+ * Smallest block handed out (bytes); every block is aligned to at least
+ * this, whatever the alignment of the buffers (see rtheap_alloc() for the
+ * alignment of each block).
+ */
 #define RTHEAP_MIN_BLOCK 16u
 /** Smallest internal page size.  Smaller requested sizes are rounded up. */
 #define RTHEAP_MIN_PAGE 256u
@@ -72,6 +154,19 @@ extern "C" {
  * whatever the buffer's alignment (the extra page pays for the worst
  * alignment).  A compile-time constant when its arguments are.  The caller
  * keeps @p usable far below SIZE_MAX: the sum is not checked for overflow.
+ *
+ * The buffer needs 8-byte alignment only.  The page array inside it is
+ * aligned to the page size in absolute terms, so the alignment of the
+ * blocks never depends on the buffer's.  A buffer of this size holds
+ * exactly RTHEAP_PAGES_FOR(usable, page) pages at any 8-byte alignment, so
+ * aligning it further (to 64 bytes, or to the page size) gains no page:
+ * the padding before the page array is always less than a page and this
+ * size already pays for it.  Aligning it to 64 bytes only keeps the map on
+ * cache-line boundaries.  Aligning to the page size matters when you size
+ * a buffer with rtheap_overhead(), which assumes it.
+ *
+ * For a request of @p n bytes that failed, an extent of
+ * RTHEAP_BUFFER_SIZE(n, page) serves it (see rtheap_extend()).
  */
 #define RTHEAP_BUFFER_SIZE(usable, page)                                      \
 	((size_t)RTHEAP_EXTENT_HDR +                                          \
@@ -86,8 +181,10 @@ extern "C" {
 /**
  * The heap descriptor.  A complete type so that callers can place it
  * anywhere (static, stack, shared memory); its content is private.
+ * Name it rtheap_t.  Its tag is not "rtheap": in C++ a class of that name
+ * would forbid the namespace rtheap (rtheap/memory_resource.hpp).
  */
-typedef struct rtheap {
+typedef struct rtheap_s {
 	uint64_t opaque_[RTHEAP_DESC_WORDS];
 } rtheap_t;
 
@@ -107,6 +204,17 @@ enum rtheap_flags {
 	 * The buffer is known to be zero-filled (for instance fresh anonymous
 	 * mmap memory): init/extend skip clearing the page map and become O(1).
 	 * Passing it for a buffer that is not zero-filled corrupts the heap.
+	 *
+	 * Precisely: only the page map must read as zero, that is bytes
+	 * [RTHEAP_EXTENT_HDR, RTHEAP_EXTENT_HDR + 4 * npages) of the buffer
+	 * (at most RTHEAP_EXTENT_HDR + 4 * size / page bytes from its start);
+	 * the header is written by init/extend and the page array may hold
+	 * anything.  Qualifies: a static-storage object (.bss, or initialised
+	 * with zeros) that nothing has written since the program started;
+	 * fresh MAP_ANONYMOUS memory; memory the program cleared itself (a
+	 * memset(0) to prefault it keeps it zero-filled).  Does not qualify:
+	 * a buffer once used by a destroyed heap (destroy leaves the map as
+	 * it was), a reused stack or a recycled malloc block.
 	 */
 	RTHEAP_F_ZEROED = 1u << 0,
 	/** Fill fresh blocks with 0xA5 and freed blocks with 0xDD (debug aid). */
@@ -189,6 +297,28 @@ typedef void (*rtheap_error_fn)(rtheap_t *heap, rtheap_error_kind_t kind,
  * every failed allocation (@p request is then the size that could not be
  * served; 0 for a threshold crossing).  Keep it short (post a semaphore,
  * write an eventfd): it runs in the caller's real-time context.
+ *
+ * It is called after the heap lock is released, before rtheap_alloc()
+ * returns, so it may call any function of this heap: rtheap_get_stats(),
+ * rtheap_alloc() (a failure there calls it again, recursively: guard
+ * against that), rtheap_free(), rtheap_extend() (from a real-time thread,
+ * only with a buffer already locked or prefaulted and RTHEAP_F_ZEROED:
+ * otherwise clearing the map costs O(pages) and may fault).  A failed
+ * allocation is not retried after the callback returns: the caller gets
+ * NULL even if the callback extended the heap, and retries (rtheap_alloc()).
+ *
+ * It may run in several threads at once: a threshold crossing is reported
+ * to one thread only (the crossing disarms it under the lock), but every
+ * failed allocation calls it in its own thread, and a new crossing can be
+ * reported while an earlier call is still running.  Make it thread-safe
+ * (atomics, no unprotected shared state).
+ *
+ * Its cost is added to the allocation that triggered it.  sem_post() or
+ * write() to an eventfd is a system call whenever a thread waits on it
+ * (a futex wake: bounded, but a kernel entry and a possible reschedule).
+ * Where that matters, let the callback only set an atomic flag, and let
+ * the real-time thread post the semaphore at the end of its cycle, after
+ * its deadline-critical work (docs/realtime.md, examples/realtime.c).
  */
 typedef void (*rtheap_lowmem_fn)(rtheap_t *heap, size_t free_bytes,
                                  size_t request, void *arg);
@@ -206,6 +336,20 @@ typedef void (*rtheap_flush_fn)(rtheap_t *heap, void *buf, size_t size,
  *
  * Only the extent header and the page map are written: the page array is
  * never touched, so a 1 GiB buffer costs no page faults beyond its map.
+ *
+ * Page faults: because init and extend leave the page array untouched, the
+ * first write to each page of a block happens in the caller, and faults
+ * there unless the memory is resident: a real-time program calls
+ * mlockall(MCL_CURRENT | MCL_FUTURE) before it initialises the heap (locks
+ * and populates static buffers and every later mapping), or, where that is
+ * not permitted, prefaults its buffers by writing every page once (a
+ * memset to zero keeps RTHEAP_F_ZEROED valid) or maps them with
+ * MAP_POPULATE | MAP_LOCKED.  The same holds for buffers given to
+ * rtheap_extend().
+ *
+ * Alignment: @p buf needs 8 bytes (-EINVAL otherwise); further alignment
+ * changes no block's alignment (see rtheap_alloc()) and, for a buffer of
+ * RTHEAP_BUFFER_SIZE() bytes, not the number of pages either.
  *
  * @param heap descriptor to initialise (its previous content is ignored)
  * @param buf  buffer, 8-byte aligned; owned by the heap until destroy
@@ -249,6 +393,19 @@ static inline int rtheap_init(rtheap_t *heap, void *buf, size_t size,
  * is taken; under the lock the extent is inserted in the address-sorted
  * extent table and its pages join the free-run index.
  *
+ * How large: no block straddles two extents, so a new extent helps only
+ * with what fits in it alone, whatever the fragmentation of the others.
+ * For one failed request of n bytes (the callback's @p request),
+ * RTHEAP_BUFFER_SIZE(n, page) is enough: n > page/2 needs a run of
+ * ceil(n / page) pages, a smaller n one page (an extent has at least two).
+ * For a set of requests that must all succeed from the new extent alone,
+ * with no release in between:
+ *   usable = sum over requests n > page/2 of rtheap_round_size(n)
+ *          + sum over bucket classes s of ceil(count_s * s / page) * page
+ * (s the rounded size 16, 32, ..., page/2, count_s the requests of that
+ * class), and the buffer is RTHEAP_BUFFER_SIZE(usable, page).  Other
+ * threads may take the new memory first: add what they allocate meanwhile.
+ *
  * @param flags 0 or RTHEAP_F_ZEROED
  * @return 0, or -EINVAL: NULL heap or buffer, uninitialised heap,
  *         misaligned or too small buffer, unknown flags, buffer overlapping
@@ -279,6 +436,22 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  * Requests up to P/2 bytes are rounded up to a power of two (>= 16) and the
  * block is aligned to that size; larger requests are rounded up to whole
  * pages and the block is page aligned.
+ * So every block is aligned to min(rtheap_round_size(size), P): at least
+ * 16 bytes, and a block larger than a page only to the page size, never to
+ * its own size.  This holds whatever the alignment of the buffers.  For an
+ * alignment A up to P, request max(size, A); above P, over-allocate by A
+ * and round the pointer up (rtheap/memory_resource.hpp does both).
+ *
+ * Retry pattern: the low-memory callback runs before this call returns
+ * NULL, and may extend the heap (or another thread may free), but the
+ * failed call is not retried.  Call once more:
+ *     p = rtheap_alloc(h, n);
+ *     if (!p)                      // the callback has run by now
+ *             p = rtheap_alloc(h, n);
+ *     if (!p)                      // degrade: drop, defer to the next cycle
+ *             ...
+ * A retry that fails calls the callback again with the same request.  With
+ * an extending helper thread, retry in a later cycle instead of spinning.
  * @return the block, or NULL: size 0, size beyond any extent, rounding
  *         overflow, uninitialised heap, or no free memory that fits.  A
  *         failure other than size 0 or an uninitialised heap is counted in
@@ -289,15 +462,20 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  *        and an overwritten one fails the call with RTHEAP_ERR_CORRUPT.
  * Context: RT-safe.
  */
+RTHEAP_MALLOC RTHEAP_ALLOC_SIZE(2) RTHEAP_WARN_UNUSED
 void *rtheap_alloc(rtheap_t *heap, size_t size);
 
-/** As rtheap_alloc(), and the block is zero-filled (cost adds a memset). */
+/** As rtheap_alloc(), and the block is zero-filled (cost adds a memset of
+ *  the rounded size, O(size)). */
+RTHEAP_MALLOC RTHEAP_ALLOC_SIZE(2) RTHEAP_WARN_UNUSED
 void *rtheap_zalloc(rtheap_t *heap, size_t size);
 
 /**
- * Release a block.
- * @return 0; -EFAULT: @p ptr is outside every extent, or NULL (NULL is
- *         not reported as a misuse);
+ * Release a block.  A NULL @p ptr does nothing and returns 0, as free(NULL)
+ * does (tlsf_free, o1heapFree and Zephyr's sys_heap_free agree): it is not
+ * a misuse, not counted and not reported (an unusable @p heap is still
+ * -EINVAL).
+ * @return 0 (also for NULL); -EFAULT: @p ptr is outside every extent;
  *         -EINVAL: @p ptr is inside the heap but not the start of a live
  *         block (interior pointer, free page, double free), or the heap
  *         is not initialised.  Errors change nothing and are exact.
@@ -315,6 +493,7 @@ int rtheap_free(rtheap_t *heap, void *ptr);
  * Release @p ptr only if @p ckfn(ptr) returns 0; otherwise return ckfn's
  * value and leave the block allocated and intact.  @p ckfn runs under the
  * heap lock and must not call the heap.  NULL @p ckfn behaves as free.
+ * A NULL @p ptr returns 0 without calling @p ckfn, as rtheap_free().
  * @return as rtheap_free(), or ckfn's non-zero value.
  * Bound: as rtheap_free() plus ckfn.  Context: RT-safe if ckfn is.
  */
@@ -344,6 +523,12 @@ size_t rtheap_usable_size(rtheap_t *heap, const void *ptr);
  * the threshold; it fires once when an allocation takes it below, and is
  * re-armed when frees or an extension bring free memory back to the
  * threshold.  Failed allocations always call it.
+ * Setting it arms it: if free memory is already below @p threshold, the
+ * next successful allocation calls @p fn once (request 0), so a callback
+ * installed late still hears of the shortage.  An extension that leaves
+ * free memory below the threshold does not call it again (the helper that
+ * extended knows: it reads rtheap_get_stats() and adds more).  See
+ * rtheap_lowmem_fn for what the callback may do, its threads and cost.
  * @return 0, or -EINVAL for a NULL or uninitialised heap.
  * Bound: O(1).  Context: any thread.
  */
@@ -358,6 +543,7 @@ int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
  * at their limits.  Use it when the application needs large blocks: free
  * bytes alone can be plentiful while no run is long enough.  With it set,
  * alloc and free each add a constant check of the free-run index.
+ * Setting it arms the callback as rtheap_set_lowmem() does.
  * @return 0, or -EINVAL for a NULL or uninitialised heap.
  * Bound: O(1).  Context: any thread.
  */
@@ -397,8 +583,11 @@ size_t rtheap_page_size(const rtheap_t *heap);
  * Bytes of an extent buffer of @p size bytes with page size @p page_size
  * (0 for the default; rounded as rtheap_init rounds it) that are not page
  * array: header, map, alignment padding and the unusable tail.  Assumes a
- * buffer aligned to the page size; a misaligned one loses at most one more
- * page.  Returns @p size when the buffer is too small for an extent (fewer
+ * buffer aligned to the page size; a buffer of other alignment can hold
+ * one page fewer (or one more): its padding before the page array differs.
+ * So size a buffer exactly with this function only if it is page aligned
+ * (mmap memory is, for pages up to the system page size); otherwise use
+ * RTHEAP_BUFFER_SIZE(), which is right at any alignment.  Returns @p size when the buffer is too small for an extent (fewer
  * than two pages fit) or the page size is invalid.  O(1).
  */
 size_t rtheap_overhead(size_t size, size_t page_size);

@@ -185,7 +185,8 @@ void *xnheap_alloc(xnheap_t *heap, u_long size);
 int xnheap_free(xnheap_t *heap, void *block);
 
 /** Release @p block if @p ckfn(block) returns 0, else return ckfn's value
- *  and keep the block.  O(log E) plus ckfn. */
+ *  and keep the block.  Errors as xnheap_free() (-EFAULT for NULL, without
+ *  calling ckfn).  O(log E) plus ckfn, RT-safe if ckfn is. */
 int xnheap_test_and_free(xnheap_t *heap, void *block, int (*ckfn)(void *block));
 
 /** Add an extent of any size: 0, -EINVAL or -ENOSPC.  See rtheap_extend(). */

@@ -25,11 +25,19 @@ constexpr const char *kAsanReport =
 
 alignas(32768) unsigned char g_buf[256 * 1024];
 
-// Volatile accesses so that the compiler keeps them.
-void poke(void *p, size_t off) { static_cast<volatile unsigned char *>(p)[off] = 0x42; }
+// Volatile accesses so that the compiler keeps them.  The pointer goes
+// through a volatile variable so that the compiler forgets the block size it
+// learnt from rtheap_alloc's alloc_size attribute (-Warray-bounds would
+// reject the deliberate out-of-bounds accesses).
+void poke(void *p, size_t off)
+{
+	void *volatile opaque = p;
+	static_cast<volatile unsigned char *>(opaque)[off] = 0x42;
+}
 unsigned char peek(const void *p, size_t off)
 {
-	return static_cast<const volatile unsigned char *>(p)[off];
+	const void *volatile opaque = p;
+	return static_cast<const volatile unsigned char *>(opaque)[off];
 }
 
 class Asan : public ::testing::TestWithParam<size_t> {

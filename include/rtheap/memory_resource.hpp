@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rtheap/memory_resource.hpp -- rtheap as a C++17 polymorphic memory
+ * resource, for std::pmr containers and resources.
+ *
+ *     rtheap::memory_resource mr(&heap);
+ *     std::pmr::vector<int> v(&mr);
+ *     std::pmr::monotonic_buffer_resource arena(64 * 1024, &mr);
+ *
+ * The resource holds a pointer to an initialised rtheap_t and owns
+ * nothing: the heap must outlive it and every block allocated through it.
+ * Copies compare equal (do_is_equal: same heap), so memory allocated
+ * through one may be released through another.
+ *
+ * Alignment.  rtheap gives a block of at most P/2 bytes (P the page size)
+ * an alignment equal to its power-of-two rounded size, and a larger block
+ * the page alignment.  So an alignment A <= P is met by requesting
+ * max(bytes, A): at most a power of two rounding more than the request.
+ * An alignment A > P is met by over-allocating: a block of bytes + A is
+ * taken and the pointer handed out is the first multiple of A after its
+ * start, with the block's address stored in the word before it; that
+ * costs up to A extra bytes.  Alignments that are not powers of two are
+ * refused (bad_alloc, or nullptr from try_allocate).
+ *
+ * Failure.  do_allocate throws std::bad_alloc when rtheap_alloc returns
+ * NULL (the heap's low-memory callback has run by then, as for any failed
+ * rtheap_alloc).  std::pmr::memory_resource::allocate cannot report a
+ * failure any other way: a null-returning allocate is not possible with
+ * pmr containers.  Throwing is not real-time safe (the exception object
+ * and unwinding may allocate and take unbounded time), so a real-time
+ * thread should either not let a container allocate (reserve outside the
+ * real-time path) or call try_allocate() / rtheap_alloc() itself, which
+ * return nullptr.  Built without exceptions (-fno-exceptions), a failed
+ * do_allocate calls std::abort().
+ *
+ * Bounds and contexts: each call costs one rtheap_alloc or rtheap_free
+ * (O(1), plus O(log E) for a release) and is RT-safe as those are, except
+ * the throw of a failed do_allocate.  do_is_equal uses dynamic_cast (RTTI).
+ */
+#ifndef RTHEAP_MEMORY_RESOURCE_HPP
+#define RTHEAP_MEMORY_RESOURCE_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory_resource>
+#include <new>
+
+#include "rtheap/rtheap.h"
+
+namespace rtheap {
+
+class memory_resource : public std::pmr::memory_resource {
+public:
+	/** A resource over @p heap (initialised, outliving the resource). */
+	explicit memory_resource(rtheap_t *heap) noexcept : heap_(heap) {}
+
+	/** The heap this resource allocates from. */
+	rtheap_t *heap() const noexcept { return heap_; }
+
+	/**
+	 * As allocate(), but returns nullptr on failure instead of throwing:
+	 * heap exhausted, @p alignment not a power of two, size overflow, or
+	 * an unusable heap.  A zero-byte request gets a 1-byte block (so it
+	 * has an address of its own).  Release with deallocate() and the same
+	 * @p alignment.  Bound: one rtheap_alloc.  Context: RT-safe.
+	 */
+	void *try_allocate(std::size_t bytes,
+	                   std::size_t alignment = alignof(std::max_align_t)) noexcept
+	{
+		if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+			return nullptr;
+		if (bytes == 0)
+			bytes = 1;
+		const std::size_t page = rtheap_page_size(heap_);
+		if (page == 0)
+			return nullptr;
+		if (alignment <= page)
+			return rtheap_alloc(heap_, bytes < alignment ? alignment : bytes);
+		if (bytes > SIZE_MAX - alignment)
+			return nullptr;
+		auto *raw = static_cast<unsigned char *>(rtheap_alloc(heap_, bytes + alignment));
+		if (!raw)
+			return nullptr;
+		// raw < user <= raw + alignment; raw is at least 16-byte aligned
+		// and user a multiple of a larger power of two, so at least 16
+		// bytes lie between them: room for the stored address.
+		const std::uintptr_t r = reinterpret_cast<std::uintptr_t>(raw);
+		const std::uintptr_t u = (r + alignment) & ~static_cast<std::uintptr_t>(alignment - 1);
+		unsigned char *user = raw + (u - r);
+		std::memcpy(user - sizeof raw, &raw, sizeof raw);
+		return user;
+	}
+
+protected:
+	/** Throws std::bad_alloc where try_allocate() returns nullptr. */
+	void *do_allocate(std::size_t bytes, std::size_t alignment) override
+	{
+		void *p = try_allocate(bytes, alignment);
+		if (!p) {
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+			throw std::bad_alloc();
+#else
+			std::abort();
+#endif
+		}
+		return p;
+	}
+
+	/**
+	 * rtheap_free of the block (found from the stored address when
+	 * @p alignment exceeds the page size).  @p bytes is not needed.  A
+	 * pointer that is not a live block is reported to the heap's error
+	 * callback (rtheap_set_error_handler) and changes nothing.
+	 */
+	void do_deallocate(void *p, std::size_t bytes, std::size_t alignment) override
+	{
+		(void)bytes;
+		if (!p)
+			return;
+		const std::size_t page = rtheap_page_size(heap_);
+		if (page != 0 && alignment > page) {
+			unsigned char *raw;
+			std::memcpy(&raw, static_cast<unsigned char *>(p) - sizeof raw, sizeof raw);
+			p = raw;
+		}
+		(void)rtheap_free(heap_, p);
+	}
+
+	/** Equal to another rtheap::memory_resource over the same heap. */
+	bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override
+	{
+		if (this == &other)
+			return true;
+		const auto *o = dynamic_cast<const memory_resource *>(&other);
+		return o != nullptr && o->heap_ == heap_;
+	}
+
+private:
+	rtheap_t *heap_;
+};
+
+} // namespace rtheap
+
+#endif /* RTHEAP_MEMORY_RESOURCE_HPP */
