@@ -36,8 +36,10 @@
  * with hook_state(), and runs one of two copies of the same inlined code:
  * with ck = 0 every hook below is an "if (0)" and disappears; the copy
  * with ck = RT_CK_ANY is out of line and cold.  So the normal path pays one
- * load, one test and one branch per call.  Code off the hot path (init,
- * destroy, the checker, debug fill) passes hook_state() as ck.
+ * load, one test and one branch per call (plus a few tests of ck in
+ * page_empty(), which stays out of line and is shared by both copies).
+ * Code off the hot path (init, destroy, the checker, debug fill) passes
+ * hook_state() as ck.
  *
  * The discipline every caller follows:
  *  - hook_pages_added()   once per extent: the whole page array is free;

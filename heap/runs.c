@@ -55,7 +55,7 @@ RT_COLD bool run_node_in_page(const struct rt_heap *h, const struct rt_node *nd)
 	return x && nd != &x->tail;
 }
 /* ck: which checkers to speak to (hooks.h), a constant 0 on the path
- * without any; only then is the node looked up. */
+ * without any.  The node's extent is looked up only with a checker. */
 #define RUN_OPEN(ck, h, nd)                                                  \
 	do {                                                                 \
 		if (rt_unlikely(ck) && run_node_in_page((h), (nd)))          \
