@@ -58,31 +58,34 @@ RT_FN struct rt_bnode *rt_bucket_node(const struct rt_heap *h,
  * in free blocks: memory checkers see them poisoned except while the heap
  * reads or writes them (hooks.h). -- */
 
-#define BKT_OPEN(nd) hook_open((void *)(uintptr_t)(nd), sizeof(struct rt_bnode))
-#define BKT_CLOSE(nd) hook_close((void *)(uintptr_t)(nd), sizeof(struct rt_bnode))
+/* ck: which checkers to speak to (hooks.h), a constant 0 on the path
+ * without any. */
+#define BKT_OPEN(ck, nd) hook_open((ck), (void *)(uintptr_t)(nd), sizeof(struct rt_bnode))
+#define BKT_CLOSE(ck, nd) hook_close((ck), (void *)(uintptr_t)(nd), sizeof(struct rt_bnode))
 
 RT_FN struct rt_bnode rt_bucket_node_read(const struct rt_bnode *nd)
 {
+	const unsigned ck = hook_state();
 	struct rt_bnode v;
-	BKT_OPEN(nd);
+	BKT_OPEN(ck, nd);
 	v = *nd;
-	BKT_CLOSE(nd);
+	BKT_CLOSE(ck, nd);
 	return v;
 }
 
 RT_HOT void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
-                          struct rt_bnode *nd)
+                          struct rt_bnode *nd, const unsigned ck)
 {
 	struct rt_bnode *head = x->bkt_head[cls];
 	RT_STEP();
-	BKT_OPEN(nd);
+	BKT_OPEN(ck, nd);
 	nd->prev = NULL;
 	nd->next = head;
-	BKT_CLOSE(nd);
+	BKT_CLOSE(ck, nd);
 	if (head) {
-		BKT_OPEN(head);
+		BKT_OPEN(ck, head);
 		head->prev = nd;
-		BKT_CLOSE(head);
+		BKT_CLOSE(ck, head);
 	} else {
 		rt_extset_add(&h->bkt_exts[cls], x->slot);
 	}
@@ -90,38 +93,38 @@ RT_HOT void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
 }
 
 RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
-                            unsigned cls, struct rt_bnode *nd)
+                            unsigned cls, struct rt_bnode *nd, const unsigned ck)
 {
 	RT_STEP();
-	BKT_OPEN(nd);
+	BKT_OPEN(ck, nd);
 	struct rt_bnode *prev = nd->prev, *next = nd->next;
 	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
-	BKT_CLOSE(nd);
+	BKT_CLOSE(ck, nd);
 	if (prev) {
-		BKT_OPEN(prev);
+		BKT_OPEN(ck, prev);
 		prev->next = next;
-		BKT_CLOSE(prev);
+		BKT_CLOSE(ck, prev);
 	} else if (!(x->bkt_head[cls] = next)) {
 		rt_extset_del(&h->bkt_exts[cls], x->slot);
 	}
 	if (next) {
-		BKT_OPEN(next);
+		BKT_OPEN(ck, next);
 		next->prev = prev;
-		BKT_CLOSE(next);
+		BKT_CLOSE(ck, next);
 	}
 }
 
 /* Unlink, after checking the node in debug mode (false: corrupt, reported). */
 RT_HOT bool bkt_unlink_checked(struct rt_heap *h, struct rt_extent *x,
-                               unsigned cls, struct rt_bnode *nd)
+                               unsigned cls, struct rt_bnode *nd, const unsigned ck)
 {
 	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) &&
 	    !rt_debug_bnode_ok(h, x, cls, nd)) {
 		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
 		return false;
 	}
-	bkt_list_unlink(h, x, cls, nd);
+	bkt_list_unlink(h, x, cls, nd, ck);
 	return true;
 }
 
@@ -148,7 +151,7 @@ static bool side_test(const uint32_t *w, uint32_t b)
 /* -- allocation -- */
 
 static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
-                            uint32_t pg, unsigned cls)
+                            uint32_t pg, unsigned cls, const unsigned ck)
 {
 	uint32_t e = rt_map_get(x, pg);
 	uint32_t nb = nblocks_of(h, cls);
@@ -161,7 +164,7 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 			b = rt_fls32(others);
 		} else {
 			b = node;
-			if (!bkt_unlink_checked(h, x, cls, block_addr(h, x, pg, cls, b)))
+			if (!bkt_unlink_checked(h, x, cls, block_addr(h, x, pg, cls, b), ck))
 				return NULL;
 		}
 		rt_map_set(x, pg, BK_INLINE(bits & ~(1u << b), node, cls));
@@ -172,7 +175,7 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 			b = side_highest_except(w, nb / 32, node);
 		} else {
 			b = node;
-			if (!bkt_unlink_checked(h, x, cls, block_addr(h, x, pg, cls, b)))
+			if (!bkt_unlink_checked(h, x, cls, block_addr(h, x, pg, cls, b), ck))
 				return NULL;
 		}
 		w[b >> 5] &= ~(1u << (b & 31));
@@ -181,18 +184,21 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 	return block_addr(h, x, pg, cls, b);
 }
 
-static void *take_new_page(struct rt_heap *h, unsigned cls)
+/* Always inlined: called from both copies of the alloc path (hooks.h), gcc
+ * would keep it out of line, and the call costs about 30 instructions on
+ * the longest allocation. */
+RT_HOT void *take_new_page(struct rt_heap *h, unsigned cls, const unsigned ck)
 {
 	struct rt_extent *x;
 	uint32_t pg;
-	if (!rt_runs_take(h, 1, &x, &pg))
+	if (!rt_runs_take(h, 1, &x, &pg, ck))
 		return NULL;
 	if (h->flags & RTHEAP_F_DEBUG_FILL) {
 		void *pa = rt_page_addr(h, x, pg);
 		rt_debug_take(h, x, pg, 1);
-		hook_open(pa, h->page);
+		hook_open(ck, pa, h->page);
 		rt_debug_fill(pa, h->page, RT_FILL_FREED);
-		hook_close(pa, h->page);
+		hook_close(ck, pa, h->page);
 	}
 	uint32_t nb = nblocks_of(h, cls);
 	uint32_t b = nb - 1;
@@ -210,13 +216,13 @@ static void *take_new_page(struct rt_heap *h, unsigned cls)
 		w[b >> 5] &= ~(1u << (b & 31));
 		rt_map_set(x, pg, BK_SIDE(nb - 1, 0, cls));
 	}
-	bkt_list_push(h, x, cls, block_addr(h, x, pg, cls, 0));
+	bkt_list_push(h, x, cls, block_addr(h, x, pg, cls, 0), ck);
 	h->pages_bucket++;
 	h->class_pages[cls]++;
 	return block_addr(h, x, pg, cls, b);
 }
 
-RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
+RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, const unsigned ck)
 {
 	struct rt_extset *s = &h->bkt_exts[cls];
 	void *p;
@@ -224,11 +230,11 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
 		struct rt_extent *x = h->by_slot[rt_extset_first(s)];
 		uint32_t pg = (uint32_t)(((uint8_t *)x->bkt_head[cls] - x->pages) >>
 		                         h->pshift);
-		p = take_from_page(h, x, pg, cls);
+		p = take_from_page(h, x, pg, cls, ck);
 		if (!p)
 			return NULL;
 	} else {
-		p = take_new_page(h, cls);
+		p = take_new_page(h, cls, ck);
 		if (!p)
 			return NULL;
 	}
@@ -239,12 +245,12 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls)
 /* -- release -- */
 
 static void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
-                       unsigned cls, uint32_t node)
+                       unsigned cls, uint32_t node, const unsigned ck)
 {
-	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node));
+	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node), ck);
 	h->pages_bucket--;
 	h->class_pages[cls]--;
-	rt_runs_release(h, x, pg, 1);
+	rt_runs_release(h, x, pg, 1, ck);
 }
 
 /* Release block at offset off of bucket page pg (entry e): mark free, put
@@ -252,7 +258,7 @@ static void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
  * The inline and side variants are written out in full on purpose: sharing
  * their first steps costs six instructions on the longest free path. */
 RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
-                   uint32_t e, size_t off)
+                   uint32_t e, size_t off, const unsigned ck)
 {
 	unsigned cls = BK_CLS(e);
 	size_t bsize = (size_t)16 << cls;
@@ -272,17 +278,17 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 		}
 		if (h->flags & RTHEAP_F_DEBUG_FILL)
 			rt_debug_fill(blk, bsize, RT_FILL_FREED);
-		hook_block_free(blk, bsize);
+		hook_block_free(ck, blk, bsize);
 		h->class_live[cls]--;
 		if (!bits) {
 			rt_map_set(x, pg, BK_INLINE(1u << b, b, cls));
-			bkt_list_push(h, x, cls, blk);
+			bkt_list_push(h, x, cls, blk, ck);
 			return 0;
 		}
 		uint32_t node = BK_INODE(e);
 		bits |= 1u << b;
 		if (bits == (1u << nb) - 1u) {
-			page_empty(h, x, pg, cls, node);
+			page_empty(h, x, pg, cls, node, ck);
 			return 0;
 		}
 		rt_map_set(x, pg, BK_INLINE(bits, node, cls));
@@ -296,17 +302,17 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 	}
 	if (h->flags & RTHEAP_F_DEBUG_FILL)
 		rt_debug_fill(blk, bsize, RT_FILL_FREED);
-	hook_block_free(blk, bsize);
+	hook_block_free(ck, blk, bsize);
 	h->class_live[cls]--;
 	uint32_t cnt = BK_SCOUNT(e);
 	w[b >> 5] |= 1u << (b & 31);
 	if (!cnt) {
 		rt_map_set(x, pg, BK_SIDE(1, b, cls));
-		bkt_list_push(h, x, cls, blk);
+		bkt_list_push(h, x, cls, blk, ck);
 		return 0;
 	}
 	if (cnt + 1 == nb) {
-		page_empty(h, x, pg, cls, BK_SNODE(e));
+		page_empty(h, x, pg, cls, BK_SNODE(e), ck);
 		return 0;
 	}
 	rt_map_set(x, pg, BK_SIDE(cnt + 1, BK_SNODE(e), cls));

@@ -48,9 +48,9 @@ RT_FN void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
 	if (start < end) {
 		void *p = rt_page_addr(h, x, start);
 		size_t len = (size_t)(end - start) << h->pshift;
-		hook_open(p, len);
+		hook_open(hook_state(), p, len);
 		const void *bad = rt_debug_verify(p, len, RT_FILL_FREED);
-		hook_close(p, len);
+		hook_close(hook_state(), p, len);
 		if (bad) /* the first modified byte: a free page has no blocks */
 			rt_report(h, RTHEAP_ERR_USE_AFTER_FREE, bad);
 	}

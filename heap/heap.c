@@ -341,7 +341,7 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie)
 		size_t size = x->size;
 		x->magic = 0;
 		/* let memory checkers see the buffer as the caller's again */
-		hook_open(x->pages, (size_t)x->npages << h->pshift);
+		hook_open(hook_state(), x->pages, (size_t)x->npages << h->pshift);
 		if (flush)
 			flush(heap, buf, size, cookie);
 	}
@@ -368,12 +368,13 @@ size_t rtheap_round_size(const rtheap_t *heap, size_t size)
 	return (size + h->page - 1) & ~(h->page - 1);
 }
 
-RT_HOT void *alloc_run(struct rt_heap *h, size_t size, size_t *bsize)
+RT_HOT void *alloc_run(struct rt_heap *h, size_t size, size_t *bsize,
+                       const unsigned ck)
 {
 	uint32_t n = (uint32_t)((size + h->page - 1) >> h->pshift);
 	struct rt_extent *x;
 	uint32_t start;
-	if (!rt_runs_take(h, n, &x, &start))
+	if (!rt_runs_take(h, n, &x, &start, ck))
 		return NULL;
 	rt_map_set(x, start, PG_MAKE(PG_RUN, n));
 	h->pages_run += n;
@@ -430,9 +431,12 @@ RT_COLD void *alloc_slow_end(struct rt_heap *h, void *p, size_t bsize,
 	return p;
 }
 
-void *rtheap_alloc(rtheap_t *heap, size_t size)
+/*
+ * The allocation, for ck = 0 (no memory checker: the hooks compile to
+ * nothing) and ck = RT_CK_ANY (the checked copy, hooks.h).
+ */
+RT_HOT void *alloc_body(struct rt_heap *h, size_t size, const unsigned ck)
 {
-	struct rt_heap *h = rt_heap_of(heap);
 	void *p;
 	size_t bsize;
 	bool bucket;
@@ -443,10 +447,10 @@ void *rtheap_alloc(rtheap_t *heap, size_t size)
 	bucket = size <= h->page >> 1;
 	if (rt_likely(bucket)) {
 		unsigned cls = class_of(size);
-		p = rt_bucket_alloc(h, cls);
+		p = rt_bucket_alloc(h, cls, ck);
 		bsize = (size_t)16 << cls;
 	} else if (rt_likely(size <= h->max_request)) {
-		p = alloc_run(h, size, &bsize);
+		p = alloc_run(h, size, &bsize, ck);
 	} else {
 		p = NULL;
 	}
@@ -456,11 +460,24 @@ void *rtheap_alloc(rtheap_t *heap, size_t size)
 	if (h->used > h->peak)
 		h->peak = h->used;
 	h->alloc_calls++;
-	hook_block_alloc(p, bsize);
+	hook_block_alloc(ck, p, bsize);
 	if (rt_unlikely(h->used > h->lowmem_trip || h->alloc_slow))
 		return alloc_slow_end(h, p, bsize, bucket);
 	heap_unlock(h);
 	return p;
+}
+
+RT_COLD void *alloc_checked(struct rt_heap *h, size_t size)
+{
+	return alloc_body(h, size, RT_CK_ANY);
+}
+
+void *rtheap_alloc(rtheap_t *heap, size_t size)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (rt_unlikely(hook_state()))
+		return alloc_checked(h, size);
+	return alloc_body(h, size, 0);
 }
 
 void *rtheap_zalloc(rtheap_t *heap, size_t size)
@@ -478,7 +495,8 @@ void *rtheap_zalloc(rtheap_t *heap, size_t size)
  * the start of a live block, ask ckfn, then give the block back.
  * Returns 0 or a negative error (misuse is recorded for delivery).
  */
-RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
+RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *),
+                       const unsigned ck)
 {
 	struct rt_extent *x = rt_extent_find(h, ptr);
 	if (rt_unlikely(!x)) {
@@ -512,14 +530,14 @@ RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 		bsize = (size_t)n << h->pshift;
 		if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
 			rt_debug_fill(ptr, bsize, RT_FILL_FREED);
-		hook_block_free(ptr, bsize);
+		hook_block_free(ck, ptr, bsize);
 		h->pages_run -= n;
-		rt_runs_release(h, x, pg, n);
+		rt_runs_release(h, x, pg, n, ck);
 	} else if (PG_TYPE(e) == PG_BUCKET) {
 		if (ckfn && rt_bucket_is_live(h, x, pg, e, off) &&
 		    (err = ckfn(ptr)) != 0)
 			return err;
-		err = rt_bucket_free(h, x, pg, e, off); /* reports misuse */
+		err = rt_bucket_free(h, x, pg, e, off, ck); /* reports misuse */
 		if (err)
 			return err;
 		bsize = (size_t)16 << BK_CLS(e);
@@ -534,6 +552,12 @@ RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 	if (rt_unlikely(h->used < h->lowmem_rearm))
 		lowmem_try_arm(h);
 	return 0;
+}
+
+/* free_locked() with a memory checker present (hooks.h). */
+RT_COLD int free_locked_checked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
+{
+	return free_locked(h, ptr, ckfn, RT_CK_ANY);
 }
 
 RT_COLD int free_error(struct rt_heap *h, int err)
@@ -555,7 +579,8 @@ int rtheap_free(rtheap_t *heap, void *ptr)
 	if (rt_unlikely(!ptr))
 		return 0; /* as free(NULL): nothing to do, not a misuse */
 	heap_lock(h);
-	int err = free_locked(h, ptr, NULL);
+	int err = rt_unlikely(hook_state()) ? free_locked_checked(h, ptr, NULL)
+	                                    : free_locked(h, ptr, NULL, 0);
 	if (rt_unlikely(err))
 		return free_error(h, err);
 	heap_unlock(h);
@@ -570,7 +595,8 @@ int rtheap_test_and_free(rtheap_t *heap, void *ptr, int (*ckfn)(void *block))
 	if (rt_unlikely(!ptr))
 		return 0; /* as rtheap_free(NULL); ckfn is not called */
 	heap_lock(h);
-	int err = free_locked(h, ptr, ckfn);
+	int err = rt_unlikely(hook_state()) ? free_locked_checked(h, ptr, ckfn)
+	                                    : free_locked(h, ptr, ckfn, 0);
 	if (err)
 		return free_error(h, err);
 	heap_unlock(h);

@@ -1,14 +1,45 @@
 /*
  * hooks.h -- the one place where rtheap talks to memory checkers.
  *
- * Three builds are possible:
- *  - plain: every hook is empty and costs nothing;
- *  - AddressSanitizer (detected at compile time): free memory inside the
- *    heap is poisoned, so a use after free or an overflow into free space
- *    is reported as "use-after-poison";
- *  - Memcheck (-DRTHEAP_VALGRIND=1, the rtheap_vg library): blocks are
- *    described as malloc-like blocks and free memory as no-access, so
- *    valgrind reports invalid reads/writes and leaks inside the heap.
+ * Every build of the library (the default shared and static rtheap
+ * included, no special flag) finds out at run time which checker watches
+ * the process, and then describes heap memory to it:
+ *
+ *  - AddressSanitizer, when the program was built with -fsanitize=address.
+ *    The library refers to __asan_poison_memory_region and
+ *    __asan_unpoison_memory_region weakly (declared below; no sanitizer
+ *    header): they resolve to the ASan run-time when the process has one,
+ *    else to NULL.  Free memory inside the heap is poisoned, so a use after
+ *    free or an overflow into free space is reported as "use-after-poison"
+ *    (with no allocation or free stack).  When the library itself is
+ *    compiled with ASan the run-time is there by construction, and the flag
+ *    starts set so that the library's own instrumented reads of list nodes
+ *    in free memory are always opened and closed.
+ *  - Memcheck, when the program runs under "valgrind --tool=memcheck".
+ *    The client requests of valgrind/memcheck.h are compiled in whenever
+ *    CMake found that header (RTHEAP_HAVE_MEMCHECK_H); they are used when
+ *    RUNNING_ON_VALGRIND is true and Memcheck answers a request of its own
+ *    (other valgrind tools, callgrind or the latency harness's icount tool
+ *    among them, leave it unanswered and see the plain library, so their
+ *    counts stay those of a normal run).  Blocks are described as
+ *    malloc-like blocks and free memory as no-access, so Memcheck reports
+ *    invalid reads and writes, and leaks, inside the heap.
+ *
+ * Detection runs once per process: a constructor stores the answer in the
+ * flag word rt_ck_word, and the first hook_pages_added() does it too if a
+ * heap is set up before constructors have run (another library's
+ * constructor).  Every detection stores the same value and the word is a
+ * relaxed atomic: no data race for TSan to report.
+ *
+ * Cost without a checker.  A public entry point with hooks on its path
+ * (rtheap_alloc, rtheap_free, rtheap_test_and_free) reads the word once,
+ * with hook_state(), and runs one of two copies of the same inlined code:
+ * with ck = 0 every hook below is an "if (0)" and disappears; the copy
+ * with ck = RT_CK_ANY is out of line and cold.  So the normal path pays one
+ * load, one test and one branch per call (plus a few tests of ck in
+ * page_empty(), which stays out of line and is shared by both copies).
+ * Code off the hot path (init, destroy, the checker, debug fill) passes
+ * hook_state() as ck.
  *
  * The discipline every caller follows:
  *  - hook_pages_added()   once per extent: the whole page array is free;
@@ -19,10 +50,15 @@
  *  - hook_close()         right after: free memory is poisoned again, so a
  *                         program writing into a freed block is caught even
  *                         where the heap keeps a list node.
+ *
+ * This header is private to the single translation unit heap/unity.c: its
+ * functions and the flag word are static, so the library exports no symbol
+ * for them.
  */
 #ifndef RTHEAP_HOOKS_H
 #define RTHEAP_HOOKS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -33,64 +69,157 @@
 #endif
 #endif
 
-#if defined(RTHEAP_ASAN) || (defined(RTHEAP_VALGRIND) && RTHEAP_VALGRIND)
-#define RTHEAP_HOOKS_ACTIVE 1
-#else
-#define RTHEAP_HOOKS_ACTIVE 0
-#endif
-
-#if defined(RTHEAP_ASAN)
-#include <sanitizer/asan_interface.h>
-#define hook_noaccess_(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define hook_access_(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define hook_noaccess_(p, n) ((void)(p), (void)(n))
-#define hook_access_(p, n) ((void)(p), (void)(n))
-#endif
-
-#if defined(RTHEAP_VALGRIND) && RTHEAP_VALGRIND
+#if defined(RTHEAP_HAVE_MEMCHECK_H) && RTHEAP_HAVE_MEMCHECK_H
 #include <valgrind/memcheck.h>
-#define vg_malloclike_(p, n) VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, 0)
-#define vg_freelike_(p) VALGRIND_FREELIKE_BLOCK((p), 0)
-#define vg_noaccess_(p, n) VALGRIND_MAKE_MEM_NOACCESS((p), (n))
-#define vg_defined_(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#define RT_CK_WITH_MEMCHECK 1
 #else
-#define vg_malloclike_(p, n) ((void)(p), (void)(n))
-#define vg_freelike_(p) ((void)(p))
-#define vg_noaccess_(p, n) ((void)(p), (void)(n))
-#define vg_defined_(p, n) ((void)(p), (void)(n))
+#define RT_CK_WITH_MEMCHECK 0
 #endif
+
+/* The ASan interface, weakly: NULL unless the process has the run-time. */
+extern void __asan_poison_memory_region(void const volatile *addr, size_t size)
+	__attribute__((weak));
+extern void __asan_unpoison_memory_region(void const volatile *addr, size_t size)
+	__attribute__((weak));
+
+/* Bits of the flag word. */
+#define RT_CK_ASAN 1u     /* the AddressSanitizer run-time is present */
+#define RT_CK_MEMCHECK 2u /* running under valgrind's Memcheck */
+#define RT_CK_ANY (RT_CK_ASAN | RT_CK_MEMCHECK)
+#define RT_CK_DONE 0x100u /* detection has run */
+
+#ifdef RTHEAP_ASAN
+static _Atomic unsigned rt_ck_word = RT_CK_ASAN;
+#else
+static _Atomic unsigned rt_ck_word;
+#endif
+
+#define RT_CK_COLD static __attribute__((noinline, cold))
+
+static inline unsigned rt_ck_load(void)
+{
+	return atomic_load_explicit(&rt_ck_word, memory_order_relaxed);
+}
+
+/* Which checkers watch this process: the same answer every time. */
+RT_CK_COLD unsigned rt_ck_detect(void)
+{
+	unsigned ck = RT_CK_DONE;
+	if (__asan_poison_memory_region && __asan_unpoison_memory_region)
+		ck |= RT_CK_ASAN;
+#if RT_CK_WITH_MEMCHECK
+	if (RUNNING_ON_VALGRIND) {
+		/* Memcheck answers (non-zero) and marks the word defined, which
+		 * it is; any other tool leaves the default answer, 0. */
+		if (VALGRIND_MAKE_MEM_DEFINED(&rt_ck_word, sizeof(rt_ck_word)) != 0)
+			ck |= RT_CK_MEMCHECK;
+	}
+#endif
+	atomic_store_explicit(&rt_ck_word, ck, memory_order_relaxed);
+	return ck;
+}
+
+__attribute__((constructor)) static void rt_ck_init(void)
+{
+	(void)rt_ck_detect();
+}
+
+/* The checkers present (RT_CK_ASAN, RT_CK_MEMCHECK), or 0: read it once
+ * per public call and pass it down as ck. */
+static inline unsigned hook_state(void)
+{
+	return rt_ck_load() & RT_CK_ANY;
+}
+
+/* -- the cold half: only called with a checker present -- */
+
+static inline void rt_ck_noaccess(unsigned ck, void *p, size_t n)
+{
+#if RT_CK_WITH_MEMCHECK
+	if (ck & RT_CK_MEMCHECK)
+		(void)VALGRIND_MAKE_MEM_NOACCESS(p, n);
+#endif
+	if (ck & RT_CK_ASAN)
+		__asan_poison_memory_region(p, n);
+}
+
+RT_CK_COLD void rt_ck_pages_added(void *p, size_t n)
+{
+	unsigned ck = rt_ck_load();
+	if (!(ck & RT_CK_DONE))
+		ck = rt_ck_detect(); /* a heap set up before constructors ran */
+	rt_ck_noaccess(ck, p, n);
+}
+
+RT_CK_COLD void rt_ck_block_alloc(void *p, size_t n)
+{
+	unsigned ck = rt_ck_load();
+	if (ck & RT_CK_ASAN)
+		__asan_unpoison_memory_region(p, n);
+#if RT_CK_WITH_MEMCHECK
+	if (ck & RT_CK_MEMCHECK)
+		VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, 0);
+#endif
+}
+
+RT_CK_COLD void rt_ck_block_free(void *p, size_t n)
+{
+	unsigned ck = rt_ck_load();
+#if RT_CK_WITH_MEMCHECK
+	if (ck & RT_CK_MEMCHECK)
+		VALGRIND_FREELIKE_BLOCK(p, 0);
+#endif
+	rt_ck_noaccess(ck, p, n);
+}
+
+RT_CK_COLD void rt_ck_open(void *p, size_t n)
+{
+	unsigned ck = rt_ck_load();
+	if (ck & RT_CK_ASAN)
+		__asan_unpoison_memory_region(p, n);
+#if RT_CK_WITH_MEMCHECK
+	if (ck & RT_CK_MEMCHECK)
+		(void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#endif
+}
+
+RT_CK_COLD void rt_ck_close(void *p, size_t n)
+{
+	rt_ck_noaccess(rt_ck_load(), p, n);
+}
+
+/* -- the hooks: ck is hook_state(), or a constant in the hot copies -- */
 
 static inline void hook_pages_added(void *p, size_t n)
 {
-	hook_noaccess_(p, n);
-	vg_noaccess_(p, n);
+	/* not rare enough to matter, and it catches "not detected yet" */
+	if (__builtin_expect(rt_ck_load() != RT_CK_DONE, 0))
+		rt_ck_pages_added(p, n);
 }
 
-static inline void hook_block_alloc(void *p, size_t n)
+static inline void hook_block_alloc(unsigned ck, void *p, size_t n)
 {
-	hook_access_(p, n);
-	vg_malloclike_(p, n);
+	if (__builtin_expect(ck != 0, 0))
+		rt_ck_block_alloc(p, n);
 }
 
-static inline void hook_block_free(void *p, size_t n)
+static inline void hook_block_free(unsigned ck, void *p, size_t n)
 {
-	vg_freelike_(p);
-	vg_noaccess_(p, n);
-	hook_noaccess_(p, n);
+	if (__builtin_expect(ck != 0, 0))
+		rt_ck_block_free(p, n);
 }
 
-/* The heap reads/writes free memory itself (debug fill): open it briefly. */
-static inline void hook_open(void *p, size_t n)
+/* The heap reads/writes free memory itself: open it briefly. */
+static inline void hook_open(unsigned ck, void *p, size_t n)
 {
-	hook_access_(p, n);
-	vg_defined_(p, n);
+	if (__builtin_expect(ck != 0, 0))
+		rt_ck_open(p, n);
 }
 
-static inline void hook_close(void *p, size_t n)
+static inline void hook_close(unsigned ck, void *p, size_t n)
 {
-	vg_noaccess_(p, n);
-	hook_noaccess_(p, n);
+	if (__builtin_expect(ck != 0, 0))
+		rt_ck_close(p, n);
 }
 
 #endif /* RTHEAP_HOOKS_H */

@@ -302,15 +302,18 @@ RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
                                           unsigned flags);
 RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
 
+/* ck, the last argument of the hot functions below: which memory checkers
+ * to speak to, 0 on the path without any (hooks.h). */
+
 /* runs.c: free-run index and page runs */
 RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len);
 RT_FN void rt_runs_list_insert(struct rt_heap *h, struct rt_node *nd);
 RT_FN void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
-                    uint32_t len);
+                    uint32_t len, unsigned ck);
 RT_FN bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x,
-                  uint32_t *start);
+                  uint32_t *start, unsigned ck);
 RT_FN void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
-                     uint32_t len);
+                     uint32_t len, unsigned ck);
 RT_FN size_t rt_runs_largest(const struct rt_heap *h);
 RT_FN struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len);
 
@@ -335,9 +338,9 @@ RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
 
 /* bucket.c: sub-page blocks */
 RT_FN struct rt_bnode rt_bucket_node_read(const struct rt_bnode *nd);
-RT_FN void *rt_bucket_alloc(struct rt_heap *h, unsigned cls);
+RT_FN void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, unsigned ck);
 RT_FN int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
-                   uint32_t e, size_t off);
+                   uint32_t e, size_t off, unsigned ck);
 RT_FN bool rt_bucket_free_ok(struct rt_heap *h, struct rt_extent *x,
                              uint32_t pg, uint32_t e, size_t off);
 RT_FN bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,

@@ -43,82 +43,87 @@ RT_HOT struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t
  * the heap itself reads or writes it (hooks.h).  A run node is in a page,
  * or is the extent header's tail node, which is never poisoned. -- */
 
-#if RTHEAP_HOOKS_ACTIVE
-static bool run_node_in_page(const struct rt_heap *h, const struct rt_node *nd)
+RT_COLD bool run_node_in_page(const struct rt_heap *h, const struct rt_node *nd)
 {
 #ifdef RTHEAP_STEP_COUNT
 	unsigned long steps = rtheap_step_counter; /* checker work is not counted */
 #endif
-	const struct rt_extent *x = rt_extent_find(h, nd);
+	const struct rt_extent *x = nd ? rt_extent_find(h, nd) : NULL;
 #ifdef RTHEAP_STEP_COUNT
 	rtheap_step_counter = steps;
 #endif
 	return x && nd != &x->tail;
 }
-#define RUN_OPEN(h, nd)                                                      \
+/* ck: which checkers to speak to (hooks.h), a constant 0 on the path
+ * without any.  The node's extent is looked up only with a checker. */
+#define RUN_OPEN(ck, h, nd)                                                  \
 	do {                                                                 \
-		if ((nd) && run_node_in_page((h), (nd)))                     \
-			hook_open((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
+		if (rt_unlikely(ck) && run_node_in_page((h), (nd)))          \
+			rt_ck_open((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
 	} while (0)
-#define RUN_CLOSE(h, nd)                                                     \
+#define RUN_CLOSE(ck, h, nd)                                                 \
 	do {                                                                 \
-		if ((nd) && run_node_in_page((h), (nd)))                     \
-			hook_close((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
+		if (rt_unlikely(ck) && run_node_in_page((h), (nd)))          \
+			rt_ck_close((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
 	} while (0)
-#else
-#define RUN_OPEN(h, nd) ((void)0)
-#define RUN_CLOSE(h, nd) ((void)0)
-#endif
 
-/* A copy of a node, read with the checkers' blessing (check.c, debug). */
-RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
-                                      const struct rt_node *nd)
+/* A copy of a node, read with the checkers' blessing. */
+RT_HOT struct rt_node run_node_read(const struct rt_heap *h,
+                                    const struct rt_node *nd, const unsigned ck)
 {
 	struct rt_node v;
-	RUN_OPEN(h, nd);
+	RUN_OPEN(ck, h, nd);
 	v = *nd;
-	RUN_CLOSE(h, nd);
+	RUN_CLOSE(ck, h, nd);
 	(void)h;
 	return v;
 }
 
+/* The same, off the hot path (check.c, debug). */
+RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
+                                      const struct rt_node *nd)
+{
+	return run_node_read(h, nd, hook_state());
+}
+
 /* -- the free lists -- */
 
-RT_HOT void run_list_push(struct rt_heap *h, struct rt_node *nd)
+RT_HOT void run_list_push(struct rt_heap *h, struct rt_node *nd, const unsigned ck)
 {
-	RUN_OPEN(h, nd);
+	RUN_OPEN(ck, h, nd);
 	unsigned i = rt_runs_index(nd->len);
 	struct rt_node *head = h->runs[i];
 	RT_STEP();
 	nd->prev = NULL;
 	nd->next = head;
 	if (head) {
-		RUN_OPEN(h, head);
+		RUN_OPEN(ck, h, head);
 		head->prev = nd;
-		RUN_CLOSE(h, head);
+		RUN_CLOSE(ck, h, head);
 	}
-	RUN_CLOSE(h, nd);
+	RUN_CLOSE(ck, h, nd);
 	h->runs[i] = nd;
 	h->sl_bitmap[i >> RT_SL_SHIFT] |= 1u << (i & (RT_SL_COUNT - 1));
 	h->fl_bitmap |= 1u << (i >> RT_SL_SHIFT);
 	h->free_runs++;
 }
 
-RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i)
+RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i,
+                               const unsigned ck)
 {
 	RT_STEP();
-	RUN_OPEN(h, nd);
+	RUN_OPEN(ck, h, nd);
 	struct rt_node *next = nd->next, *prev = nd->prev;
-	RUN_CLOSE(h, nd);
+	RUN_CLOSE(ck, h, nd);
 	if (next) {
-		RUN_OPEN(h, next);
+		RUN_OPEN(ck, h, next);
 		next->prev = prev;
-		RUN_CLOSE(h, next);
+		RUN_CLOSE(ck, h, next);
 	}
 	if (prev) {
-		RUN_OPEN(h, prev);
+		RUN_OPEN(ck, h, prev);
 		prev->next = next; /* the list keeps a head */
-		RUN_CLOSE(h, prev);
+		RUN_CLOSE(ck, h, prev);
 	} else if (!(h->runs[i] = next)) {
 		unsigned fl = i >> RT_SL_SHIFT;
 		uint32_t slmap = h->sl_bitmap[fl] & ~(1u << (i & (RT_SL_COUNT - 1)));
@@ -129,22 +134,23 @@ RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i
 	h->free_runs--;
 }
 
-RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd, uint32_t len)
+RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd, uint32_t len,
+                            const unsigned ck)
 {
-	run_list_remove_at(h, nd, rt_runs_index(len));
+	run_list_remove_at(h, nd, rt_runs_index(len), ck);
 }
 
 /* -- node placement -- */
 
 RT_HOT struct rt_node *run_node_make(struct rt_heap *h, struct rt_extent *x,
-                                     uint32_t start, uint32_t len)
+                                     uint32_t start, uint32_t len, const unsigned ck)
 {
 	struct rt_node *nd = rt_run_node(x, start, len);
-	RUN_OPEN(h, nd);
+	RUN_OPEN(ck, h, nd);
 	nd->ext = x;
 	nd->start = start;
 	nd->len = len;
-	RUN_CLOSE(h, nd);
+	RUN_CLOSE(ck, h, nd);
 	(void)h;
 	return nd;
 }
@@ -154,9 +160,9 @@ RT_HOT void run_node_drop(struct rt_heap *h, struct rt_extent *x,
                           struct rt_node *nd)
 {
 	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) && nd != &x->tail) {
-		hook_open(nd, sizeof(*nd));
+		hook_open(hook_state(), nd, sizeof(*nd));
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
-		hook_close(nd, sizeof(*nd));
+		hook_close(hook_state(), nd, sizeof(*nd));
 	}
 }
 
@@ -175,16 +181,16 @@ RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len)
 /* List a described run (R3). */
 RT_FN void rt_runs_list_insert(struct rt_heap *h, struct rt_node *nd)
 {
-	run_list_push(h, nd);
+	run_list_push(h, nd, hook_state());
 }
 
 /* Record a free run in the map (R1) and on its list (R3). */
 RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
-                    uint32_t len)
+                    uint32_t len, const unsigned ck)
 {
 	rt_map_set(x, start, PG_MAKE(PG_FREE, len));
 	rt_map_set(x, start + len - 1, PG_MAKE(PG_FREE, len));
-	run_list_push(h, run_node_make(h, x, start, len));
+	run_list_push(h, run_node_make(h, x, start, len, ck), ck);
 }
 
 /*
@@ -193,7 +199,7 @@ RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t star
  * The caller writes map[start] for what the pages become.
  */
 RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
-                  uint32_t *startp)
+                  uint32_t *startp, const unsigned ck)
 {
 	unsigned i;
 	struct rt_node *nd = NULL;
@@ -217,7 +223,7 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 		/* no list is sure to fit: the head of n's own list may */
 		i = rt_runs_index(n);
 		nd = h->runs[i];
-		if (!nd || rt_run_node_read(h, nd).len < n)
+		if (!nd || run_node_read(h, nd, ck).len < n)
 			return false;
 	}
 
@@ -225,12 +231,12 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
 		return false;
 	}
-	RUN_OPEN(h, nd);
+	RUN_OPEN(ck, h, nd);
 	struct rt_extent *x = nd->ext;
 	uint32_t start = nd->start, len = nd->len;
-	RUN_CLOSE(h, nd);
+	RUN_CLOSE(ck, h, nd);
 	if (len == n) {
-		run_list_remove_at(h, nd, i);
+		run_list_remove_at(h, nd, i, ck);
 		run_node_drop(h, x, nd);
 		if (n > 1)
 			rt_map_set(x, start + n - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
@@ -257,13 +263,13 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 	rt_map_set(x, rstart + rlen - 1, PG_MAKE(PG_FREE, rlen));
 	unsigned ri = rt_runs_index(rlen);
 	if (ri != i)
-		run_list_remove_at(h, nd, i);
-	RUN_OPEN(h, nd);
+		run_list_remove_at(h, nd, i, ck);
+	RUN_OPEN(ck, h, nd);
 	nd->start = rstart;
 	nd->len = rlen;
-	RUN_CLOSE(h, nd);
+	RUN_CLOSE(ck, h, nd);
 	if (ri != i)
-		run_list_push(h, nd);
+		run_list_push(h, nd, ck);
 	start = blk;
 	*xp = x;
 	*startp = start;
@@ -276,7 +282,7 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
  * run or an empty bucket page.
  */
 RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
-                     uint32_t len)
+                     uint32_t len, const unsigned ck)
 {
 	if (start > 0) {
 		uint32_t e = rt_map_get(x, start - 1);
@@ -284,7 +290,7 @@ RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t sta
 			uint32_t l = PG_LEN(e);
 			/* a run before another cannot end the extent (R4) */
 			struct rt_node *nd = (struct rt_node *)(void *)rt_page_addr(h, x, start - l);
-			run_list_remove(h, nd, l);
+			run_list_remove(h, nd, l, ck);
 			run_node_drop(h, x, nd);
 			if (l > 1)
 				rt_map_set(x, start - 1, PG_MAKE(PG_NONE, 0));
@@ -298,13 +304,13 @@ RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t sta
 		if (PG_TYPE(e) == PG_FREE) {
 			uint32_t r = PG_LEN(e);
 			struct rt_node *nd = rt_run_node(x, start + len, r);
-			run_list_remove(h, nd, r);
+			run_list_remove(h, nd, r, ck);
 			run_node_drop(h, x, nd);
 			rt_map_set(x, start + len, PG_MAKE(PG_NONE, 0));
 			len += r;
 		}
 	}
-	rt_runs_insert(h, x, start, len);
+	rt_runs_insert(h, x, start, len, ck);
 }
 
 /* Bytes of the head run of the highest non-empty list: an allocation of

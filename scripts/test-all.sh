@@ -67,7 +67,7 @@ status=0
 run_config gcc -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ || status=1
 if [ $quick -eq 0 ]; then
   run_config asan -LE valgrind -- -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_CXX_COMPILER=clang++ -DRTHEAP_SANITIZE=address -DRTHEAP_BUILD_LATENCY=OFF || status=1
+    -DCMAKE_CXX_COMPILER=clang++ -DRTHEAP_SANITIZE=address,undefined -DRTHEAP_BUILD_LATENCY=OFF || status=1
   run_config tsan -L concurrency -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc \
     -DCMAKE_CXX_COMPILER=g++ -DRTHEAP_SANITIZE=thread -DRTHEAP_BUILD_LATENCY=OFF || status=1
 fi

@@ -2,7 +2,7 @@
 #   rel_errors       docs/errors.md, one test per row            label unit
 #   rel_asan         ASan reports inside the heap (ASan build)   label unit
 #   rel_concurrency  threads > CPUs, PI boost; TSan build too    label concurrency
-#   valgrind_memcheck  Memcheck sees misuse inside rtheap_vg     label valgrind
+#   valgrind_memcheck  Memcheck sees misuse inside rtheap        label valgrind
 #   fuzz_corpus, fuzz_short  libFuzzer target (clang only)       label fuzz
 #   rtheap_soak      soak program, not run by ctest except a short smoke run
 # GTest was found by tests/CMakeLists.txt
@@ -39,24 +39,27 @@ if(NOT RTHEAP_SANITIZE STREQUAL "thread")
                        PASS_REGULAR_EXPRESSION "SOAK PASSED")
 endif()
 
-# ---- valgrind: programs linked with the Memcheck-aware variant ----
+# ---- valgrind: programs linked with the default library, which speaks to
+# Memcheck when it runs under it (heap/hooks.h) ----
 find_program(VALGRIND_PROGRAM valgrind)
-if(TARGET rtheap_vg AND RTHEAP_SANITIZE STREQUAL "" AND VALGRIND_PROGRAM)
+if(RTHEAP_HAVE_MEMCHECK_H AND RTHEAP_SANITIZE STREQUAL "" AND VALGRIND_PROGRAM)
   foreach(prog vg_clean vg_uaf vg_overrun vg_leak)
     add_executable(${prog} ${REL_DIR}/valgrind/${prog}.c)
-    target_link_libraries(${prog} PRIVATE rtheap_vg rtheap_warnings)
+    target_link_libraries(${prog} PRIVATE rtheap rtheap_warnings)
     target_compile_options(${prog} PRIVATE -O0 -g)
+    if(CMAKE_C_COMPILER_ID MATCHES "Clang")
+      # valgrind 3.19 cannot read clang 14's default DWARF 5.
+      target_compile_options(${prog} PRIVATE -gdwarf-4)
+    endif()
   endforeach()
-  if(CMAKE_C_COMPILER_ID MATCHES "Clang")
-    # valgrind 3.19 cannot read clang 14's default DWARF 5.
-    foreach(t vg_clean vg_uaf vg_overrun vg_leak rtheap_vg)
-      target_compile_options(${t} PRIVATE -gdwarf-4)
-    endforeach()
-  endif()
   add_test(NAME valgrind_memcheck
            COMMAND sh ${REL_DIR}/valgrind/run_valgrind.sh ${VALGRIND_PROGRAM}
                    $<TARGET_FILE_DIR:vg_uaf>)
   set_tests_properties(valgrind_memcheck PROPERTIES LABELS valgrind TIMEOUT 300)
+  if(BUILD_SHARED_LIBS)
+    set_tests_properties(valgrind_memcheck PROPERTIES
+                         ENVIRONMENT "LD_LIBRARY_PATH=$<TARGET_FILE_DIR:rtheap>")
+  endif()
 elseif(RTHEAP_SANITIZE STREQUAL "")
   message(STATUS "valgrind test disabled: needs valgrind and valgrind/memcheck.h")
 endif()

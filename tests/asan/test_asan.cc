@@ -4,8 +4,10 @@
 // allocation stacks).  Each case runs in a death-test child process and
 // expects ASan's report on its stderr.
 //
-// Meaningful only in the ASan build (RTHEAP_SANITIZE=address); elsewhere
-// every test is skipped with a message.
+// Meaningful only in an ASan build (RTHEAP_SANITIZE=address or
+// address,undefined); elsewhere every test is skipped with a message.  (A
+// program built with -fsanitize=address against the default library is
+// covered by tests/checkers.)
 
 #include <gtest/gtest.h>
 

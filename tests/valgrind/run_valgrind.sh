@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the valgrind programs (linked with rtheap_vg) under Memcheck and check
+# Run the valgrind programs (linked with the default rtheap) under Memcheck and check
 # that each misuse inside an rtheap heap is reported.
 # Usage: run_valgrind.sh VALGRIND DIR_OF_PROGRAMS
 set -u

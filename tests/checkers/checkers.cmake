@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: MIT
+# The installed library and the memory checkers users run (heap/hooks.h),
+# included from tests/CMakeLists.txt:
+#   checkers_installed  install, build tests/checkers/uaf.c with pkg-config,
+#                       ASan and valgrind must report its use after free
+#                       label unit; plain (non-sanitizer) builds only
+if(NOT RTHEAP_SANITIZE STREQUAL "")
+  return()
+endif()
+find_program(VALGRIND_PROGRAM valgrind)
+set(CHECKERS_VALGRIND "${VALGRIND_PROGRAM}")
+if(NOT VALGRIND_PROGRAM)
+  set(CHECKERS_VALGRIND "")
+endif()
+add_test(NAME checkers_installed
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/run_checkers.sh ${CMAKE_COMMAND}
+                 ${PROJECT_BINARY_DIR} ${CMAKE_CURRENT_LIST_DIR}/uaf.c ${CMAKE_C_COMPILER}
+                 ${CMAKE_INSTALL_LIBDIR} "${CHECKERS_VALGRIND}"
+                 ${CMAKE_CURRENT_BINARY_DIR}/checkers_installed)
+set_tests_properties(checkers_installed PROPERTIES LABELS unit TIMEOUT 300
+                     SKIP_RETURN_CODE 77)
