@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Warnings (errors by default) and sanitizer flags shared by every target.
 add_library(rtheap_warnings INTERFACE)
 target_compile_options(rtheap_warnings INTERFACE -Wall -Wextra -Wpedantic

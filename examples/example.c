@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* example.c -- a heap over a static buffer, extended once, with stats. */
 #include <rtheap/rtheap.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bucket.c -- sub-page blocks: power-of-two classes 16 B .. P/2.
  *

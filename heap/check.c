@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.c -- rtheap_check(): the full integrity walk.
  *

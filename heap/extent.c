@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * extent.c -- extents: layout of a caller's buffer, the address-sorted
  * extent table, and adding an extent in two phases.

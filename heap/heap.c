@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap.c -- the public entry points: life cycle, lock, allocation and
  * release, notification.  The data-structure work is in runs.c (page

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hooks.h -- the one place where rtheap talks to memory checkers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h -- private data structures of rtheap, grouped by the file that
  * defines the functions.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rtheap_steps.h -- test-only interface of the rtheap_steps library variant
  * (built with -DRTHEAP_STEP_COUNT).  Every map read or write, list hop,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runs.c -- free page runs: a two-level segregated-fit index over run
  * lengths, split and coalesce through the page map.

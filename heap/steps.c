@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* steps.c -- the step counter of test builds (see rtheap_steps.h). */
 #include "internal.h"
 #include "rtheap_steps.h"

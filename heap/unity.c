@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * unity.c -- the library is compiled as one translation unit, so that the
  * hot paths (alloc -> runs/bucket, free -> extent lookup -> runs/bucket)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xnheap.c -- the Xenomai 2 heap interface, as thin wrappers over the
  * native calls.  Each wrapper has the bound and context of the native call.

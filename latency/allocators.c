@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * allocators.c -- every allocator of the latency harness behind one vtable.
  *

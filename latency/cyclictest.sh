@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # cyclictest.sh -- system jitter while real-time threads hammer a heap.
 #
 #   latency/cyclictest.sh [--quick] [--duration S] [--range US] [--out DIR] [--build DIR]

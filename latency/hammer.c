@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hammer.c -- rtheap-hammer: real-time threads that hammer a heap, as the
  * load of latency/cyclictest.sh.

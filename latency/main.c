@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c -- rtheap-latency: the driver of the latency harness.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rig.h -- shared declarations of the latency harness (rtheap-latency).
  *

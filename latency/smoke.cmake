@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Smoke test of the latency harness (ctest label "latency"):
 #   cmake -DEXE=<rtheap-latency> -DOUT=<dir> -P smoke.cmake
 # Runs a tiny harness pass and checks that every output file appears and

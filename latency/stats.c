@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.c -- percentiles and histograms of per-operation minima. */
 #include <stdlib.h>
 #include <string.h>

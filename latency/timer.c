@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timer.c -- calibrated time stamps for the latency harness.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* timer.h -- inline time stamps of the latency harness (see timer.c). */
 #ifndef RTHEAP_LATENCY_TIMER_H
 #define RTHEAP_LATENCY_TIMER_H

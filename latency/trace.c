@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trace.c -- deterministic operation traces of the latency harness.
  *

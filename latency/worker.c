@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c -- replay one case on one allocator (the --worker side).
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Run rtdemo with ARGS and --json JSON, then check the exit code and the
 # JSON summary: it parses, the heap was extended during the run, nothing
 # failed, and the heap was consistent and empty at the end.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rtdemo -- the low-memory callback and the non-real-time helper thread.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rtdemo -- a real-time program using rtheap, end to end.
  *

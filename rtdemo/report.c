@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rtdemo -- histograms, the live status line, the summary and the JSON file.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rtdemo -- shared declarations of the real-time demo.
  *

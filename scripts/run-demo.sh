@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build and run the real-time demo (rtdemo/README.md):
 #   sudo ./scripts/run-demo.sh [rtdemo options]
 # Installs the build tools with apt-get if (and only if) they are missing,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install what is missing (Debian packages), build every test configuration
 # and run the whole suite:
 #   1. gcc, RelWithDebInfo: every test (unit, concurrency, valgrind, latency smoke)

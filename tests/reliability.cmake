@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Reliability tests (issue 4), included from tests/CMakeLists.txt:
 #   rel_errors       docs/errors.md, one test per row            label unit
 #   rel_asan         ASan reports inside the heap (ASan build)   label unit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Unit tests of every function of rtheap.h and of every documented error.
 #include <algorithm>
 #include <map>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // White-box tests of rtheap_check(): corrupt the heap's metadata on purpose,
 // one piece at a time, and expect the checker to report it; restore it and
 // expect a clean bill again.  The page-map encoding used here is the one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Helpers shared by the GoogleTest suite of rtheap (tests/test_*.cc).
 #ifndef RTHEAP_TEST_COMMON_H
 #define RTHEAP_TEST_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Concurrency: many threads (more than the CPUs) on one heap in PI-mutex
 // mode, with blocks freed by threads other than their allocator, extents
 // added while others allocate, and a priority-inheritance check.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // One test per row of docs/errors.md: every class of bad input to every
 // public function, the value the call returns, and the rule that an error
 // leaves the heap unchanged (rtheap_check passes, live blocks keep their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // "Many extents really work": a heap made of RTHEAP_MAX_EXTENTS extents of
 // very different sizes, added in shuffled address order.
 #include <algorithm>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // init / extend write only the extent header and the page map: over a fresh
 // 1 GiB mapping they cost no more minor page faults than the map's pages,
 // and none beyond a few with RTHEAP_F_ZEROED.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Several threads on one heap (PI mutex and spinlock): allocations, frees
 // of blocks allocated by other threads, and an extension in the middle.
 #include <atomic>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Randomised test against a shadow model: many seeds, thousands of mixed
 // alloc / free / extend operations each, every invariant checked as it goes.
 #include <algorithm>

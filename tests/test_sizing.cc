@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Sizing: metadata overhead, RTHEAP_BUFFER_SIZE as a compile-time constant,
 // the zero-overhead sizing rule, and fill efficiency.
 #include <cmath>

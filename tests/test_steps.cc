@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Bounded time, measured without clocks: the rtheap_steps variant counts
 // every map access, list hop, bitmap-word scan and search iteration.  The
 // worst count per operation over adversarial sequences must not depend on

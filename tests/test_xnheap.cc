@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // A program written against the Xenomai 2 nucleus heap interface: the
 // caller declares xnheap_t, passes u_long sizes and a flush routine of the
 // Xenomai 2 type, and the calls behave as documented in xnheap.h.

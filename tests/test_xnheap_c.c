@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The same kind of program in C, as Xenomai 2 code is written: the BSD
  * u_long typedef from <sys/types.h> and the one of xnheap.h must agree,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rtheap -- a bounded-time, extendable heap for real-time programs.
  *

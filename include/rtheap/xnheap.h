@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Xenomai 2 compatible heap interface over rtheap.
  *

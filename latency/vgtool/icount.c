@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * icount.c -- a minimal valgrind tool for rtheap-latency's
  * instruction-count mode ("valgrind --tool=icount").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // AddressSanitizer integration: in an ASan build the heap poisons free
 // blocks and free pages, so that touching them inside an rtheap heap is
 // reported by ASan (as use-after-poison: manual poisoning carries no

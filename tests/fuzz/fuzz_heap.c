@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the input bytes drive a sequence of operations on small
  * rtheap heaps (init with several page sizes, extend, alloc, zalloc, free,

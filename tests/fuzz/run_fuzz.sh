@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run the libFuzzer target over a fresh copy of the seed corpus.
 # Usage: run_fuzz.sh FUZZER SEED_CORPUS WORKDIR [libFuzzer options...]
 # e.g.   run_fuzz.sh ./rtheap_fuzz tests/fuzz/corpus /tmp/fz -max_total_time=60

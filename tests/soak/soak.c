@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Soak test: a long run of random allocations and releases on one heap,
  * with a full rtheap_check every --check operations, printing how

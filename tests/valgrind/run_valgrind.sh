@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run the valgrind programs (linked with the default rtheap) under Memcheck and check
 # that each misuse inside an rtheap heap is reported.
 # Usage: run_valgrind.sh VALGRIND DIR_OF_PROGRAMS

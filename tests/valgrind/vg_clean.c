@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Correct use: valgrind must report no error at all (no false positive
  * from the heap's own metadata work on free blocks). */
 #include <string.h>

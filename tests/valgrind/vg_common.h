@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared set-up for the valgrind programs: one heap over a static buffer. */
 #ifndef RTHEAP_VG_COMMON_H
 #define RTHEAP_VG_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Leak inside the heap: Memcheck must report both leaked blocks (a bucket
  * block of 128 bytes and a run of 2048) as "definitely lost".
  * One ordinary malloc block stays live at exit: valgrind 3.19 runs the

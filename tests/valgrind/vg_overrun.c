@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Overrun into neighbouring free space: Memcheck must report an invalid
  * write just past a bucket block (its free neighbour) and just past a
  * page run (a free page). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Use after free inside the heap: Memcheck must report an invalid read
  * of a freed bucket block and of a freed page run. */
 #include "vg_common.h"
