@@ -101,6 +101,7 @@ static struct model {
 	/* low-memory callback */
 	int lowmem_on;
 	size_t lowmem_thr;
+	int lowmem_armed; /* the heap will notify on the next alloc below thr */
 	int lm_calls;
 	size_t lm_request, lm_free;
 	/* flush log */
@@ -417,6 +418,7 @@ static void do_init(struct input *in)
 	M.ext[0].size = size;
 	M.next = 1;
 	M.usable = st.usable;
+	M.lowmem_armed = M.usable - M.used >= M.lowmem_thr;
 	M.bump = (size_t)(buf - arena) + size;
 	CHECK(rtheap_set_error_handler(&M.heap, on_error, &M) == 0, "set handler");
 }
@@ -490,6 +492,7 @@ static void do_extend(struct input *in)
 	M.ext[M.next].size = size;
 	M.next++;
 	M.usable = st.usable;
+	M.lowmem_armed = M.usable - M.used >= M.lowmem_thr;
 	M.bump = (size_t)(buf - arena) + size;
 }
 
@@ -592,13 +595,27 @@ static void do_alloc(struct input *in, int zero)
 	M.used += want;
 	M.allocs++;
 	size_t free_after = M.usable - M.used;
-	if (M.lowmem_on && free_before >= M.lowmem_thr && free_after < M.lowmem_thr)
+	/* Armed (by rtheap_set_lowmem, or by memory coming back to the
+	 * threshold), the heap notifies once when an allocation leaves free
+	 * memory below the threshold, and disarms. */
+	if (M.lowmem_on && M.lowmem_armed && free_after < M.lowmem_thr) {
 		CHECK(M.lm_calls == 1 && M.lm_request == 0 && M.lm_free == free_after,
-		      "lowmem crossing: %d calls, request %zu, free %zu (want %zu)", M.lm_calls,
-		      M.lm_request, M.lm_free, free_after);
-	else
-		CHECK(M.lm_calls == 0, "lowmem called without crossing (%zu -> %zu, thr %zu)",
-		      free_before, free_after, M.lowmem_thr);
+		      "lowmem notification: %d calls, request %zu, free %zu (want %zu)",
+		      M.lm_calls, M.lm_request, M.lm_free, free_after);
+		M.lowmem_armed = 0;
+	} else {
+		CHECK(M.lm_calls == 0, "lowmem called while %s (%zu -> %zu, thr %zu)",
+		      M.lowmem_armed ? "above the threshold" : "disarmed", free_before,
+		      free_after, M.lowmem_thr);
+	}
+}
+
+/* A release re-arms the notification once free memory is back at the
+ * threshold; an extension sets the state from where free memory is. */
+static void lowmem_after_free(void)
+{
+	if (M.usable - M.used >= M.lowmem_thr)
+		M.lowmem_armed = 1;
 }
 
 static void remember_freed(unsigned char *p)
@@ -624,6 +641,7 @@ static void do_free(struct input *in)
 	M.blk[i] = M.blk[--M.nblk];
 	M.used -= b.round;
 	M.frees++;
+	lowmem_after_free();
 	remember_freed(b.p);
 	CHECK(rtheap_check_block(&M.heap, b.p) != 0, "freed block still live");
 }
@@ -753,6 +771,7 @@ static void do_set_lowmem(struct input *in)
 	}
 	M.lowmem_thr = (M.usable / 256) * (v >> 1) * 2;
 	M.lowmem_on = 1;
+	M.lowmem_armed = 1; /* armed whatever free memory is now */
 	CHECK(rtheap_set_lowmem(&M.heap, M.lowmem_thr, on_lowmem, &M) == 0, "set lowmem");
 }
 
@@ -775,6 +794,7 @@ static void do_free_all(void)
 		CHECK(rtheap_free(&M.heap, b.p) == 0, "free %p", (void *)b.p);
 		M.used -= b.round;
 		M.frees++;
+		lowmem_after_free();
 		remember_freed(b.p);
 	}
 	struct rtheap_stats st;
@@ -784,7 +804,10 @@ static void do_free_all(void)
 	CHECK(st.largest_free > 0, "no free run in an empty heap");
 	void *p = rtheap_alloc(&M.heap, st.largest_free);
 	CHECK(p != NULL, "largest_free %zu not allocatable in an empty heap", st.largest_free);
+	if (M.usable - st.largest_free < M.lowmem_thr)
+		M.lowmem_armed = 0; /* that allocation notified, if armed */
 	CHECK(rtheap_free(&M.heap, p) == 0, "free largest");
+	lowmem_after_free();
 	M.allocs++;
 	M.frees++;
 }
