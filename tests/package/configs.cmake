@@ -11,19 +11,8 @@
 #     configured, and no CMAKE_BUILD_TYPE is written into the cache.
 cmake_minimum_required(VERSION 3.16)
 
-foreach(v SRC WORK CC)
-  if(NOT DEFINED ${v})
-    message(FATAL_ERROR "configs.cmake: -D${v}= missing")
-  endif()
-endforeach()
-
-function(run what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${rc}):\n${out}")
-  endif()
-  set(last_output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
+require(configs.cmake SRC WORK CC)
 
 function(expect_library dir)
   file(GLOB_RECURSE libs "${dir}/librtheap.*")

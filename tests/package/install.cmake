@@ -13,24 +13,13 @@
 # librtheap.so, a static one does not).
 cmake_minimum_required(VERSION 3.16)
 
-foreach(v SRC WORK KIND CC)
-  if(NOT DEFINED ${v})
-    message(FATAL_ERROR "install.cmake: -D${v}= missing")
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
+require(install.cmake SRC WORK KIND CC)
 if(KIND STREQUAL "shared")
   set(shared ON)
 else()
   set(shared OFF)
 endif()
-
-function(run what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${rc}):\n${out}")
-  endif()
-  set(last_output "${out}" PARENT_SCOPE)
-endfunction()
 
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
