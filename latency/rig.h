@@ -4,7 +4,8 @@
  *
  * The harness has three layers:
  *  - the driver (main.c) plans the cases, starts one worker process per
- *    case and writes the tables, CSV, JSON, histograms and plots;
+ *    case and writes the tables, CSV, JSON and histograms (report.c) and
+ *    the plots (plots.c); its private declarations are in driver.h;
  *  - the worker (worker.c) generates the operation trace of its case from
  *    the seed and replays it on a fresh heap of one allocator, in a forked
  *    child per replay, timing or counting every operation;

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * driver.h -- private declarations of the driver of rtheap-latency, grouped
+ * by the file that defines them:
+ *   - main.c    options, planning, running each case in a worker process;
+ *   - report.c  the tables on stdout, the CSV, JSON and markdown files and
+ *               the histograms;
+ *   - plots.c   the gnuplot plots.
+ * The worker side (worker.c, allocators.c, ...) has rig.h only.
+ */
+#ifndef RTHEAP_LATENCY_DRIVER_H
+#define RTHEAP_LATENCY_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rig.h"
+
+#define MIB ((size_t)1 << 20)
+#define MAX_CASES 512
+
+/* ---------------- options and cases (main.c) ---------------- */
+
+struct opts {
+	int level;            /* 0 tiny, 1 quick, 2 full */
+	const char *out;
+	uint64_t seed;
+	unsigned replays;
+	char allocs[256];
+	char only[256];
+	int cpu, prio, rt, icount, callgrind, plots, tune, force_clock;
+};
+
+extern struct opts O;
+
+struct rec {
+	struct rig_case c;
+	struct rig_result r;
+	const char *group;    /* "workload", "growth", "extents", ... */
+};
+
+/* The planned cases, in plan order; a case is run once, then reported. */
+extern struct rec *recs;
+extern size_t nrecs;
+
+/* What probe_rt found: SCHED_FIFO and mlockall granted (1), refused (0),
+ * not probed (-1), and why not, for the header and results.json. */
+extern int rt_fifo_ok, rt_mlock_ok;
+extern char rt_why[256];
+
+/* The allocator is among those of --alloc (or no --alloc). */
+int alloc_selected(const char *name);
+
+/* ---------------- output files and tables (report.c) ---------------- */
+
+/* Open @name under the output directory for writing; NULL (said on
+ * stderr) on failure. */
+FILE *open_out(const char *name);
+/* 16M, 1G, 64K: a size for tables and file names. */
+const char *human(size_t bytes, char *buf, size_t len);
+const char *mode_name(enum rig_mode m);
+int same_case(const struct rec *a, const struct rec *b);
+const struct rec *earlier_group(const struct rec *x);
+
+/* stdout */
+void print_timer(void);
+void summary_tables(FILE *f);
+void table_legend(FILE *f);
+void table_timed(FILE *f, const char *group, const char *unit);
+
+/* files */
+void write_latency_csv(void);
+void write_other_csv(void);
+void write_json(double elapsed);
+void write_markdown(void);
+void write_hist(const struct rec *x0, int op, const char *path_tag);
+
+/* ---------------- gnuplot (plots.c) ---------------- */
+
+int have_gnuplot(void);
+void plot_dist(const struct rec *x0, const char *tag);
+void plot_series(const char *group, const char *file, const char *xlabel,
+                 int by_extents);
+
+#endif /* RTHEAP_LATENCY_DRIVER_H */
