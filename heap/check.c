@@ -72,18 +72,25 @@ static int check_extent_table(struct rt_heap *h, struct walk *w)
 	}
 	if (published != h->nr_live || size != h->size)
 		FAIL("extent count or total size differs from the extents", h, -1, -1);
+	/* An entry not yet published (lookup size 0) belongs to an extension
+	 * whose header is being written outside the lock: read nothing of it.
+	 * Counting the published entries instead shows that none is hidden. */
+	uint32_t in_table = 0;
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
 		struct rt_extent *x = h->sorted[i];
 		if (h->bases[i] != (uintptr_t)x)
 			FAIL("extent search table out of date", x, -1, -1);
 		if (i + 1 < h->nr_ext && h->bases[i] + h->rsize[i] > h->bases[i + 1])
 			FAIL("extent table not sorted or overlapping", x, -1, -1);
-		if (h->lsize[i] && (h->lsize[i] != h->rsize[i] ||
-		                    x->slot >= h->nr_ext || h->by_slot[x->slot] != x))
+		if (!h->lsize[i])
+			continue;
+		in_table++;
+		if (h->lsize[i] != h->rsize[i] || x->slot >= h->nr_ext ||
+		    h->by_slot[x->slot] != x)
 			FAIL("extent table entry does not match its extent", x, -1, -1);
-		if (!h->lsize[i] && h->by_slot[x->slot < h->nr_ext ? x->slot : 0] == x)
-			FAIL("published extent hidden from lookups", x, -1, -1);
 	}
+	if (in_table != h->nr_live)
+		FAIL("published extent hidden from lookups", h, -1, -1);
 	return 0;
 }
 

@@ -310,6 +310,59 @@ TEST(ConcurrencyExtend, ExtendWhileAllocating)
 		delete e;
 }
 
+// rtheap_check runs while extents are being added and blocks allocated and
+// freed: every check must pass, and ThreadSanitizer must see no race between
+// the check's walk and an extension's work outside the lock.
+TEST(ConcurrencyExtend, CheckWhileExtending)
+{
+	constexpr int kExtents = 40;
+	AlignedBuf first(64 * 1024);
+	std::vector<AlignedBuf *> extra;
+	for (int i = 0; i < kExtents; i++)
+		extra.push_back(new AlignedBuf(32 * 1024 + 4096 * (i % 5)));
+	rtheap_t heap{};
+	ASSERT_EQ(rtheap_init(&heap, first.p, first.n, nullptr), 0);
+	Shared sh(32);
+	sh.heap = &heap;
+	sh.page = rtheap_page_size(&heap);
+	std::atomic<bool> done{false};
+	std::atomic<int> extend_errors{0}, check_errors{0}, checks{0};
+	std::thread work(worker, &sh, 0u, kTsan ? 4000L : 20000L);
+	std::thread checker([&] {
+		while (!done.load()) {
+			rtheap_fault f{};
+			if (rtheap_check(&heap, &f) != 0) {
+				check_errors++;
+				std::fprintf(stderr, "check: %s\n", f.what ? f.what : "?");
+			}
+			checks++;
+		}
+	});
+	std::thread helper([&] {
+		for (int i = 0; i < kExtents; i++)
+			if (rtheap_extend(&heap, extra[i]->p, extra[i]->n, 0) != 0)
+				extend_errors++;
+	});
+	helper.join();
+	work.join();
+	done = true;
+	checker.join();
+	drain_slots(sh);
+	EXPECT_GT(checks.load(), 0);
+	EXPECT_EQ(check_errors.load(), 0);
+	EXPECT_EQ(extend_errors.load(), 0);
+	EXPECT_EQ(sh.bad_content.load(), 0);
+	EXPECT_EQ(sh.bad_free.load(), 0);
+	rtheap_stats st{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
+	EXPECT_EQ(st.extents, size_t{kExtents + 1});
+	EXPECT_EQ(st.used, 0u);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
+	for (AlignedBuf *e : extra)
+		delete e;
+}
+
 // Misuse reported concurrently: every thread double-frees its own blocks;
 // each misuse is counted once and the heap stays consistent.
 std::atomic<int> g_cb_calls{0};
