@@ -76,7 +76,8 @@ size_t rtheap_overhead(size_t size, size_t page_size)
 {
 	if (page_size == 0)
 		page_size = RTHEAP_DEFAULT_PAGE;
-	if (page_size & (page_size - 1) || page_size > RTHEAP_MAX_PAGE)
+	/* the page sizes rtheap_init() rejects: nothing fits */
+	if (page_size & (page_size - 1) || page_size < 8 || page_size > RTHEAP_MAX_PAGE)
 		return size;
 	if (page_size < RTHEAP_MIN_PAGE)
 		page_size = RTHEAP_MIN_PAGE;
@@ -140,14 +141,15 @@ RT_FN int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size)
 RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
                             uint32_t *slot)
 {
-	if (h->nr_ext >= RTHEAP_MAX_EXTENTS)
-		return -ENOSPC;
+	/* a bad buffer is -EINVAL first, even when the table is full */
 	uintptr_t a = (uintptr_t)buf;
 	uint32_t pos = sorted_pos(h, a);
 	if (pos > 0 && h->bases[pos - 1] + h->rsize[pos - 1] > a)
 		return -EINVAL;
 	if (pos < h->nr_ext && a + size > h->bases[pos])
 		return -EINVAL;
+	if (h->nr_ext >= RTHEAP_MAX_EXTENTS)
+		return -ENOSPC;
 	uint32_t n = h->nr_ext - pos;
 	memmove(&h->sorted[pos + 1], &h->sorted[pos], n * sizeof(h->sorted[0]));
 	memmove(&h->bases[pos + 1], &h->bases[pos], n * sizeof(h->bases[0]));

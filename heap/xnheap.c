@@ -159,10 +159,10 @@ int xnheap_check_block(xnheap_t *heap, void *block)
 
 u_long xnheap_overhead(u_long hsize, u_long psize)
 {
+	if (!xn_page_ok(psize)) /* what xnheap_init() rejects, 0 included */
+		return hsize;
 	if (psize <= RTHEAP_MAX_PAGE)
 		return (u_long)rtheap_overhead(hsize, psize);
-	if (!xn_page_ok(psize))
-		return hsize;
 	u_long o = (u_long)rtheap_overhead(hsize, RTHEAP_MAX_PAGE);
 	/* xnheap_init refuses an extent with fewer than two large pages */
 	return hsize - o < 2 * psize ? hsize : o;

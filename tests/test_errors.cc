@@ -514,8 +514,13 @@ TEST_F(ErrHeap, ExtendTableFull)
 	EXPECT_EQ(before.extents, size_t{RTHEAP_MAX_EXTENTS});
 	EXPECT_EQ(rtheap_extend(&heap, pool.p, per, 0), -ENOSPC);
 	expect_unchanged(0);
-	// A bad buffer is still rejected as bad when the table is full.
+	// A bad buffer is still rejected as bad when the table is full:
+	// NULL, misaligned, and overlapping an extent already in the table.
 	EXPECT_EQ(rtheap_extend(&heap, nullptr, per, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, pool.p + 4, per, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, pool.p + per + per / 2, per, 0), -EINVAL);
+	EXPECT_EQ(rtheap_extend(&heap, pool.p + per / 2, per, 0), -EINVAL);
+	expect_unchanged(0);
 	EXPECT_EQ(added, RTHEAP_MAX_EXTENTS - 1);
 }
 
@@ -863,7 +868,8 @@ TEST(ErrQuery, OverheadBadArguments)
 	for (size_t sz : {size_t{0}, size_t{1}, size_t{RTHEAP_EXTENT_HDR}})
 		EXPECT_EQ(rtheap_overhead(sz, 256), sz) << sz;
 	// Invalid page sizes: reported as "no page fits".
-	for (size_t page : {size_t{3}, size_t{300}, size_t{65536}, SIZE_MAX})
+	for (size_t page : {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{300}, size_t{65536},
+	                    SIZE_MAX})
 		EXPECT_EQ(rtheap_overhead(64 * 1024, page), size_t{64 * 1024}) << page;
 	// Huge sizes do not overflow: overhead never exceeds the size.
 	for (size_t sz : {SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX / 2})
@@ -1115,6 +1121,8 @@ TEST(ErrXnheap, OverheadBadArguments)
 	EXPECT_EQ(xnheap_overhead(0, 512), 0ul);
 	EXPECT_EQ(xnheap_overhead(100, 512), 100ul);
 	EXPECT_EQ(xnheap_overhead(64 * 1024, 300), u_long{64 * 1024});
+	for (u_long psize : {0ul, 1ul, 2ul, 4ul}) // pages xnheap_init rejects
+		EXPECT_EQ(xnheap_overhead(64 * 1024, psize), u_long{64 * 1024}) << psize;
 	EXPECT_LE(xnheap_overhead(~0ul, 4096), ~0ul);
 	// Pages above 32 KiB: above 2^XNHEAP_MAXLOG2, or fewer than two pages.
 	EXPECT_EQ(xnheap_overhead(64ul << 20, 1ul << 23), 64ul << 20);

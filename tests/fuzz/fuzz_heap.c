@@ -465,12 +465,9 @@ static void do_extend(struct input *in)
 	int rc = rtheap_extend(&M.heap, buf, size, flags);
 	int bad = overlap || ((uintptr_t)buf & 7) || size < RTHEAP_EXTENT_HDR + 2 * P ||
 	          (flags & ~(unsigned)RTHEAP_F_ZEROED);
-	if (bad) {
-		if (M.next == RTHEAP_MAX_EXTENTS)
-			CHECK(rc == -EINVAL || rc == -ENOSPC, "extend rc %d", rc);
-		else
-			CHECK(rc == -EINVAL, "bad extend(%p, %zu, %#x) overlap %d = %d", (void *)buf,
-			      size, flags, overlap, rc);
+	if (bad) { /* -EINVAL first, even with a full extent table */
+		CHECK(rc == -EINVAL, "bad extend(%p, %zu, %#x) overlap %d = %d", (void *)buf, size,
+		      flags, overlap, rc);
 		return;
 	}
 	if (M.next == RTHEAP_MAX_EXTENTS) {
