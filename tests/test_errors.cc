@@ -360,6 +360,32 @@ TEST(ErrUninit, FailedInitLeavesUnusable)
 	expect_all_reject(&h, b.p + 4096);
 }
 
+// A failed init changes nothing: a live heap stays live, its blocks and
+// statistics intact (argument errors are found before anything is written).
+TEST(ErrUninit, FailedInitKeepsLiveHeap)
+{
+	AlignedBuf b(64 * 1024), other(64 * 1024);
+	rtheap_t h{};
+	ASSERT_EQ(rtheap_init(&h, b.p, b.n, nullptr), 0);
+	auto *blk = static_cast<unsigned char *>(rtheap_alloc(&h, 100));
+	ASSERT_NE(blk, nullptr);
+	std::memset(blk, 0x3C, 100);
+	rtheap_stats before{}, after{};
+	ASSERT_EQ(rtheap_get_stats(&h, &before), 0);
+	struct rtheap_config cfg{};
+	cfg.page_size = 300;
+	EXPECT_EQ(rtheap_init(&h, other.p, other.n, &cfg), -EINVAL);
+	EXPECT_EQ(rtheap_init(&h, other.p + 1, other.n - 1, nullptr), -EINVAL);
+	EXPECT_EQ(rtheap_init(&h, other.p, 64, nullptr), -EINVAL);
+	ASSERT_EQ(rtheap_get_stats(&h, &after), 0);
+	EXPECT_EQ(std::memcmp(&before, &after, sizeof(before)), 0);
+	for (int i = 0; i < 100; i++)
+		EXPECT_EQ(blk[i], 0x3C) << i;
+	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+	EXPECT_EQ(rtheap_free(&h, blk), 0);
+	EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+}
+
 TEST(ErrUninit, AfterDestroyEveryCall)
 {
 	AlignedBuf b(64 * 1024);
@@ -399,6 +425,39 @@ TEST(ErrDestroy, DoubleDestroy)
 	EXPECT_EQ(log.calls.size(), 1u);
 	EXPECT_EQ(rtheap_destroy(&h, log_flush, &log), -EINVAL);
 	EXPECT_EQ(log.calls.size(), 1u); // no flush for a dead heap
+}
+
+// The descriptor is dead before the first flush: a flush routine that
+// calls the heap (here: statistics, an allocation) is refused, and may
+// release its buffer (here: overwrites it, header included).
+struct DeadCheck {
+	rtheap_t *heap;
+	int calls, stats_rc;
+	void *alloc;
+};
+void flush_calls_heap(rtheap_t *heap, void *buf, size_t size, void *cookie)
+{
+	auto *d = static_cast<DeadCheck *>(cookie);
+	rtheap_stats st{};
+	d->calls++;
+	d->stats_rc = rtheap_get_stats(heap, &st);
+	d->alloc = rtheap_alloc(heap, 64);
+	std::memset(buf, 0xEE, size);
+}
+
+TEST(ErrDestroy, DescriptorDeadBeforeFlush)
+{
+	AlignedBuf a(64 * 1024), b(32 * 1024);
+	rtheap_t h{};
+	ASSERT_EQ(rtheap_init(&h, a.p, a.n, nullptr), 0);
+	ASSERT_EQ(rtheap_extend(&h, b.p, b.n, 0), 0);
+	DeadCheck d{&h, 0, 0, nullptr};
+	ASSERT_EQ(rtheap_destroy(&h, flush_calls_heap, &d), 0);
+	EXPECT_EQ(d.calls, 2);
+	EXPECT_EQ(d.stats_rc, -EINVAL);
+	EXPECT_EQ(d.alloc, nullptr);
+	EXPECT_EQ(rtheap_destroy(&h, flush_calls_heap, &d), -EINVAL);
+	EXPECT_EQ(d.calls, 2);
 }
 
 TEST(ErrDestroy, FlushOncePerExtentThenReinit)

@@ -218,7 +218,11 @@ enum rtheap_flags {
 	 * it was), a reused stack or a recycled malloc block.
 	 */
 	RTHEAP_F_ZEROED = 1u << 0,
-	/** Fill fresh blocks with 0xA5 and freed blocks with 0xDD (debug aid). */
+	/** Fill fresh blocks with 0xA5 and freed blocks with 0xDD (debug aid).
+	 *  Not for real-time use: allocation and release then also cost time
+	 *  proportional to the block's rounded size (the pattern is written
+	 *  and verified over the whole block: a 4000-page run costs hundreds
+	 *  of thousands of cycles). */
 	RTHEAP_F_DEBUG_FILL = 1u << 1,
 	/** Abort the process when a misuse (bad free, corruption) is detected. */
 	RTHEAP_F_ABORT_ON_ERROR = 1u << 2,
@@ -278,8 +282,9 @@ struct rtheap_fault {
 typedef enum rtheap_error_kind {
 	RTHEAP_ERR_FOREIGN = 1,    /**< address outside every extent */
 	RTHEAP_ERR_NOT_BLOCK,      /**< inside the heap, not the start of a block */
-	RTHEAP_ERR_DOUBLE_FREE,    /**< a free bucket block, or the first page
-	                                of a free run: most likely a double free */
+	RTHEAP_ERR_DOUBLE_FREE,    /**< a free bucket block, or the first or
+	                                last page of a free run (where a freed
+	                                block began): most likely a double free */
 	RTHEAP_ERR_USE_AFTER_FREE, /**< debug fill pattern overwritten after free;
 	                                addr is the start of the written bucket
 	                                block (its class: rtheap_usable_size() of
@@ -418,9 +423,12 @@ static inline int rtheap_init(rtheap_t *heap, void *buf, size_t size,
 int rtheap_extend(rtheap_t *heap, void *buf, size_t size, unsigned flags);
 
 /**
- * Destroy the heap: call @p flush (if not NULL) once per extent with the
- * buffer and size passed to init / extend, then invalidate the descriptor.
- * Live blocks are abandoned.  The heap may be initialised again afterwards.
+ * Destroy the heap: invalidate the descriptor, then call @p flush (if not
+ * NULL) once per extent with the buffer and size passed to init / extend.
+ * The descriptor is dead before the first flush, so that flush may release
+ * the buffer (the extent's header lives in it); a call on the heap from
+ * flush gets -EINVAL.  Live blocks are abandoned.  The heap may be
+ * initialised again afterwards.
  * @return 0, or -EINVAL for a NULL or uninitialised heap.
  * Bound: O(E) plus the callbacks.
  * Context: not concurrently with any other call on the same heap.
@@ -459,8 +467,12 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  *         failed_allocs and calls the low-memory callback, if one is set.
  * Bound: O(1): at most two bitmap searches, one list removal and one
  *        insertion; no loop depends on heap size, block count or history.
+ *        The constant grows with the page size for the smallest blocks: a
+ *        bucket page's free-block bitmap is scanned a word at a time, up
+ *        to P/512 32-bit words (one for P <= 512 B, 64 at 32 KiB).
  *        With RTHEAP_F_DEBUG_FILL, list nodes are checked first (O(log E))
- *        and an overwritten one fails the call with RTHEAP_ERR_CORRUPT.
+ *        and an overwritten one fails the call with RTHEAP_ERR_CORRUPT;
+ *        the fill adds O(rounded size) (see RTHEAP_F_DEBUG_FILL).
  * Context: RT-safe.
  */
 RTHEAP_MALLOC RTHEAP_ALLOC_SIZE(2) RTHEAP_WARN_UNUSED
