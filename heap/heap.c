@@ -87,15 +87,40 @@ static const char *kind_name(rtheap_error_kind_t k)
 	return "unknown misuse";
 }
 
+/* The default misuse handler runs in the failing call, often a real-time
+ * thread: it records the first address of each kind and writes nothing.
+ * rtheap_destroy() prints what it recorded. */
 static void default_error(rtheap_t *heap, rtheap_error_kind_t kind,
                          const void *addr, void *arg)
 {
 	(void)arg;
-	unsigned bit = 1u << ((unsigned)kind & 31u);
-	if (atomic_fetch_or(&rt_heap_of(heap)->err_seen, bit) & bit)
+	struct rt_heap *h = rt_heap_of(heap);
+	unsigned k = (unsigned)kind & 7u;
+	if (!(atomic_fetch_or(&h->err_seen, 1u << k) & (1u << k)))
+		h->err_first[k] = addr;
+}
+
+void rtheap_print_error(rtheap_t *heap, rtheap_error_kind_t kind,
+                        const void *addr, void *arg)
+{
+	FILE *f = arg ? (FILE *)arg : stderr;
+	const char *name = rt_heap_ok(rt_heap_of(heap)) ? rt_heap_of(heap)->name : NULL;
+	fprintf(f, "rtheap %p%s%s: %s (%p)\n", (void *)heap, name ? " " : "",
+	        name ? name : "", kind_name(kind), addr);
+}
+
+/* rtheap_destroy(): say what the default handler recorded. */
+static void print_recorded(struct rt_heap *h)
+{
+	unsigned seen = atomic_load(&h->err_seen);
+	if (!seen)
 		return;
-	fprintf(stderr, "rtheap %p: %s (%p); further reports of this kind are silent\n",
-	        (void *)heap, kind_name(kind), addr);
+	fprintf(stderr, "rtheap %p%s%s: %zu misuse(s) reported to the default handler:\n",
+	        (void *)h, h->name ? " " : "", h->name ? h->name : "", h->errors);
+	for (unsigned k = 0; k < 8; k++)
+		if (seen & (1u << k))
+			fprintf(stderr, "  %s, first at %p\n",
+			        kind_name((rtheap_error_kind_t)k), h->err_first[k]);
 }
 
 /* Under the lock: collect what must be delivered after unlocking. */
@@ -333,6 +358,7 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie)
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h))
 		return -EINVAL;
+	print_recorded(h);
 	h->magic = 0;
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
 		struct rt_extent *x = h->by_slot[i];

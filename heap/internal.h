@@ -201,7 +201,8 @@ struct rt_heap {
 	bool alloc_slow;      /* every alloc takes the slow end (debug, run watch) */
 	rtheap_error_fn err_fn;
 	void *err_arg;
-	_Atomic unsigned err_seen; /* kinds the default handler printed */
+	_Atomic unsigned err_seen; /* kinds the default handler recorded */
+	const void *err_first[8];  /* by kind: its first address (default handler) */
 	const char *name;
 	/* misuse seen under the lock, delivered after unlocking */
 	rtheap_error_kind_t pend_kind;

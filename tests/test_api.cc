@@ -573,7 +573,7 @@ TEST_F(BadFree, DoubleFreesAreEinval)
 TEST_F(BadFree, DefaultHandlerAndClearing)
 {
 	keep(64);
-	// Back to the default handler (prints once to stderr): still -EINVAL,
+	// Back to the default handler (records, prints nothing): still -EINVAL,
 	// still counted, our callback no longer called.
 	ASSERT_EQ(0, rtheap_set_error_handler(h(), nullptr, nullptr));
 	auto *p = static_cast<unsigned char *>(live_blocks_[0].p);

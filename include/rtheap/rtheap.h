@@ -428,10 +428,12 @@ int rtheap_extend(rtheap_t *heap, void *buf, size_t size, unsigned flags);
  * The descriptor is dead before the first flush, so that flush may release
  * the buffer (the extent's header lives in it); a call on the heap from
  * flush gets -EINVAL.  Live blocks are abandoned.  The heap may be
- * initialised again afterwards.
+ * initialised again afterwards.  If the default misuse handler recorded
+ * misuses, one line per kind is printed on stderr first.
  * @return 0, or -EINVAL for a NULL or uninitialised heap.
  * Bound: O(E) plus the callbacks.
- * Context: not concurrently with any other call on the same heap.
+ * Context: not concurrently with any other call on the same heap; not
+ *          RT-safe (flush, and stderr when misuses were recorded).
  */
 int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
 
@@ -563,13 +565,30 @@ int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
 int rtheap_set_lowmem_run(rtheap_t *heap, size_t run_bytes);
 
 /**
- * Set (or reset to the default with @p fn NULL) the misuse callback.  The
- * default prints one line to stderr the first time each kind of misuse is
- * seen on this heap (it is the only place the library writes to a stream).
+ * Set (or reset to the default with @p fn NULL) the misuse callback.  It
+ * runs in the call that found the misuse (often a real-time thread), after
+ * the heap lock is released.  The default handler is RT-safe: it records
+ * the first address of each kind of misuse in the descriptor and writes
+ * nothing; rtheap_destroy() prints what it recorded, one line per kind, on
+ * stderr (besides that, only rtheap_init() refusing a descriptor of another
+ * build writes to a stream).  The statistics count every misuse (errors).
+ * To print each misuse when it happens, install rtheap_print_error(),
+ * which is not RT-safe.
  * @return 0, or -EINVAL for a NULL or uninitialised heap.
  * Bound: O(1).  Context: any thread.
  */
 int rtheap_set_error_handler(rtheap_t *heap, rtheap_error_fn fn, void *arg);
+
+/**
+ * A ready-made misuse callback that prints one line, with the heap, its
+ * name, the kind of misuse and the address, to @p arg (a FILE *) or to
+ * stderr when @p arg is NULL:
+ *     rtheap_set_error_handler(heap, rtheap_print_error, NULL);
+ * Bound: that of fprintf.  Context: not RT-safe (stdio, a system call);
+ * for development and for programs without real-time threads.
+ */
+void rtheap_print_error(rtheap_t *heap, rtheap_error_kind_t kind,
+                        const void *addr, void *arg);
 
 /**
  * Take a consistent snapshot of the statistics.
