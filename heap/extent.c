@@ -121,7 +121,7 @@ static uint32_t sorted_pos(const struct rt_heap *h, uintptr_t a)
 	return lo;
 }
 
-RT_FN int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size)
+RT_FN int rt_extent_check_args(size_t page, void *buf, size_t size)
 {
 	if (!buf || ((uintptr_t)buf & 7u))
 		return -EINVAL;
@@ -129,7 +129,7 @@ RT_FN int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size)
 		return -EINVAL;
 	uint32_t n;
 	size_t mo, so, po;
-	return rt_extent_layout(h->page, buf, size, &n, &mo, &so, &po);
+	return rt_extent_layout(page, buf, size, &n, &mo, &so, &po);
 }
 
 /*

@@ -297,21 +297,15 @@ static int rt_init(rtheap_t *heap, void *buf, size_t size,
 	if ((unsigned)c->lock > RTHEAP_LOCK_SPIN || (c->flags & ~known))
 		return -EINVAL;
 
-	struct rt_heap tmp;
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.page = page;
-	tmp.pshift = rt_fls32((uint32_t)page);
-	tmp.side_words = page > RTHEAP_MIN_PAGE ? page / 512 : 0;
-	if (page > RTHEAP_MIN_PAGE && tmp.side_words == 0)
-		tmp.side_words = 1;
-	if (rt_extent_check_args(&tmp, buf, size))
+	if (rt_extent_check_args(page, buf, size))
 		return -EINVAL;
 
+	/* Nothing is written above this line: a failed init changes nothing. */
 	struct rt_heap *h = rt_heap_of(heap);
 	memset(h, 0, sizeof(*h));
 	h->page = page;
-	h->pshift = tmp.pshift;
-	h->side_words = tmp.side_words;
+	h->pshift = rt_fls32((uint32_t)page);
+	h->side_words = page > RTHEAP_MIN_PAGE ? page / 512 : 0; /* P >= 512 here */
 	h->nclasses = h->pshift - 4;
 	h->max_request = max_request_for(h->pshift);
 	h->lock_mode = (int)c->lock;
@@ -319,8 +313,6 @@ static int rt_init(rtheap_t *heap, void *buf, size_t size,
 	h->name = c->name;
 	h->lowmem_trip = SIZE_MAX;
 	h->alloc_slow = (h->flags & RTHEAP_F_DEBUG_FILL) != 0;
-	for (unsigned i = 0; i < RT_FL_COUNT * RT_SL_COUNT; i++)
-		h->runs[i] = NULL;
 	int err = init_lock(h);
 	if (err)
 		return err;
@@ -347,7 +339,7 @@ int rtheap_extend(rtheap_t *heap, void *buf, size_t size, unsigned flags)
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h) || (flags & ~(unsigned)RTHEAP_F_ZEROED))
 		return -EINVAL;
-	int err = rt_extent_check_args(h, buf, size);
+	int err = rt_extent_check_args(h->page, buf, size);
 	if (err)
 		return err;
 	return add_extent(h, buf, size, flags, true);

@@ -296,7 +296,7 @@ static inline uint32_t rt_extset_first(const struct rt_extset *s)
 RT_FN int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
                      size_t *map_off, size_t *side_off, size_t *pages_off);
 RT_FN struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p);
-RT_FN int rt_extent_check_args(const struct rt_heap *h, void *buf, size_t size);
+RT_FN int rt_extent_check_args(size_t page, void *buf, size_t size);
 RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
                             uint32_t *slot);
 RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
