@@ -22,6 +22,9 @@
  * neighbour page (list unlink), and a bitmap search of one word inline, or
  * at most P/512 words on a side page (1 word for P <= 512, 64 at 32 KiB).
  */
+#ifndef RTHEAP_UNITY_BUILD
+#error "bucket.c is compiled as part of heap/unity.c, not on its own"
+#endif
 #include "internal.h"
 
 static inline uint32_t nblocks_of(const struct rt_heap *h, unsigned cls)

@@ -10,6 +10,9 @@
  * Every list walk is bounded by the number of pages, so a corrupted cycle
  * is reported rather than followed forever.
  */
+#ifndef RTHEAP_UNITY_BUILD
+#error "check.c is compiled as part of heap/unity.c, not on its own"
+#endif
 #include "internal.h"
 
 #include <string.h>

@@ -13,6 +13,9 @@
  * Misuse found under the heap lock is recorded in the descriptor and
  * delivered to the error callback after the lock is released.
  */
+#ifndef RTHEAP_UNITY_BUILD
+#error "debug.c is compiled as part of heap/unity.c, not on its own"
+#endif
 #include "internal.h"
 
 #include <string.h>

@@ -17,6 +17,9 @@
  * buffers overlap; X2 by_slot[i]->slot == i; X3 a published extent's map obeys
  * the invariants of runs.c and bucket.c.
  */
+#ifndef RTHEAP_UNITY_BUILD
+#error "extent.c is compiled as part of heap/unity.c, not on its own"
+#endif
 #include "internal.h"
 
 #include <string.h>

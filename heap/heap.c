@@ -4,6 +4,9 @@
  * release, notification.  The data-structure work is in runs.c (page
  * runs), bucket.c (sub-page blocks) and extent.c (extents).
  */
+#ifndef RTHEAP_UNITY_BUILD
+#error "heap.c is compiled as part of heap/unity.c, not on its own"
+#endif
 #include "internal.h"
 
 #include <stdio.h>

@@ -17,6 +17,9 @@
  * pages, any other run its last pages), so a split whose remainder stays on
  * the same list costs no list operation at all.
  */
+#ifndef RTHEAP_UNITY_BUILD
+#error "runs.c is compiled as part of heap/unity.c, not on its own"
+#endif
 #include "internal.h"
 
 #include <string.h>

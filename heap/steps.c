@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* steps.c -- the step counter of test builds (see rtheap_steps.h). */
+#ifndef RTHEAP_UNITY_BUILD
+#error "steps.c is compiled as part of heap/unity.c, not on its own"
+#endif
 #include "internal.h"
 #include "rtheap_steps.h"
 

@@ -6,6 +6,8 @@
  * be a large share of a ~100-instruction operation.  The sources stay one
  * file per concern.
  */
+#define RTHEAP_UNITY_BUILD 1 /* the sources below refuse to compile alone */
+
 #include "extent.c"
 #include "runs.c"
 #include "bucket.c"

@@ -6,6 +6,9 @@
  * of RTHEAP_MAX_PAGE, with the heap's own page size used for rounding),
  * labels, the deferred-release queue and the system heap.
  */
+#ifndef RTHEAP_UNITY_BUILD
+#error "xnheap.c is compiled as part of heap/unity.c, not on its own"
+#endif
 #include "rtheap/xnheap.h"
 #include "internal.h"
 
