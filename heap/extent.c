@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * extent.c -- extents: layout of a caller's buffer, the address-sorted
- * extent table, and adding an extent in two phases.
+ * extent table, and adding an extent in three phases.
  *
  * Adding an extent (init or extend):
- *   1. rt_extent_reserve(), under the lock: check the slot count and that
- *      the buffer overlaps no extent, write the 256-byte header, insert it
- *      in the sorted table with lookup size 0 (frees into it fail cleanly);
- *   2. clear the page map, outside the lock (skipped for zeroed buffers);
+ *   1. rt_extent_reserve(), under the lock: check that the buffer overlaps
+ *      no extent and that a slot is free, and insert the buffer in the
+ *      sorted table with lookup size 0 (frees into it fail cleanly); only
+ *      the descriptor is written;
+ *   2. rt_extent_prepare(), outside the lock: write the 256-byte header and
+ *      clear the page map (skipped for zeroed buffers), so that a fresh
+ *      buffer's first-touch page faults happen outside the lock;
  *   3. rt_extent_publish(), under the lock: the whole page array becomes
- *      one free run whose node is the header's tail node.
+ *      one free run whose node is the header's tail node, and lookups find
+ *      the extent.
  * The page array itself is never written.
  *
  * Invariants: X1 sorted[0..nr_ext) is ordered by buffer address, bases[i]
- * is sorted[i]->buf, and no two
- * buffers overlap; X2 by_slot[i]->slot == i; X3 a published extent's map obeys
- * the invariants of runs.c and bucket.c.
+ * is sorted[i]->buf, and no two buffers overlap; X2 by_slot[i]->slot == i
+ * for every published extent; X3 a published extent's map obeys the
+ * invariants of runs.c and bucket.c.
  */
 #ifndef RTHEAP_UNITY_BUILD
 #error "extent.c is compiled as part of heap/unity.c, not on its own"

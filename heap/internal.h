@@ -75,7 +75,7 @@ extern _Thread_local unsigned long rtheap_step_counter;
 
 #define RT_EXT_WORDS ((RTHEAP_MAX_EXTENTS + 63) / 64)
 
-/* ---------------- page map entries (map.c / internal.h) ---------------- */
+/* ---------------- page map entries ---------------- */
 /*
  * 32-bit entry: type in bits 29..31, payload in bits 0..28.
  *
