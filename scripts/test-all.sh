@@ -6,6 +6,9 @@
 #   2. clang, AddressSanitizer + UBSan: every test but valgrind, plus the
 #      libFuzzer run of about a minute (label fuzz)
 #   3. gcc, ThreadSanitizer: the concurrency tests
+#   4. gcc -m32: every test but valgrind, the checkers and the packaging
+#      ones (a 32-bit size_t: other limits and overflow checks); GoogleTest
+#      built from Debian's sources for -m32
 # Exit status is non-zero if anything fails.  Usage: scripts/test-all.sh [--quick]
 # (--quick runs only configuration 1).
 set -euo pipefail
@@ -15,8 +18,8 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc 2>/dev/null || echo 2)
 
-packages=(cmake make g++ clang pkg-config libgtest-dev rt-tests liburcu-dev valgrind
-          gnuplot-nox libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev)
+packages=(cmake make g++ g++-multilib clang pkg-config libgtest-dev rt-tests liburcu-dev
+          valgrind gnuplot-nox libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -75,6 +78,9 @@ if [ $quick -eq 0 ]; then
     -DCMAKE_CXX_COMPILER=clang++ -DRTHEAP_SANITIZE=address,undefined -DRTHEAP_BUILD_LATENCY=OFF || status=1
   run_config tsan -L concurrency -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc \
     -DCMAKE_CXX_COMPILER=g++ -DRTHEAP_SANITIZE=thread -DRTHEAP_BUILD_LATENCY=OFF || status=1
+  run_config m32 -LE "valgrind|package" -E checkers_installed -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_FLAGS=-m32 -DCMAKE_CXX_FLAGS=-m32 \
+    -DRTHEAP_GTEST_SOURCE=/usr/src/googletest -DRTHEAP_BUILD_LATENCY=OFF || status=1
 fi
 
 echo "== summary"

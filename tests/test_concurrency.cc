@@ -112,19 +112,23 @@ bool verify(const unsigned char *p, size_t size)
 // Hand-off slots between threads: a block published by one thread is
 // taken and freed by another.  The exchange gives the release/acquire
 // ordering that makes the pattern written by the owner visible.
+// One 64-bit word: the pointer in the low bits (48 of them on 64-bit
+// machines, 32 on 32-bit ones), the size above.
+constexpr unsigned kPtrBits = sizeof(void *) > 4 ? 48 : 32;
 struct Slot {
-	std::atomic<uintptr_t> word{0}; // block pointer | (size << 48)
+	std::atomic<uint64_t> word{0}; // block pointer | (size << kPtrBits)
 };
 
-uintptr_t pack(void *p, size_t size)
+uint64_t pack(void *p, size_t size)
 {
-	return reinterpret_cast<uintptr_t>(p) | (static_cast<uintptr_t>(size) << 48);
+	return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)) |
+	       (static_cast<uint64_t>(size) << kPtrBits);
 }
-void *unpack_ptr(uintptr_t w)
+void *unpack_ptr(uint64_t w)
 {
-	return reinterpret_cast<void *>(w & ((uintptr_t{1} << 48) - 1));
+	return reinterpret_cast<void *>(static_cast<uintptr_t>(w & ((uint64_t{1} << kPtrBits) - 1)));
 }
-size_t unpack_size(uintptr_t w) { return static_cast<size_t>(w >> 48); }
+size_t unpack_size(uint64_t w) { return static_cast<size_t>(w >> kPtrBits); }
 
 unsigned thread_count()
 {
@@ -189,7 +193,7 @@ void worker(Shared *sh, uint32_t id, long ops)
 			mine[k] = mine.back();
 			mine.pop_back();
 			Slot &s = sh->slots[r.below(sh->slots.size())];
-			uintptr_t old = s.word.exchange(pack(p, sz), std::memory_order_acq_rel);
+			uint64_t old = s.word.exchange(pack(p, sz), std::memory_order_acq_rel);
 			if (old) {
 				auto *q = static_cast<unsigned char *>(unpack_ptr(old));
 				if (!verify(q, unpack_size(old)))
@@ -211,7 +215,7 @@ void worker(Shared *sh, uint32_t id, long ops)
 void drain_slots(Shared &sh)
 {
 	for (Slot &s : sh.slots) {
-		uintptr_t w = s.word.exchange(0);
+		uint64_t w = s.word.exchange(0);
 		if (!w)
 			continue;
 		EXPECT_TRUE(verify(static_cast<unsigned char *>(unpack_ptr(w)), unpack_size(w)));

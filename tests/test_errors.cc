@@ -233,10 +233,20 @@ TEST(ErrInit, TooSmall)
 TEST(ErrInit, SizeNearSizeMax)
 {
 	// Rejected before any memory is touched: the buffer is only 64 KiB.
+	// Sizes that run past the end of the address space are always wrong;
+	// on 64-bit machines, so are sizes beyond RTHEAP_MAX_EXTENT_PAGES
+	// pages (on 32-bit ones a 2 GiB buffer is plausible, and 2^29 pages do
+	// not fit in the address space).
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (size_t sz : {SIZE_MAX, SIZE_MAX - 255, SIZE_MAX / 2 + 1,
-	                  RTHEAP_BUFFER_SIZE(size_t{RTHEAP_MAX_EXTENT_PAGES + 1ull} * 256u, 256u)}) {
+	std::vector<size_t> sizes = {SIZE_MAX, SIZE_MAX - 255,
+	                             SIZE_MAX - reinterpret_cast<uintptr_t>(b.p) + 17};
+	if (sizeof(size_t) > 4) {
+		sizes.push_back(SIZE_MAX / 2 + 1);
+		sizes.push_back(static_cast<size_t>(RTHEAP_EXTENT_HDR +
+		                                    (RTHEAP_MAX_EXTENT_PAGES + 1ull) * (256u + 4u) + 256u));
+	}
+	for (size_t sz : sizes) {
 		EXPECT_EQ(rtheap_init(&h, b.p, sz, nullptr), -EINVAL) << sz;
 		EXPECT_EQ(rtheap_page_size(&h), 0u);
 	}
@@ -257,8 +267,8 @@ TEST(ErrInit, PageSizeOutOfRange)
 {
 	AlignedBuf b(256 * 1024);
 	rtheap_t h{};
-	for (size_t page : {size_t{1}, size_t{2}, size_t{4}, size_t{65536},
-	                    size_t{1} << 20, size_t{1} << 40, size_t{1} << 63, SIZE_MAX}) {
+	for (size_t page : {size_t{1}, size_t{2}, size_t{4}, size_t{65536}, size_t{1} << 20,
+	                    size_t{1} << 31, SIZE_MAX / 2 + 1, SIZE_MAX}) {
 		struct rtheap_config cfg{};
 		cfg.page_size = page;
 		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << page;
@@ -571,7 +581,11 @@ TEST_F(ErrHeap, ExtendTooSmall)
 TEST_F(ErrHeap, ExtendSizeNearSizeMax)
 {
 	AlignedBuf b(64 * 1024);
-	for (size_t sz : {SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX / 2 + 1})
+	std::vector<size_t> sizes = {SIZE_MAX, SIZE_MAX - 4095,
+	                             SIZE_MAX - reinterpret_cast<uintptr_t>(b.p) + 17};
+	if (sizeof(size_t) > 4) // see ErrInit.SizeNearSizeMax
+		sizes.push_back(SIZE_MAX / 2 + 1);
+	for (size_t sz : sizes)
 		EXPECT_EQ(rtheap_extend(&heap, b.p, sz, 0), -EINVAL) << sz;
 	expect_unchanged(0);
 }

@@ -19,7 +19,9 @@ alignas(8) unsigned char g_static_buf[RTHEAP_BUFFER_SIZE(65536, 256)];
 
 TEST(Sizing, OverheadAtMostTwoPercentFromOneMiB)
 {
-	for (size_t sz = 1 << 20; sz <= ((size_t)1 << 34); sz *= 2) {
+	// up to 16 GiB, or 1 GiB where size_t has 32 bits
+	const size_t top = static_cast<size_t>(std::min<uint64_t>(uint64_t{1} << 34, SIZE_MAX / 4 + 1));
+	for (size_t sz = 1 << 20; sz <= top; sz *= 2) {
 		for (size_t s : {sz, sz + 4095, sz + sz / 3}) {
 			size_t o = rtheap_overhead(s, 256);
 			EXPECT_LE(o * 50, s) << "size " << s << " overhead " << o;

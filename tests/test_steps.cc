@@ -122,7 +122,7 @@ Maxima adversarial(rtheap_t *h, uint64_t seed, size_t budget)
 	while (!blocks.empty())
 		drop(rng() % blocks.size());
 	// 6. Requests that cannot succeed.
-	pr.alloc((size_t)1 << 40);
+	pr.alloc(SIZE_MAX / 4);
 	pr.alloc(SIZE_MAX / 2);
 	return pr.m;
 }

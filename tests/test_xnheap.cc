@@ -324,7 +324,7 @@ TEST(XnheapDeferred, ReleasedOnlyByFinalize)
 	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), 1 << 20, XNHEAP_PAGE_SIZE));
 	xnheap_finalize_free(&heap); // empty queue: nothing to do
 	std::vector<Obj *> objs;
-	for (u_long sz : {sizeof(Obj), sizeof(Obj), 5000ul, 100000ul}) {
+	for (u_long sz : {u_long{sizeof(Obj)}, u_long{sizeof(Obj)}, 5000ul, 100000ul}) {
 		auto *o = static_cast<Obj *>(xnheap_alloc(&heap, sz));
 		ASSERT_NE(nullptr, o);
 		o->before = 42;
