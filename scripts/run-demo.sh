@@ -21,7 +21,6 @@ log=$build/build.log
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
-command -v c++ >/dev/null 2>&1 || missing+=(g++) # project() enables C++ too
 command -v make >/dev/null 2>&1 || missing+=(make)
 if ((${#missing[@]})); then
 	echo "run-demo: installing missing build tools: ${missing[*]}"

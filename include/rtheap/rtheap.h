@@ -627,7 +627,7 @@ size_t rtheap_overhead(size_t size, size_t page_size);
 /** Block size for a request, as rtheap_alloc rounds it; 0 if invalid.  O(1). */
 size_t rtheap_round_size(const rtheap_t *heap, size_t size);
 
-/** Library version string, e.g. "0.1.0". */
+/** Library version string (RTHEAP_VERSION_STRING of the build), e.g. "0.2.0".  O(1). */
 const char *rtheap_version(void);
 
 #ifdef __cplusplus

@@ -42,14 +42,14 @@ if ! command -v pkg-config >/dev/null 2>&1; then
 fi
 PKG_CONFIG_PATH=$PREFIX/$LIBDIR/pkgconfig
 export PKG_CONFIG_PATH
-# The prefix is given explicitly: the .pc file may name the configured one.
-pc() { pkg-config --define-variable=prefix="$PREFIX" "$@" rtheap; }
+# As the README says: the .pc file finds the prefix from its own place.
+pc() { pkg-config "$@" rtheap; }
 if [ -e "$PREFIX/$LIBDIR/librtheap.so" ]; then
 	kind=shared
 	LIBS="$(pc --libs) -Wl,-rpath,$PREFIX/$LIBDIR"
 elif [ -e "$PREFIX/$LIBDIR/librtheap.a" ]; then
 	kind=static
-	LIBS=$(pc --static --libs)
+	LIBS=$(pc --libs)
 else
 	say "FAIL no librtheap.so or librtheap.a in $PREFIX/$LIBDIR"
 	exit 1

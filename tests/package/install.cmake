@@ -2,7 +2,7 @@
 #
 # Package test, run by ctest as a CMake script:
 #   cmake -DSRC=<source> -DWORK=<scratch> -DKIND=static|shared
-#         -DCC=<C compiler> [-DMAKE=<make>] [-DPKG_CONFIG=<pkg-config>]
+#         -DCC=<C compiler> -DVERSION=<version built> [-DMAKE=<make>] [-DPKG_CONFIG=<pkg-config>]
 #         [-DREADELF=<readelf>] -P install.cmake
 #
 # Builds the library alone (BUILD_SHARED_LIBS per KIND), installs it with
@@ -14,7 +14,7 @@
 cmake_minimum_required(VERSION 3.16)
 
 include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
-require(install.cmake SRC WORK KIND CC)
+require(install.cmake SRC WORK KIND CC VERSION)
 if(KIND STREQUAL "shared")
   set(shared ON)
 else()
@@ -48,7 +48,8 @@ get_filename_component(pcdir "${pcfiles}" DIRECTORY)
 
 # 3. consumer through find_package(rtheap)
 run("find_package consumer: configure" ${CMAKE_COMMAND} -S "${SRC}/tests/package/consumer"
-    -B "${WORK}/cmake-consumer" "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_C_COMPILER=${CC}")
+    -B "${WORK}/cmake-consumer" "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_C_COMPILER=${CC}"
+    "-DRTHEAP_WANT_VERSION=${VERSION}")
 run("find_package consumer: build" ${CMAKE_COMMAND} --build "${WORK}/cmake-consumer")
 set(cmake_exe "${WORK}/cmake-consumer/consumer")
 
