@@ -194,11 +194,6 @@ RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t star
 	run_list_push(h, run_node_make(h, x, start, len, ck), ck);
 }
 
-/*
- * Take a run of n pages: find a list whose runs all fit, else try the head
- * of n's own list (it may fit), cut the run and give back the remainder.
- * The caller writes map[start] for what the pages become.
- */
 /* The good fit: the head of the first non-empty list at or above the
  * smallest list whose every run holds at least n pages, with its list
  * index in *ip; NULL if there is none.  Two bitmap searches. */
@@ -221,6 +216,11 @@ RT_HOT struct rt_node *run_search(struct rt_heap *h, uint32_t n, unsigned *ip)
 	return h->runs[i];
 }
 
+/*
+ * Take a run of n pages: find a list whose runs all fit, else try the head
+ * of n's own list (it may fit), cut the run and give back the remainder.
+ * The caller writes map[start] for what the pages become.
+ */
 RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
                   uint32_t *startp, const unsigned ck)
 {
@@ -295,8 +295,9 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
  * n pages, the tail after them.  Head and tail go back to the index as
  * free runs.  They need no merge: the whole free run was taken, and its
  * neighbours are not free (R2), so each piece borders an allocated page or
- * the new block.  Cost: one unlink, at most two pushes, five map writes:
- * O(1), no loop.  The caller writes map[start] for what the pages become.
+ * the new block.  Cost: one unlink, at most two pushes and four map
+ * writes: O(1), no loop.  The caller writes map[start] for what the pages
+ * become.
  */
 RT_HOT bool rt_runs_take_aligned(struct rt_heap *h, uint32_t n, uint32_t a,
                                  struct rt_extent **xp, uint32_t *startp,
