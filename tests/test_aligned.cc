@@ -511,6 +511,56 @@ TEST_P(Aligned, ExtentsAtAnyOffset)
 	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
 }
 
+// Bad alignments are argument errors (NULL, nothing counted, no callback);
+// sizes and alignments no extent can hold, and size + alignment wrapping
+// around, are counted failures with the low-memory callback.  Nothing
+// changes in the heap either way.  (docs/errors.md; rel_errors has the
+// same rows with a heap full of live and freed blocks.)
+TEST_P(Aligned, BadAlignmentAndHugeSizes)
+{
+	LowLog low;
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, on_low, &low));
+	Block keep = take(3 * P(), 4 * P());
+	ASSERT_NE(nullptr, keep.p);
+	const auto st0 = rtt::stats(h());
+	volatile size_t bad[] = {0, 3, 48, 96, 5 * P()};
+	for (size_t a : bad)
+		for (size_t s : {size_t{1}, P(), 5 * P()})
+			EXPECT_EQ(nullptr, rtheap_alloc_aligned(h(), s, a)) << s << " " << a;
+	EXPECT_TRUE(low.requests.empty());
+	rtt::expect_same_stats(st0, rtt::stats(h()), "bad alignment");
+	// SIZE_MAX/2 + 1 is a power of two, but beyond any extent: counted.
+	volatile size_t huge_align = SIZE_MAX / 2 + 1;
+	volatile size_t sizes[] = {SIZE_MAX, SIZE_MAX - 100, SIZE_MAX - P() + 1, SIZE_MAX / 2 + 1,
+	                           SIZE_MAX / 2};
+	size_t failed = 0;
+	EXPECT_EQ(nullptr, rtheap_alloc_aligned(h(), 16, huge_align));
+	failed++;
+	for (size_t s : sizes) {
+		for (size_t a : {size_t{64}, P(), 2 * P(), 64 * P()}) {
+			EXPECT_EQ(nullptr, rtheap_alloc_aligned(h(), s, a)) << s << " " << a;
+			EXPECT_EQ(s, low.requests.back());
+			failed++;
+		}
+	}
+	// Pages plus padding beyond an extent, whatever the size alone.
+	const size_t max_req = size_t{RTHEAP_MAX_EXTENT_PAGES} * P();
+	EXPECT_EQ(nullptr, rtheap_alloc_aligned(h(), max_req - P(), 4 * P()));
+	failed++;
+	// One page more than the heap's largest free run.
+	const size_t largest = rtt::stats(h()).largest_free;
+	EXPECT_EQ(nullptr, rtheap_alloc_aligned(h(), largest + 1, 2 * P()));
+	failed++;
+	auto st1 = rtt::stats(h());
+	EXPECT_EQ(st0.failed_allocs + failed, st1.failed_allocs);
+	EXPECT_EQ(failed, low.requests.size());
+	st1.failed_allocs = st0.failed_allocs;
+	rtt::expect_same_stats(st0, st1, "huge requests");
+	EXPECT_TRUE(heap_ok(h()));
+	release(keep);
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, nullptr, nullptr));
+}
+
 INSTANTIATE_TEST_SUITE_P(Pages, Aligned, ::testing::Values(size_t{256}, size_t{4096}));
 
 } // namespace
