@@ -62,6 +62,23 @@ RT_FN void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
 		x->hw = start + n;
 }
 
+/* Pages [start, end) stay free while pages after them are taken (the head
+ * of an aligned run): fill the part above the high-water mark with the
+ * freed pattern, so that rt_debug_take may raise the mark past them. */
+RT_FN void rt_debug_skip(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+                         uint32_t end)
+{
+	if (start < x->hw)
+		start = x->hw;
+	if (start >= end)
+		return;
+	void *p = rt_page_addr(h, x, start);
+	size_t len = (size_t)(end - start) << h->pshift;
+	hook_open(hook_state(), p, len);
+	rt_debug_fill(p, len, RT_FILL_FREED);
+	hook_close(hook_state(), p, len);
+}
+
 /*
  * Debug mode: the list nodes the heap keeps in free memory are checked
  * before the heap follows or writes through them, so that a program that

@@ -406,6 +406,25 @@ RT_HOT void *alloc_run(struct rt_heap *h, size_t size, size_t *bsize,
 	return rt_page_addr(h, x, start);
 }
 
+/* A run of whole pages for size bytes, its first page aligned to align
+ * (a power of two above the page size) in absolute terms. */
+RT_HOT void *alloc_run_aligned(struct rt_heap *h, size_t size, size_t align,
+                               size_t *bsize, const unsigned ck)
+{
+	uint32_t n = (uint32_t)((size + h->page - 1) >> h->pshift);
+	uint32_t a = (uint32_t)(align >> h->pshift);
+	struct rt_extent *x;
+	uint32_t start;
+	if (!rt_runs_take_aligned(h, n, a, &x, &start, ck))
+		return NULL;
+	rt_map_set(x, start, PG_MAKE(PG_RUN, n));
+	h->pages_run += n;
+	*bsize = (size_t)n << h->pshift;
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+		rt_debug_take(h, x, start, n);
+	return rt_page_addr(h, x, start);
+}
+
 /* Failed allocation: count, notify, unlock. */
 RT_COLD void *alloc_failed(struct rt_heap *h, size_t size)
 {
@@ -453,6 +472,22 @@ RT_COLD void *alloc_slow_end(struct rt_heap *h, void *p, size_t bsize,
 	return p;
 }
 
+/* A block was taken: account it, tell the checkers, unlock (both
+ * allocation bodies). */
+RT_HOT void *alloc_end(struct rt_heap *h, void *p, size_t bsize, bool bucket,
+                       const unsigned ck)
+{
+	h->used += bsize;
+	if (h->used > h->peak)
+		h->peak = h->used;
+	h->alloc_calls++;
+	hook_block_alloc(ck, p, bsize);
+	if (rt_unlikely(h->used > h->lowmem_trip || h->alloc_slow))
+		return alloc_slow_end(h, p, bsize, bucket);
+	heap_unlock(h);
+	return p;
+}
+
 /*
  * The allocation, for ck = 0 (no memory checker: the hooks compile to
  * nothing) and ck = RT_CK_ANY (the checked copy, hooks.h).
@@ -478,15 +513,7 @@ RT_HOT void *alloc_body(struct rt_heap *h, size_t size, const unsigned ck)
 	}
 	if (rt_unlikely(!p))
 		return alloc_failed(h, size);
-	h->used += bsize;
-	if (h->used > h->peak)
-		h->peak = h->used;
-	h->alloc_calls++;
-	hook_block_alloc(ck, p, bsize);
-	if (rt_unlikely(h->used > h->lowmem_trip || h->alloc_slow))
-		return alloc_slow_end(h, p, bsize, bucket);
-	heap_unlock(h);
-	return p;
+	return alloc_end(h, p, bsize, bucket, ck);
 }
 
 RT_COLD void *alloc_checked(struct rt_heap *h, size_t size)
@@ -500,6 +527,55 @@ void *rtheap_alloc(rtheap_t *heap, size_t size)
 	if (rt_unlikely(hook_state()))
 		return alloc_checked(h, size);
 	return alloc_body(h, size, 0);
+}
+
+/*
+ * Aligned allocation.  A block whose natural alignment (its size up to
+ * P/2, else P) meets align is an ordinary one; up to P, a block of
+ * max(size, align) is (its natural alignment is align); above P, a page
+ * run aligned to align in absolute terms (runs.c).  A bad align is an
+ * argument error, like size 0: NULL, not counted.
+ */
+RT_HOT void *alloc_aligned_body(struct rt_heap *h, size_t size, size_t align,
+                                const unsigned ck)
+{
+	void *p;
+	size_t bsize = 0;
+	bool bucket = false;
+
+	if (rt_unlikely(!rt_heap_ok(h) || size == 0 || align == 0 ||
+	                (align & (align - 1))))
+		return NULL;
+	heap_lock(h);
+	size_t want = size > align ? size : align;
+	if (rt_unlikely(size > h->max_request || align > h->max_request)) {
+		p = NULL;
+	} else if (want <= h->page >> 1) {
+		unsigned cls = class_of(want);
+		p = rt_bucket_alloc(h, cls, ck);
+		bsize = (size_t)16 << cls;
+		bucket = true;
+	} else if (align <= h->page) {
+		p = alloc_run(h, want, &bsize, ck);
+	} else {
+		p = alloc_run_aligned(h, size, align, &bsize, ck);
+	}
+	if (rt_unlikely(!p))
+		return alloc_failed(h, size);
+	return alloc_end(h, p, bsize, bucket, ck);
+}
+
+RT_COLD void *alloc_aligned_checked(struct rt_heap *h, size_t size, size_t align)
+{
+	return alloc_aligned_body(h, size, align, RT_CK_ANY);
+}
+
+void *rtheap_alloc_aligned(rtheap_t *heap, size_t size, size_t align)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (rt_unlikely(hook_state()))
+		return alloc_aligned_checked(h, size, align);
+	return alloc_aligned_body(h, size, align, 0);
 }
 
 void *rtheap_zalloc(rtheap_t *heap, size_t size)

@@ -314,6 +314,9 @@ RT_FN void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start
                     uint32_t len, unsigned ck);
 RT_FN bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x,
                   uint32_t *start, unsigned ck);
+RT_FN bool rt_runs_take_aligned(struct rt_heap *h, uint32_t npages, uint32_t a,
+                                struct rt_extent **x, uint32_t *start,
+                                unsigned ck);
 RT_FN void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                      uint32_t len, unsigned ck);
 RT_FN size_t rt_runs_largest(const struct rt_heap *h);
@@ -373,5 +376,7 @@ RT_FN bool rt_debug_bnode_ok(const struct rt_heap *h, const struct rt_extent *x,
                              unsigned cls, const struct rt_bnode *nd);
 RT_FN void rt_debug_take(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                    uint32_t n);
+RT_FN void rt_debug_skip(struct rt_heap *h, struct rt_extent *x, uint32_t start,
+                         uint32_t end);
 
 #endif /* RTHEAP_INTERNAL_H */

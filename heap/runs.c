@@ -197,6 +197,28 @@ RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t star
 	run_list_push(h, run_node_make(h, x, start, len, ck), ck);
 }
 
+/* The good fit: the head of the first non-empty list at or above the
+ * smallest list whose every run holds at least n pages, with its list
+ * index in *ip; NULL if there is none.  Two bitmap searches. */
+RT_HOT struct rt_node *run_search(struct rt_heap *h, uint32_t n, unsigned *ip)
+{
+	unsigned i;
+	if (!mapping_search(n, &i))
+		return NULL;
+	unsigned fl = i >> RT_SL_SHIFT;
+	uint32_t slmap = h->sl_bitmap[fl] & (~0u << (i & (RT_SL_COUNT - 1)));
+	if (!slmap) {
+		uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1));
+		if (!flmap)
+			return NULL;
+		fl = rt_ffs32(flmap);
+		slmap = h->sl_bitmap[fl];
+	}
+	i = (fl << RT_SL_SHIFT) + rt_ffs32(slmap);
+	*ip = i;
+	return h->runs[i];
+}
+
 /*
  * Take a run of n pages: find a list whose runs all fit, else try the head
  * of n's own list (it may fit), cut the run and give back the remainder.
@@ -205,24 +227,9 @@ RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t star
 RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
                   uint32_t *startp, const unsigned ck)
 {
-	unsigned i;
-	struct rt_node *nd = NULL;
+	unsigned i = 0;
+	struct rt_node *nd = run_search(h, n, &i);
 
-	if (mapping_search(n, &i)) {
-		unsigned fl = i >> RT_SL_SHIFT;
-		uint32_t slmap = h->sl_bitmap[fl] & (~0u << (i & (RT_SL_COUNT - 1)));
-		if (!slmap) {
-			uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1));
-			if (flmap) {
-				fl = rt_ffs32(flmap);
-				slmap = h->sl_bitmap[fl];
-			}
-		}
-		if (slmap) {
-			i = (fl << RT_SL_SHIFT) + rt_ffs32(slmap);
-			nd = h->runs[i];
-		}
-	}
 	if (!nd) {
 		/* no list is sure to fit: the head of n's own list may */
 		i = rt_runs_index(n);
@@ -277,6 +284,68 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 	start = blk;
 	*xp = x;
 	*startp = start;
+	return true;
+}
+
+/*
+ * Take a run of n pages whose first page is aligned to a pages in absolute
+ * terms (a a power of two >= 2: the alignment over the page size), the way
+ * TLSF's memalign does.  A free run of at least n + a - 1 pages holds such
+ * an n-page piece wherever it starts, so the good fit above looks for one;
+ * failing that, the head of the list of n + a - 1 is taken if its own
+ * aligned piece fits (it may, being that long or luckily placed).  The run
+ * found is cut in up to three: the head before its first aligned page, the
+ * n pages, the tail after them.  Head and tail go back to the index as
+ * free runs.  They need no merge: the whole free run was taken, and its
+ * neighbours are not free (R2), so each piece borders an allocated page or
+ * the new block.  Cost: one unlink, at most two pushes and four map
+ * writes: O(1), no loop.  The caller writes map[start] for what the pages
+ * become.
+ */
+RT_HOT bool rt_runs_take_aligned(struct rt_heap *h, uint32_t n, uint32_t a,
+                                 struct rt_extent **xp, uint32_t *startp,
+                                 const unsigned ck)
+{
+	uint64_t span = (uint64_t)n + a - 1u;
+	if (span > RTHEAP_MAX_EXTENT_PAGES)
+		return false;
+	unsigned i = 0;
+	struct rt_node *nd = run_search(h, (uint32_t)span, &i);
+	bool sure = nd != NULL; /* every run of that list holds span pages */
+	if (!nd) {
+		i = rt_runs_index((uint32_t)span);
+		nd = h->runs[i];
+		if (!nd)
+			return false;
+	}
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) && !rt_debug_run_ok(h, nd)) {
+		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
+		return false;
+	}
+	RUN_OPEN(ck, h, nd);
+	struct rt_extent *x = nd->ext;
+	uint32_t start = nd->start, len = nd->len;
+	RUN_CLOSE(ck, h, nd);
+	/* pages from start to the next page whose absolute number is a
+	 * multiple of a */
+	uint32_t base = (uint32_t)((uintptr_t)x->pages >> h->pshift);
+	uint32_t off = (0u - base - start) & (a - 1u);
+	if (!sure && (uint64_t)off + n > len)
+		return false;
+	uint32_t blk = start + off, rem = len - off - n;
+
+	run_list_remove_at(h, nd, i, ck);
+	run_node_drop(h, x, nd);
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+		rt_debug_skip(h, x, start, blk);
+	if (off)
+		rt_runs_insert(h, x, start, off, ck);
+	if (rem)
+		rt_runs_insert(h, x, blk + n, rem, ck);
+	else if (n > 1)
+		rt_map_set(x, blk + n - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
+	*xp = x;
+	*startp = blk;
 	return true;
 }
 

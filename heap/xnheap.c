@@ -3,8 +3,8 @@
  * xnheap.c -- the Xenomai 2 heap interface, as thin wrappers over the
  * native calls.  Each wrapper has the bound and context of the native call.
  * On top of them: page sizes above RTHEAP_MAX_PAGE (mapped onto core pages
- * of RTHEAP_MAX_PAGE, with the heap's own page size used for rounding),
- * labels, the deferred-release queue and the system heap.
+ * of RTHEAP_MAX_PAGE, with the heap's own page size used for rounding and
+ * alignment), labels, the deferred-release queue and the system heap.
  */
 #ifndef RTHEAP_UNITY_BUILD
 #error "xnheap.c is compiled as part of heap/unity.c, not on its own"
@@ -119,12 +119,28 @@ static u_long xn_round_large(u_long pagesize, u_long size)
 	return (size + pagesize - 1) & ~(pagesize - 1);
 }
 
+/*
+ * Xenomai 2 carves a block of 2^k bytes up to the page size P from a page
+ * split into blocks of that size, so it is aligned to 2^k; a larger block
+ * (2P, or a multiple of P) is a range of whole pages, aligned to P: in all,
+ * to min(block, P), relative to the extent's page array (get_free_range()
+ * of Xenomai 2's nucleus/heap.c takes any run of contiguous pages).  Here
+ * the alignment is absolute; with a buffer aligned to P the two agree,
+ * since Xenomai 2's page array then starts at a multiple of P.  A block of
+ * a core page or more (the rounded size is then a multiple of 32 KiB)
+ * comes from rtheap_alloc_aligned(), which serves an alignment up to the
+ * core page as rtheap_alloc() and a larger one with an aligned page run,
+ * O(1).  Smaller blocks are core bucket blocks, aligned to their size.
+ */
 void *xnheap_alloc(xnheap_t *heap, u_long size)
 {
 	if (!heap)
 		return NULL;
-	if (heap->pagesize > RTHEAP_MAX_PAGE && size > RTHEAP_MAX_PAGE / 2)
+	if (heap->pagesize > RTHEAP_MAX_PAGE && size > RTHEAP_MAX_PAGE / 2) {
 		size = xn_round_large(heap->pagesize, size);
+		u_long align = size < heap->pagesize ? size : heap->pagesize;
+		return rtheap_alloc_aligned(&heap->rt, size, align);
+	}
 	return rtheap_alloc(&heap->rt, size);
 }
 

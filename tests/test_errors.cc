@@ -330,6 +330,8 @@ void expect_all_reject(rtheap_t *h, void *some_ptr)
 	EXPECT_EQ(rtheap_alloc(h, 16), nullptr);
 	EXPECT_EQ(rtheap_alloc(h, 4096), nullptr);
 	EXPECT_EQ(rtheap_zalloc(h, 16), nullptr);
+	EXPECT_EQ(rtheap_alloc_aligned(h, 16, 64), nullptr);
+	EXPECT_EQ(rtheap_alloc_aligned(h, 4096, 65536), nullptr);
 	EXPECT_EQ(rtheap_free(h, some_ptr), -EINVAL);
 	EXPECT_EQ(rtheap_test_and_free(h, some_ptr, nullptr), -EINVAL);
 	EXPECT_EQ(rtheap_test_and_free(h, some_ptr, accept_ck), -EINVAL);
@@ -684,6 +686,80 @@ struct LowmemLog {
 void log_lowmem(rtheap_t *, size_t, size_t request, void *arg)
 {
 	static_cast<LowmemLog *>(arg)->requests.push_back(request);
+}
+
+// ------------------------------------------------------------------
+// rtheap_alloc_aligned
+// ------------------------------------------------------------------
+
+// An alignment that is not a power of two (0 included) is an argument
+// error, as size 0: NULL, nothing counted, no low-memory call.
+TEST_F(ErrHeap, AllocAlignedBadAlign)
+{
+	LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	snapshot();
+	// Through a variable, as a caller computing the alignment would.
+	volatile size_t bad[] = {0, 3, 48, 24, 12288, 3 * P(), SIZE_MAX, SIZE_MAX / 2};
+	for (size_t a : bad) {
+		for (size_t s : {size_t{1}, size_t{16}, P(), 3 * P()})
+			EXPECT_EQ(rtheap_alloc_aligned(&heap, s, a), nullptr) << s << " " << a;
+	}
+	// Size 0, with any alignment.
+	for (size_t a : {size_t{1}, size_t{64}, P(), 8 * P()})
+		EXPECT_EQ(rtheap_alloc_aligned(&heap, 0, a), nullptr) << a;
+	EXPECT_TRUE(lm.requests.empty());
+	rtheap_stats now{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
+	EXPECT_EQ(now.failed_allocs, before.failed_allocs);
+	expect_unchanged(0);
+}
+
+unsigned rtt_log2(size_t x)
+{
+	unsigned l = 0;
+	while (x > 1) {
+		x >>= 1;
+		l++;
+	}
+	return l;
+}
+
+// A power-of-two alignment beyond any extent (SIZE_MAX/2 + 1), a size
+// beyond any extent, and sizes whose padding for the alignment overflows:
+// NULL, counted as failed allocations, low-memory call with the size.
+TEST_F(ErrHeap, AllocAlignedHugeSizeOrAlign)
+{
+	LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	snapshot();
+	struct Req {
+		size_t size, align;
+	};
+	const size_t maxreq = size_t{RTHEAP_MAX_EXTENT_PAGES} * P();
+	const Req reqs[] = {
+		{16, SIZE_MAX / 2 + 1},
+		{P(), SIZE_MAX / 2 + 1},
+		{SIZE_MAX, 64 * P()},
+		{SIZE_MAX - 100, 4096},           // size + align wraps
+		{SIZE_MAX - P() + 1, 2 * P()},
+		{SIZE_MAX / 2 + 1, 2 * P()},
+		{maxreq, 2 * P()},                // n + a - 1 pages exceed an extent
+		{64, size_t{1} << 40},            // beyond any extent at these pages
+		{maxreq / 2, size_t{1} << 28 << rtt_log2(P())}, // 2^28 pages of padding
+		{kBuf, 2 * P()},                  // more than the heap
+		{P(), kBuf * 4},                  // alignment padding beyond the heap
+	};
+	for (const Req &r : reqs)
+		EXPECT_EQ(rtheap_alloc_aligned(&heap, r.size, r.align), nullptr)
+			<< r.size << " " << r.align;
+	ASSERT_EQ(lm.requests.size(), sizeof reqs / sizeof reqs[0]);
+	for (size_t i = 0; i < lm.requests.size(); i++)
+		EXPECT_EQ(lm.requests[i], reqs[i].size);
+	rtheap_stats now{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
+	EXPECT_EQ(now.failed_allocs, before.failed_allocs + sizeof reqs / sizeof reqs[0]);
+	expect_unchanged(0);
 }
 
 TEST_F(ErrHeap, AllocExhaustionAndRecovery)

@@ -21,6 +21,9 @@ constexpr unsigned long kStepBound = 32;
 struct Maxima {
 	unsigned long alloc = 0, alloc_fail = 0, free = 0;
 	size_t allocs = 0, fails = 0, frees = 0;
+	// rtheap_alloc_aligned, above the page size (aligned runs) and not
+	unsigned long aligned_run = 0, aligned_other = 0, aligned_fail = 0;
+	size_t aligned_runs = 0, aligned_others = 0, aligned_fails = 0;
 };
 
 class Probe {
@@ -37,6 +40,25 @@ public:
 		} else {
 			m.alloc_fail = std::max(m.alloc_fail, s);
 			m.fails++;
+		}
+		return p;
+	}
+	void *alloc_aligned(size_t sz, size_t align)
+	{
+		rtheap_steps_reset();
+		void *p = rtheap_alloc_aligned(h_, sz, align);
+		unsigned long s = rtheap_steps_get();
+		if (!p) {
+			m.aligned_fail = std::max(m.aligned_fail, s);
+			m.aligned_fails++;
+		} else if (align > kPage) {
+			EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % align);
+			m.aligned_run = std::max(m.aligned_run, s);
+			m.aligned_runs++;
+		} else {
+			EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % align);
+			m.aligned_other = std::max(m.aligned_other, s);
+			m.aligned_others++;
 		}
 		return p;
 	}
@@ -127,6 +149,73 @@ Maxima adversarial(rtheap_t *h, uint64_t seed, size_t budget)
 	return pr.m;
 }
 
+// The same torment with aligned requests mixed in: every power-of-two
+// alignment from 1 to 64 pages, on sub-page and multi-page sizes, between
+// plain blocks that cut the free memory into runs of every length.
+Maxima adversarial_aligned(rtheap_t *h, uint64_t seed, size_t budget)
+{
+	Probe pr(h);
+	std::mt19937_64 rng(seed);
+	std::vector<void *> blocks;
+	size_t used = 0;
+	auto keep = [&](void *p) {
+		if (p) {
+			blocks.push_back(p);
+			used += rtheap_usable_size(h, p);
+		}
+		return p;
+	};
+	auto drop = [&](size_t k) {
+		void *p = blocks[k];
+		used -= rtheap_usable_size(h, p);
+		pr.release(p);
+		blocks[k] = blocks.back();
+		blocks.pop_back();
+	};
+	const size_t sizes[] = {1, 40, 129, 256, 257, 3 * 256, 5 * 256 - 7, 9 * 256};
+	auto align = [&](unsigned k) { return size_t{1} << (k % 15); }; // 1 .. 64 pages
+	// 1. Plain and aligned blocks alternately, every alignment.
+	for (unsigned i = 0; used < budget; i++) {
+		if (!keep(pr.alloc(sizes[i % 8] + kPage)) ||
+		    !keep(pr.alloc_aligned(sizes[(i / 8 + i) % 8], align(i))))
+			break;
+	}
+	// 2. Free every other block: holes of many lengths and offsets.
+	std::vector<void *> kept;
+	for (size_t i = 0; i < blocks.size(); i++) {
+		if (i % 2) {
+			used -= rtheap_usable_size(h, blocks[i]);
+			pr.release(blocks[i]);
+		} else {
+			kept.push_back(blocks[i]);
+		}
+	}
+	blocks.swap(kept);
+	// 3. Aligned requests that just miss the holes, freed at once.
+	for (unsigned i = 0; i < 3000; i++) {
+		void *p = pr.alloc_aligned(sizes[i % 8] + (i % 3) * kPage, align(i * 7));
+		if (p)
+			pr.release(p);
+	}
+	// 4. Random mix within the budget.
+	for (int i = 0; i < 20000; i++) {
+		if (!blocks.empty() && (used >= budget || rng() % 2))
+			drop(rng() % blocks.size());
+		else if (rng() % 3)
+			keep(pr.alloc_aligned(sizes[rng() % 8] + rng() % 3 * kPage,
+			                      align(static_cast<unsigned>(rng()))));
+		else
+			keep(pr.alloc(sizes[rng() % 8] + rng() % 3 * kPage));
+	}
+	while (!blocks.empty())
+		drop(rng() % blocks.size());
+	// 5. Requests that cannot succeed.
+	pr.alloc_aligned((size_t)1 << 40, 64 * kPage);
+	pr.alloc_aligned(kPage, (size_t)1 << 40);
+	pr.alloc_aligned(SIZE_MAX / 2, 2 * kPage);
+	return pr.m;
+}
+
 void print(const char *what, const Maxima &m)
 {
 	std::printf("%-28s max steps: alloc %lu (n=%zu), failed alloc %lu (n=%zu), free %lu (n=%zu)\n",
@@ -169,6 +258,50 @@ TEST(Steps, WorstCaseDoesNotDependOnHeapSize)
 		EXPECT_LT(m->alloc_fail, kStepBound);
 		EXPECT_LT(m->free, kStepBound);
 		EXPECT_GT(m->allocs, 10000u);
+	}
+	EXPECT_EQ(0u, rtt::stats(small.h.get()).used);
+	EXPECT_EQ(0u, rtt::stats(big.h.get()).used);
+}
+
+void print_aligned(const char *what, const Maxima &m)
+{
+	std::printf("%-28s max steps: aligned run %lu (n=%zu), aligned other %lu (n=%zu), "
+	            "failed %lu (n=%zu), free %lu\n",
+	            what, m.aligned_run, m.aligned_runs, m.aligned_other, m.aligned_others,
+	            m.aligned_fail, m.aligned_fails, m.free);
+}
+
+// rtheap_alloc_aligned: the same constant bound as rtheap_alloc, whatever
+// the heap size and the alignment.
+TEST(Steps, AlignedWorstCaseDoesNotDependOnHeapSize)
+{
+	BigHeap small(1 << 20), big(256u << 20);
+	const size_t budget = small.usable() * 4 / 5;
+	Maxima a = adversarial_aligned(small.h.get(), 5, budget);
+	Maxima b = adversarial_aligned(big.h.get(), 5, budget);
+	EXPECT_TRUE(heap_ok(small.h.get()));
+	EXPECT_TRUE(heap_ok(big.h.get()));
+	Maxima c = adversarial_aligned(big.h.get(), 6, big.usable() * 4 / 5);
+	EXPECT_TRUE(heap_ok(big.h.get()));
+	print_aligned("1 MiB heap:", a);
+	print_aligned("256 MiB heap, same budget:", b);
+	print_aligned("256 MiB heap, 80% budget:", c);
+	EXPECT_EQ(a.aligned_run, b.aligned_run);
+	EXPECT_EQ(a.aligned_run, c.aligned_run);
+	EXPECT_EQ(a.free, b.free);
+	for (const Maxima *m : {&a, &b, &c}) {
+		// An aligned run: one unlink, then the head and the tail
+		// pieces (two boundary entries and one push each), then the
+		// RUN entry: 8 steps at most (a block ending the run writes
+		// one entry instead of the tail piece's three).
+		EXPECT_LE(m->aligned_run, 8u);
+		EXPECT_LT(m->aligned_other, kStepBound);
+		EXPECT_LT(m->aligned_fail, kStepBound);
+		EXPECT_LT(m->alloc, kStepBound);
+		EXPECT_LT(m->free, kStepBound);
+		EXPECT_GT(m->aligned_runs, 3000u);
+		EXPECT_GT(m->aligned_others, 3000u);
+		EXPECT_GT(m->aligned_fails, 2u);
 	}
 	EXPECT_EQ(0u, rtt::stats(small.h.get()).used);
 	EXPECT_EQ(0u, rtt::stats(big.h.get()).used);

@@ -247,7 +247,8 @@ TEST(XnheapRounded, BufferOfRoundedSizeHoldsTheRequest)
 			ASSERT_EQ(0u, r % psize) << psize << " " << hsize;
 			ASSERT_GE(r, want);
 			// Whatever the alignment of the buffer.
-			for (size_t off : {size_t{0}, size_t{8}, size_t{4096 - 8}}) {
+			for (size_t off : {size_t{0}, size_t{8}, size_t{4096 - 8}, size_t{40000},
+			                   size_t{3} << 20}) {
 				rtt::AlignedMapping mem(r, 1ul << XNHEAP_MAXLOG2, off);
 				ASSERT_TRUE(mem.ok());
 				xnheap_t heap;
@@ -562,9 +563,12 @@ TEST(XnheapLargePages, RoundingUsageAndAlignment)
 			used += b;
 			EXPECT_EQ(used, xnheap_used_mem(&heap)) << psize << " " << req;
 			EXPECT_EQ(size_t{b}, rtheap_usable_size(&heap.rt, p)) << psize << " " << req;
-			// Aligned to the block size up to 32 KiB, to 32 KiB above.
-			const u_long al = b < RTHEAP_MAX_PAGE ? b : RTHEAP_MAX_PAGE;
+			// Aligned as in Xenomai 2: to the block size up to the
+			// page, to the page above (absolute addresses here; the
+			// buffer is aligned to 32 KiB only).
+			const u_long al = b < psize ? b : psize;
 			EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % al) << psize << " " << req;
+			EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr)) << psize << " " << req;
 			std::memset(p, 0x3c, req);
 			blocks.push_back(p);
 		}
@@ -578,17 +582,90 @@ TEST(XnheapLargePages, RoundingUsageAndAlignment)
 	}
 }
 
+// Every block size class of a heap of 64 KiB pages and of 1 MiB pages:
+// the powers of two from 16 bytes to twice the page and a few multiples of
+// the page, each asked with its largest and its smallest request, all live
+// at once.  Xenomai 2's alignment, min(block, page), holds in absolute
+// terms, and relative to the buffer when it is aligned to the page (then
+// Xenomai 2's page array is too); rtheap_check after every call.
+TEST(XnheapLargePages, AlignmentOfEveryBlockClass)
+{
+	for (u_long psize : {1ul << 16, 1ul << 20}) {
+		for (size_t off : {size_t{0}, size_t{RTHEAP_MAX_PAGE} + 8, size_t{psize / 2 + 4096}}) {
+			const size_t hsize = xnheap_rounded_size(72 * psize, psize);
+			rtt::AlignedMapping mem(hsize, psize, off);
+			ASSERT_TRUE(mem.ok());
+			xnheap_t heap;
+			ASSERT_EQ(0, xnheap_init(&heap, mem.data(), hsize, psize)) << psize;
+			std::vector<u_long> classes;
+			for (u_long b = 16; b <= 2 * psize; b *= 2)
+				classes.push_back(b);
+			for (u_long k : {3ul, 4ul, 5ul, 7ul})
+				classes.push_back(k * psize);
+			struct Live {
+				unsigned char *p;
+				u_long req;
+			};
+			std::vector<Live> live;
+			u_long used = 0;
+			for (u_long b : classes) {
+				const u_long smallest = b <= 2 * psize ? (b <= 16 ? 1 : b / 2 + 1)
+				                                       : b - psize + 1;
+				for (u_long req : {b, smallest}) {
+					auto *p = static_cast<unsigned char *>(xnheap_alloc(&heap, req));
+					ASSERT_NE(nullptr, p) << psize << " +" << off << " " << req;
+					ASSERT_EQ(b, xeno_block(req, psize));
+					used += b;
+					EXPECT_EQ(used, xnheap_used_mem(&heap));
+					EXPECT_EQ(size_t{b}, rtheap_usable_size(&heap.rt, p));
+					const u_long al = b < psize ? b : psize;
+					EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % al)
+						<< "page " << psize << " +" << off << " block " << b;
+					if (off == 0) { // Xenomai 2's own, relative alignment
+						EXPECT_EQ(0u, static_cast<size_t>(p - mem.data()) % al);
+					}
+					EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr)) << req;
+					std::memset(p, static_cast<int>(b % 251), 16);
+					std::memset(p + req - 16 * (req >= 16), static_cast<int>(b % 251),
+					            req >= 16 ? 16 : req);
+					live.push_back(Live{p, req});
+				}
+			}
+			for (const Live &l : live) {
+				const int v = static_cast<int>(xeno_block(l.req, psize) % 251);
+				EXPECT_EQ(v, l.p[0]);
+				EXPECT_EQ(v, l.p[l.req - 1]);
+				EXPECT_EQ(0, xnheap_free(&heap, l.p));
+				EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr));
+			}
+			EXPECT_EQ(0u, xnheap_used_mem(&heap));
+			EXPECT_EQ(xnheap_usable_mem(&heap), xnheap_max_contiguous(&heap));
+			EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+		}
+	}
+}
+
 TEST(XnheapLargePages, TwoPagesNeeded)
 {
 	const u_long psize = 1ul << 20;
 	const size_t ok = xnheap_rounded_size(0, psize); // two pages
-	rtt::Mapping mem(ok);
 	xnheap_t heap;
-	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), ok, psize));
-	void *p = xnheap_alloc(&heap, 2 * psize);
-	EXPECT_NE(nullptr, p);
-	EXPECT_EQ(0, xnheap_free(&heap, p));
-	EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+	// A block of two pages, aligned to the page, fits whatever the
+	// buffer's alignment.
+	for (size_t off : {size_t{0}, size_t{8}, size_t{4096}, size_t{RTHEAP_MAX_PAGE},
+	                   size_t{RTHEAP_MAX_PAGE} + 8, psize / 2, psize - RTHEAP_MAX_PAGE,
+	                   psize - RTHEAP_MAX_PAGE + 8, psize - 4096}) {
+		rtt::AlignedMapping m(ok, psize, off);
+		ASSERT_TRUE(m.ok());
+		ASSERT_EQ(0, xnheap_init(&heap, m.data(), ok, psize)) << off;
+		void *p = xnheap_alloc(&heap, 2 * psize);
+		EXPECT_NE(nullptr, p) << off;
+		EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % psize) << off;
+		EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr));
+		EXPECT_EQ(0, xnheap_free(&heap, p));
+		EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+	}
+	rtt::Mapping mem(ok);
 	// Just under two pages of usable memory: refused, as in Xenomai 2.
 	EXPECT_EQ(-EINVAL, xnheap_init(&heap, mem.data(), 2 * psize, psize));
 	EXPECT_EQ(u_long{2 * psize}, xnheap_overhead(2 * psize, psize));

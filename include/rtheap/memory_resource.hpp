@@ -12,15 +12,14 @@
  * Copies compare equal (do_is_equal: same heap), so memory allocated
  * through one may be released through another.
  *
- * Alignment.  rtheap gives a block of at most P/2 bytes (P the page size)
- * an alignment equal to its power-of-two rounded size, and a larger block
- * the page alignment.  So an alignment A <= P is met by requesting
- * max(bytes, A): at most a power of two rounding more than the request.
- * An alignment A > P is met by over-allocating: a block of bytes + A is
- * taken and the pointer handed out is the first multiple of A after its
- * start, with the block's address stored in the word before it; that
- * costs up to A extra bytes.  Alignments that are not powers of two are
- * refused (bad_alloc, or nullptr from try_allocate).
+ * Alignment.  Every block comes from rtheap_alloc_aligned(), so the
+ * pointer handed out is the block itself, with no hidden header: an
+ * alignment A up to the page size P costs at most the rounding of
+ * max(bytes, A) to a power of two (or a page), a larger one an aligned run
+ * of whole pages, found in O(1) (see rtheap_alloc_aligned() for its good
+ * fit).  Alignments that are not powers of two are refused (bad_alloc, or
+ * nullptr from try_allocate), as rtheap_alloc_aligned() refuses them, and
+ * not counted as failed allocations.
  *
  * Failure.  do_allocate throws std::bad_alloc when rtheap_alloc returns
  * NULL (the heap's low-memory callback has run by then, as for any failed
@@ -33,7 +32,7 @@
  * return nullptr.  Built without exceptions (-fno-exceptions), a failed
  * do_allocate calls std::abort().
  *
- * Bounds and contexts: each call costs one rtheap_alloc or rtheap_free
+ * Bounds and contexts: each call costs one rtheap_alloc_aligned or rtheap_free
  * (O(1), plus O(log E) for a release) and is RT-safe as those are, except
  * the throw of a failed do_allocate.  do_is_equal uses dynamic_cast (RTTI).
  */
@@ -41,9 +40,7 @@
 #define RTHEAP_MEMORY_RESOURCE_HPP
 
 #include <cstddef>
-#include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <memory_resource>
 #include <new>
 
@@ -64,33 +61,13 @@ public:
 	 * heap exhausted, @p alignment not a power of two, size overflow, or
 	 * an unusable heap.  A zero-byte request gets a 1-byte block (so it
 	 * has an address of its own).  Release with deallocate() and the same
-	 * @p alignment.  Bound: one rtheap_alloc.  Context: RT-safe.
+	 * @p alignment (or any: it is not needed).  Bound: one
+	 * rtheap_alloc_aligned.  Context: RT-safe.
 	 */
 	void *try_allocate(std::size_t bytes,
 	                   std::size_t alignment = alignof(std::max_align_t)) noexcept
 	{
-		if (alignment == 0 || (alignment & (alignment - 1)) != 0)
-			return nullptr;
-		if (bytes == 0)
-			bytes = 1;
-		const std::size_t page = rtheap_page_size(heap_);
-		if (page == 0)
-			return nullptr;
-		if (alignment <= page)
-			return rtheap_alloc(heap_, bytes < alignment ? alignment : bytes);
-		if (bytes > SIZE_MAX - alignment)
-			return nullptr;
-		auto *raw = static_cast<unsigned char *>(rtheap_alloc(heap_, bytes + alignment));
-		if (!raw)
-			return nullptr;
-		// raw < user <= raw + alignment; raw is at least 16-byte aligned
-		// and user a multiple of a larger power of two, so at least 16
-		// bytes lie between them: room for the stored address.
-		const std::uintptr_t r = reinterpret_cast<std::uintptr_t>(raw);
-		const std::uintptr_t u = (r + alignment) & ~static_cast<std::uintptr_t>(alignment - 1);
-		unsigned char *user = raw + (u - r);
-		std::memcpy(user - sizeof raw, &raw, sizeof raw);
-		return user;
+		return rtheap_alloc_aligned(heap_, bytes ? bytes : 1, alignment);
 	}
 
 protected:
@@ -109,22 +86,14 @@ protected:
 	}
 
 	/**
-	 * rtheap_free of the block (found from the stored address when
-	 * @p alignment exceeds the page size).  @p bytes is not needed.  A
-	 * pointer that is not a live block is reported to the heap's error
+	 * rtheap_free of the block; @p bytes and @p alignment are not needed.
+	 * A pointer that is not a live block is reported to the heap's error
 	 * callback (rtheap_set_error_handler) and changes nothing.
 	 */
 	void do_deallocate(void *p, std::size_t bytes, std::size_t alignment) override
 	{
 		(void)bytes;
-		if (!p)
-			return;
-		const std::size_t page = rtheap_page_size(heap_);
-		if (page != 0 && alignment > page) {
-			unsigned char *raw;
-			std::memcpy(&raw, static_cast<unsigned char *>(p) - sizeof raw, sizeof raw);
-			p = raw;
-		}
+		(void)alignment;
 		(void)rtheap_free(heap_, p);
 	}
 

@@ -54,7 +54,7 @@
  * Each expands to nothing where the compiler lacks it; define one before
  * including this header to override it (e.g. as nothing).
  *  - RTHEAP_MALLOC: the result aliases no other object (rtheap_alloc,
- *    rtheap_zalloc);
+ *    rtheap_alloc_aligned, rtheap_zalloc);
  *  - RTHEAP_ALLOC_SIZE(i): argument i is the size of the block, so that
  *    __builtin_object_size / _FORTIFY_SOURCE and -Warray-bounds know it.
  *    They know the requested size, not rtheap_usable_size(): use only the
@@ -449,9 +449,8 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  * pages and the block is page aligned.
  * So every block is aligned to min(rtheap_round_size(size), P): at least
  * 16 bytes, and a block larger than a page only to the page size, never to
- * its own size.  This holds whatever the alignment of the buffers.  For an
- * alignment A up to P, request max(size, A); above P, over-allocate by A
- * and round the pointer up (rtheap/memory_resource.hpp does both).
+ * its own size.  This holds whatever the alignment of the buffers.  For a
+ * larger alignment, use rtheap_alloc_aligned().
  *
  * Retry pattern: the low-memory callback runs before this call returns
  * NULL, and may extend the heap (or another thread may free), but the
@@ -479,6 +478,43 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  */
 RTHEAP_MALLOC RTHEAP_ALLOC_SIZE(2) RTHEAP_WARN_UNUSED
 void *rtheap_alloc(rtheap_t *heap, size_t size);
+
+/**
+ * Allocate a block of at least @p size bytes whose address is a multiple
+ * of @p align (absolute address), a power of two.  Release it with
+ * rtheap_free(); rtheap_usable_size() gives its size.
+ *
+ * When the block rtheap_alloc() would give is aligned enough (@p align up
+ * to min(rtheap_round_size(size), P)), this is rtheap_alloc().  Up to P, the
+ * block is the one rtheap_alloc(max(size, align)) gives: a power of two of
+ * at least @p align bytes, aligned to its size, or one page.  Above P, the
+ * block is a run of ceil(size / P) pages (at least one) starting at a
+ * multiple of @p align: the heap takes a free run of at least
+ * n + align/P - 1 pages (n the block's pages) from its free-run index and
+ * gives the pages before and after the aligned piece back as free runs, as
+ * TLSF's memalign does.  The good fit is the same as rtheap_alloc()'s, for
+ * that longer length: the call may fail while a free run of n pages
+ * that happens to be suitably aligned exists, if no free run of
+ * n + align/P - 1 pages does (stats.largest_free at least that long is
+ * sure to serve it).  Aligned runs cut free runs in up to three pieces,
+ * so they fragment the heap more than plain runs.
+ *
+ * @return the block, or NULL: size 0, @p align not a power of two (0
+ *         included), or an uninitialised heap (these three are not counted
+ *         and call no callback); size or @p align beyond any extent, or no
+ *         free run that fits (counted in failed_allocs, and the low-memory
+ *         callback runs with @p size as the request; an extent that is
+ *         sure to serve the request after such a failure holds
+ *         RTHEAP_BUFFER_SIZE(size + align - P, P) bytes for align > P).
+ * Bound: O(1), as rtheap_alloc(): the same two bitmap searches, one list
+ *        removal and at most two insertions (head and tail pieces); no
+ *        loop depends on heap size, block count, history or @p align.
+ *        With RTHEAP_F_DEBUG_FILL, as rtheap_alloc(), plus filling the
+ *        head piece with the debug pattern (O(align)).
+ * Context: RT-safe.
+ */
+RTHEAP_MALLOC RTHEAP_ALLOC_SIZE(2) RTHEAP_WARN_UNUSED
+void *rtheap_alloc_aligned(rtheap_t *heap, size_t size, size_t align);
 
 /** As rtheap_alloc(), and the block is zero-filled (cost adds a memset of
  *  the rounded size, O(size)). */

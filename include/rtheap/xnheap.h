@@ -33,11 +33,22 @@
  * xnheap_used_mem() counts these sizes, as Xenomai 2 does.
  *
  * Large pages (P above 32 KiB): block sizes follow the rule above with the
- * heap's P, so xnheap_used_mem() and the rounding match Xenomai 2, but
- * blocks of 32 KiB and more are aligned to 32 KiB only (Xenomai 2 aligns a
- * block of 2^k <= P bytes to 2^k, and a multi-page block to P, relative to
- * the start of the extent's page array).  An extent must offer at least
- * two pages of P bytes (xnheap_rounded_size() gives a size that does).
+ * heap's P, so xnheap_used_mem() and the rounding match Xenomai 2, and so
+ * does alignment: a block of 2^k <= P bytes is aligned to 2^k, a larger
+ * one (2P, or a multiple of P) to P, as in Xenomai 2.  Xenomai 2 aligns
+ * relative to the extent's page array, this layer in absolute terms (the
+ * blocks of 32 KiB or more are page runs aligned with
+ * rtheap_alloc_aligned()); with a buffer aligned to P the two agree.  What
+ * remains different: a block that needs an alignment above 32 KiB is found
+ * by the good fit over a free run of n + A/32 KiB - 1 core pages (A its
+ * alignment, n its core pages; see rtheap_alloc_aligned()), where Xenomai
+ * 2 walks its free page list for any aligned range of exactly its pages:
+ * in a fragmented heap such a request may fail where Xenomai 2 would find
+ * room (xnheap_max_contiguous() of at least that span is sure to serve
+ * it); and requests of up to 16 KiB come from 32 KiB bucket pages.  An
+ * extent must offer at least two pages of P bytes (xnheap_rounded_size()
+ * gives a size that does, and that holds a two-page block whatever the
+ * buffer's alignment).
  */
 #ifndef RTHEAP_XNHEAP_H
 #define RTHEAP_XNHEAP_H
@@ -251,7 +262,12 @@ u_long xnheap_overhead(u_long hsize, u_long psize);
  * Size of a heap buffer (extent) with page size @p psize that offers at
  * least @p hsize bytes, and at least two pages, to blocks, whatever the
  * buffer's alignment: pass it to xnheap_init() or xnheap_extend().  A
- * multiple of @p psize, as in Xenomai 2.  0 when @p psize is not a power
+ * multiple of @p psize, as in Xenomai 2.  For pages above 32 KiB it also
+ * covers the up to @p psize - 32 KiB of the page array that lie before its
+ * first @p psize-aligned address (blocks of a page or more are aligned to
+ * the page: see "Large pages" above), so that a block of max(hsize, 2 *
+ * psize) bytes, when that is a multiple of @p psize, fits in the new
+ * extent whatever the buffer's alignment.  0 when @p psize is not a power
  * of two.  The caller keeps @p hsize far below ULONG_MAX (no overflow
  * check, as in Xenomai 2).  O(1), RT-safe, a header-only function.
  */
@@ -264,6 +280,8 @@ static inline size_t xnheap_rounded_size(size_t hsize, size_t psize)
 	core = psize < RTHEAP_MIN_PAGE ? RTHEAP_MIN_PAGE
 	     : psize > RTHEAP_MAX_PAGE ? RTHEAP_MAX_PAGE : psize;
 	want = hsize < 2 * psize ? 2 * psize : hsize;
+	if (psize > core)
+		want += psize - core; /* to the first psize-aligned page */
 	buf = RTHEAP_BUFFER_SIZE(want, core);
 	return (buf + psize - 1) & ~(psize - 1);
 }

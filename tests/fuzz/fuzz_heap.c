@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the input bytes drive a sequence of operations on small
- * rtheap heaps (init with several page sizes, extend, alloc, zalloc, free,
+ * rtheap heaps (init with several page sizes, extend, alloc, zalloc,
+ * aligned alloc, free,
  * test-and-free, invalid frees of interior / foreign / freed / random
  * addresses, queries, destroy), mirrored in a shadow model.
  *
@@ -525,11 +526,66 @@ static size_t choose_size(struct input *in)
 	}
 }
 
-static void do_alloc(struct input *in, int zero)
+/* Alignment for rtheap_alloc_aligned: mostly powers of two from 1 to 128
+ * pages, sometimes not a power of two (refused, not counted) or a power
+ * of two beyond any extent. */
+static size_t choose_align(struct input *in)
 {
+	unsigned v = get8(in);
+	size_t P = M.page ? M.page : RTHEAP_DEFAULT_PAGE;
+	unsigned pshift = 0;
+	while (((size_t)1 << pshift) < P)
+		pshift++;
+	if ((v & 15) == 15) {
+		static const size_t odd[] = {0, 3, 48, SIZE_MAX / 2 + 1, SIZE_MAX, 24, (size_t)1 << 40,
+		                             3 * 4096};
+		return odd[(v >> 4) % 8];
+	}
+	return (size_t)1 << ((v >> 2) % (pshift + 8)); /* 1 .. 128 pages */
+}
+
+/* Block size rtheap_alloc_aligned accounts (rtheap.h), 0 when it must
+ * fail; *span: the bytes of free run that are sure to serve it. */
+MODEL_FN static size_t model_round_aligned(size_t size, size_t align, size_t *span)
+{
+	size_t P = M.page;
+	size_t max = (size_t)RTHEAP_MAX_EXTENT_PAGES * P;
+	if (max > SIZE_MAX / 2)
+		max = SIZE_MAX / 2;
+	size_t r = model_round(size);
+	*span = r;
+	if (r == 0 || align > max)
+		return 0;
+	size_t natural = r <= P / 2 ? r : P;
+	if (align <= natural)
+		return r;
+	if (align <= P) {
+		r = model_round(size > align ? size : align);
+		*span = r;
+		return r;
+	}
+	r = (size + P - 1) / P * P;
+	*span = r + (align - P);
+	return r;
+}
+
+static int pow2(size_t a)
+{
+	return a != 0 && (a & (a - 1)) == 0;
+}
+
+/* mode 0: rtheap_alloc, 1: rtheap_zalloc, 2: rtheap_alloc_aligned */
+static void do_alloc(struct input *in, int mode)
+{
+	const int zero = mode == 1;
 	size_t size = choose_size(in);
+	size_t align = mode == 2 ? choose_align(in) : 1;
+#define ALLOC()                                                                  \
+	(mode == 2 ? rtheap_alloc_aligned(&M.heap, size, align)                  \
+	 : zero    ? rtheap_zalloc(&M.heap, size)                                \
+	           : rtheap_alloc(&M.heap, size))
 	if (!M.alive) {
-		void *p = zero ? rtheap_zalloc(&M.heap, size) : rtheap_alloc(&M.heap, size);
+		void *p = ALLOC();
 		CHECK(p == NULL, "alloc from dead heap");
 		return;
 	}
@@ -537,20 +593,25 @@ static void do_alloc(struct input *in, int zero)
 		return;
 	struct rtheap_stats st0;
 	CHECK(rtheap_get_stats(&M.heap, &st0) == 0, "stats");
-	size_t want = model_round(size);
+	size_t want = model_round(size), span = want;
 	CHECK(rtheap_round_size(&M.heap, size) == want, "round_size(%zu) = %zu, model %zu", size,
 	      rtheap_round_size(&M.heap, size), want);
+	if (mode == 2)
+		want = model_round_aligned(size, align, &span);
 	M.lm_calls = 0;
-	unsigned char *p = zero ? rtheap_zalloc(&M.heap, size) : rtheap_alloc(&M.heap, size);
+	unsigned char *p = ALLOC();
+#undef ALLOC
 	CHECK(M.cb_calls == 0, "error callback on alloc");
-	if (!p && size == 0) {
+	if (!p && (size == 0 || !pow2(align))) {
 		/* Not counted as a failed allocation, no low-memory call. */
-		CHECK(M.lm_calls == 0, "lowmem callback for size 0");
+		CHECK(M.lm_calls == 0, "lowmem callback for size 0 or a bad alignment");
 		return;
 	}
+	CHECK(pow2(align), "alignment %zu served", align);
 	if (!p) {
-		CHECK(want == 0 || want > st0.largest_free,
-		      "alloc(%zu) failed but largest_free is %zu", size, st0.largest_free);
+		CHECK(want == 0 || span > st0.largest_free,
+		      "alloc(%zu, align %zu) failed but largest_free is %zu (span %zu)", size, align,
+		      st0.largest_free, span);
 		M.failed++;
 		if (M.lowmem_on)
 			CHECK(M.lm_calls == 1 && M.lm_request == size,
@@ -560,7 +621,8 @@ static void do_alloc(struct input *in, int zero)
 			CHECK(M.lm_calls == 0, "lowmem callback not set but called");
 		return;
 	}
-	CHECK(want != 0, "alloc(%zu) succeeded", size);
+	CHECK(want != 0, "alloc(%zu, align %zu) succeeded", size, align);
+	CHECK((uintptr_t)p % align == 0, "block %p misaligned for %zu", (void *)p, align);
 	int e = in_extent(p);
 	CHECK(e >= 0, "block %p outside every extent", (void *)p);
 	CHECK(p + want <= M.ext[e].buf + M.ext[e].size, "block %p+%zu past its extent",
@@ -838,6 +900,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 4:
 			do_alloc(&in, 1);
+			break;
+		case 15:
+			do_alloc(&in, 2);
 			break;
 		case 5:
 		case 6:
