@@ -352,7 +352,7 @@ int xnheap_system_destroy(xnheap_flushfn flushfn, void *cookie)
 	return err;
 }
 
-xnheap_t *xnheap_system(void)
+static xnheap_t *xn_system(void)
 {
 	xnheap_t *h = atomic_load_explicit(&xn_sys, memory_order_acquire);
 	if (__builtin_expect(h != NULL, 1))
@@ -365,12 +365,22 @@ xnheap_t *xnheap_system(void)
 	return h;
 }
 
+/* The program reads the system heap's fields through its own xnheap_t
+ * (kheap.label, heap->extentsize): refuse a program built against the
+ * headers of another build, as xnheap_init() does. */
+xnheap_t *xnheap_system_abi(size_t desc_size, unsigned abi)
+{
+	if (rt_check_abi("xnheap_system", desc_size, sizeof(xnheap_t), abi))
+		return NULL;
+	return xn_system();
+}
+
 void *xnmalloc(u_long size)
 {
-	return xnheap_alloc(xnheap_system(), size);
+	return xnheap_alloc(xn_system(), size);
 }
 
 int xnfree(void *block)
 {
-	return xnheap_free(xnheap_system(), block);
+	return xnheap_free(xn_system(), block);
 }

@@ -346,12 +346,25 @@ int xnheap_system_init(void *buf, u_long size, u_long pagesize);
 int xnheap_system_destroy(xnheap_flushfn flushfn, void *cookie);
 
 /**
- * The system heap, set up on first use as described above; NULL only if
- * that set-up failed (no PI mutex).
+ * The system heap, set up on first use as described above; NULL if that
+ * set-up failed (no PI mutex), or, with a message on stderr, when the
+ * program was compiled against the headers of another build of rtheap
+ * (another sizeof(xnheap_t) or RTHEAP_ABI_VERSION: the program would read
+ * the heap's fields at the wrong offsets).  An inline wrapper over
+ * xnheap_system_abi().
  * Bound: one atomic load after the first use.  Context: RT-safe after
  * the first use.
  */
-xnheap_t *xnheap_system(void);
+static inline xnheap_t *xnheap_system(void);
+
+/** The checked entry point behind xnheap_system(): @p desc_size and
+ *  @p abi are the caller's sizeof(xnheap_t) and RTHEAP_ABI_VERSION. */
+xnheap_t *xnheap_system_abi(size_t desc_size, unsigned abi);
+
+static inline xnheap_t *xnheap_system(void)
+{
+	return xnheap_system_abi(sizeof(xnheap_t), RTHEAP_ABI_VERSION);
+}
 
 /** xnheap_alloc() on the system heap.  O(1), RT-safe after first use. */
 void *xnmalloc(u_long size);

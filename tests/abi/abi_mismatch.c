@@ -110,6 +110,36 @@ static int check(const char *name, int (*fn)(void), void *slot, size_t n)
 	return 0;
 }
 
+static xnheap_t *sys_result;
+
+static int get_system(void)
+{
+	sys_result = xnheap_system();
+	return sys_result ? 0 : -EINVAL;
+}
+
+/* The system heap is the library's own object: nothing of the program's
+ * is written, but the program would read its fields at its own offsets. */
+static int check_system(void)
+{
+	char msg[1024];
+	int r = captured(get_system, msg, sizeof(msg));
+	if (ABI_EXPECT_OK) {
+		if (r != 0) {
+			printf("FAIL xnheap_system: NULL with matching headers: %s\n", msg);
+			return 1;
+		}
+		printf("ok   xnheap_system: matching headers accepted\n");
+		return 0;
+	}
+	if (r == 0 || !strstr(msg, "xnheap_system") || !strstr(msg, "refused")) {
+		printf("FAIL xnheap_system: %p, message \"%s\"\n", (void *)sys_result, msg);
+		return 1;
+	}
+	printf("ok   xnheap_system: NULL; stderr said: %s", msg);
+	return 0;
+}
+
 int main(void)
 {
 	int bad = 0;
@@ -117,6 +147,7 @@ int main(void)
 	       sizeof(rtheap_t), (unsigned)RTHEAP_ABI_VERSION);
 	bad += check("rtheap_init", init_rt, &rt_slot, sizeof(rt_slot));
 	bad += check("xnheap_init", init_xn, &xn_slot, sizeof(xn_slot));
+	bad += check_system();
 	if (ABI_EXPECT_OK) {
 		rtheap_destroy(&rt_slot.heap, NULL, NULL);
 		xnheap_destroy(&xn_slot.heap, NULL, NULL);
