@@ -36,7 +36,7 @@ static int fail(struct walk *w, const char *what, const void *addr, int ext,
 	return -EUCLEAN;
 }
 
-#define FAIL(what, addr, ext, page) return fail(w, what, addr, ext, page)
+#define FAIL(what, addr, ext, page) return fail(w, what, addr, ext, (long)(page))
 
 static int check_extent_table(struct rt_heap *h, struct walk *w)
 {

@@ -312,7 +312,7 @@ static int rt_init(rtheap_t *heap, void *buf, size_t size,
 	h->nclasses = h->pshift - 4;
 	h->max_request = max_request_for(h->pshift);
 	h->lock_mode = (int)c->lock;
-	h->flags = c->flags & ~RTHEAP_F_ZEROED;
+	h->flags = c->flags & ~(unsigned)RTHEAP_F_ZEROED;
 	h->name = c->name;
 	h->lowmem_trip = SIZE_MAX;
 	h->alloc_slow = (h->flags & RTHEAP_F_DEBUG_FILL) != 0;

@@ -715,15 +715,6 @@ TEST_F(ErrHeap, AllocAlignedBadAlign)
 	expect_unchanged(0);
 }
 
-unsigned rtt_log2(size_t x)
-{
-	unsigned l = 0;
-	while (x > 1) {
-		x >>= 1;
-		l++;
-	}
-	return l;
-}
 
 // A power-of-two alignment beyond any extent (SIZE_MAX/2 + 1), a size
 // beyond any extent, and sizes whose padding for the alignment overflows:
@@ -736,29 +727,31 @@ TEST_F(ErrHeap, AllocAlignedHugeSizeOrAlign)
 	struct Req {
 		size_t size, align;
 	};
-	const size_t maxreq = size_t{RTHEAP_MAX_EXTENT_PAGES} * P();
-	const Req reqs[] = {
+	std::vector<Req> reqs = {
 		{16, SIZE_MAX / 2 + 1},
 		{P(), SIZE_MAX / 2 + 1},
 		{SIZE_MAX, 64 * P()},
 		{SIZE_MAX - 100, 4096},           // size + align wraps
 		{SIZE_MAX - P() + 1, 2 * P()},
 		{SIZE_MAX / 2 + 1, 2 * P()},
-		{maxreq, 2 * P()},                // n + a - 1 pages exceed an extent
-		{64, size_t{1} << 40},            // beyond any extent at these pages
-		{maxreq / 2, size_t{1} << 28 << rtt_log2(P())}, // 2^28 pages of padding
+		{64, SIZE_MAX / 4 + 1},           // beyond any extent at these pages
 		{kBuf, 2 * P()},                  // more than the heap
 		{P(), kBuf * 4},                  // alignment padding beyond the heap
 	};
+	if (sizeof(size_t) > 4) { // 2^29 pages do not fit a 32-bit size_t
+		const size_t maxreq = static_cast<size_t>(uint64_t{RTHEAP_MAX_EXTENT_PAGES} * P());
+		reqs.push_back({maxreq, 2 * P()}); // n + a - 1 pages exceed an extent
+		reqs.push_back({maxreq / 2, static_cast<size_t>((uint64_t{1} << 28) * P())}); // 2^28 pages of padding
+	}
 	for (const Req &r : reqs)
 		EXPECT_EQ(rtheap_alloc_aligned(&heap, r.size, r.align), nullptr)
 			<< r.size << " " << r.align;
-	ASSERT_EQ(lm.requests.size(), sizeof reqs / sizeof reqs[0]);
+	ASSERT_EQ(lm.requests.size(), reqs.size());
 	for (size_t i = 0; i < lm.requests.size(); i++)
 		EXPECT_EQ(lm.requests[i], reqs[i].size);
 	rtheap_stats now{};
 	ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
-	EXPECT_EQ(now.failed_allocs, before.failed_allocs + sizeof reqs / sizeof reqs[0]);
+	EXPECT_EQ(now.failed_allocs, before.failed_allocs + reqs.size());
 	expect_unchanged(0);
 }
 

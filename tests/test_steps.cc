@@ -210,8 +210,8 @@ Maxima adversarial_aligned(rtheap_t *h, uint64_t seed, size_t budget)
 	while (!blocks.empty())
 		drop(rng() % blocks.size());
 	// 5. Requests that cannot succeed.
-	pr.alloc_aligned((size_t)1 << 40, 64 * kPage);
-	pr.alloc_aligned(kPage, (size_t)1 << 40);
+	pr.alloc_aligned(SIZE_MAX / 4, 64 * kPage);
+	pr.alloc_aligned(kPage, SIZE_MAX / 4 + 1);
 	pr.alloc_aligned(SIZE_MAX / 2, 2 * kPage);
 	return pr.m;
 }

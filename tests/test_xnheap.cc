@@ -653,8 +653,9 @@ TEST(XnheapLargePages, TwoPagesNeeded)
 	// A block of two pages, aligned to the page, fits whatever the
 	// buffer's alignment.
 	for (size_t off : {size_t{0}, size_t{8}, size_t{4096}, size_t{RTHEAP_MAX_PAGE},
-	                   size_t{RTHEAP_MAX_PAGE} + 8, psize / 2, psize - RTHEAP_MAX_PAGE,
-	                   psize - RTHEAP_MAX_PAGE + 8, psize - 4096}) {
+	                   size_t{RTHEAP_MAX_PAGE} + 8, size_t{psize / 2},
+	                   size_t{psize - RTHEAP_MAX_PAGE}, size_t{psize - RTHEAP_MAX_PAGE + 8},
+	                   size_t{psize - 4096}}) {
 		rtt::AlignedMapping m(ok, psize, off);
 		ASSERT_TRUE(m.ok());
 		ASSERT_EQ(0, xnheap_init(&heap, m.data(), ok, psize)) << off;
