@@ -17,6 +17,79 @@ namespace {
 
 constexpr size_t kHeap = 256 * 1024;
 
+// ---------------------------------------------------------------- good fit
+
+// The rule rtheap.h states for rtheap_alloc: a request of n pages is served
+// whenever a free run of at least fit_pages(n) pages exists (n rounded up
+// to its run list's granularity: n itself below 32 pages, a multiple of
+// 2^(floor(log2 n) - 4) above, so less than n + n/16); a shorter run that
+// still holds n pages is used only if it heads n's own list.
+uint32_t fit_pages(uint32_t n)
+{
+	if (n < 32)
+		return n;
+	unsigned f = 31u - static_cast<unsigned>(__builtin_clz(n));
+	uint32_t w = 1u << (f - 4);
+	return (n + w - 1) / w * w;
+}
+
+// Free runs of `first` then `second` pages (separated by live pages), the
+// rest of the heap allocated: returns what rtheap_alloc(want pages) gives.
+bool serves(uint32_t first, uint32_t second, uint32_t want)
+{
+	constexpr size_t kP = 256;
+	const uint32_t pages = first + second + 2 + 8;
+	rtt::Mapping m(RTHEAP_BUFFER_SIZE(size_t{pages} * kP, kP));
+	rtheap_t h{};
+	EXPECT_EQ(0, rtheap_init(&h, m.data(), m.size(), nullptr));
+	const size_t usable = stats(&h).usable / kP;
+	void *a = rtheap_alloc(&h, first * kP);
+	void *s1 = rtheap_alloc(&h, kP);
+	void *c = rtheap_alloc(&h, second * kP);
+	void *s2 = rtheap_alloc(&h, kP);
+	void *rest = rtheap_alloc(&h, (usable - first - second - 2) * kP);
+	EXPECT_TRUE(a && s1 && c && s2 && rest);
+	EXPECT_EQ(0u, stats(&h).free);
+	EXPECT_EQ(0, rtheap_free(&h, a)); // pushed first
+	EXPECT_EQ(0, rtheap_free(&h, c)); // pushed last: the head of its list
+	void *p = rtheap_alloc(&h, want * kP);
+	EXPECT_TRUE(heap_ok(&h));
+	rtheap_destroy(&h, nullptr, nullptr);
+	return p != nullptr;
+}
+
+TEST(GoodFit, RuleAndItsLimit)
+{
+	EXPECT_EQ(88u, fit_pages(86));
+	EXPECT_EQ(31u, fit_pages(31));
+	EXPECT_EQ(32u, fit_pages(32));
+	EXPECT_EQ(34u, fit_pages(33));
+	EXPECT_EQ(1088u, fit_pages(1025));
+	// The case of the cleanup issue: runs of 86 and 84 pages on one list
+	// ([84, 88)), the 84-page run at its head: 86 pages are refused, as
+	// the rule allows (no run of fit_pages(86) = 88 pages).
+	EXPECT_FALSE(serves(86, 84, 86));
+	// The head holds the request: served.
+	EXPECT_TRUE(serves(84, 86, 86));
+	// A run of fit_pages(n) pages anywhere: served, whatever the order.
+	EXPECT_TRUE(serves(84, 88, 86));
+	EXPECT_TRUE(serves(88, 84, 86));
+	// Below 32 pages the lists are exact: any run that holds n serves it.
+	EXPECT_TRUE(serves(30, 29, 30));
+	EXPECT_TRUE(serves(29, 31, 30));
+	// largest_free is always servable: it is a list's lower bound.
+	for (uint32_t n : {33u, 86u, 100u, 250u}) {
+		constexpr size_t kP = 256;
+		rtt::Mapping m(RTHEAP_BUFFER_SIZE(size_t{n} * kP, kP));
+		rtheap_t h{};
+		ASSERT_EQ(0, rtheap_init(&h, m.data(), m.size(), nullptr));
+		const size_t lf = stats(&h).largest_free;
+		EXPECT_LE(stats(&h).usable - lf, stats(&h).usable / 16) << n;
+		EXPECT_NE(nullptr, rtheap_alloc(&h, lf)) << n;
+		rtheap_destroy(&h, nullptr, nullptr);
+	}
+}
+
 // ---------------------------------------------------------------- init
 
 TEST(Init, RejectsNullHeapAndNullBuffer)

@@ -254,9 +254,10 @@ struct rtheap_stats {
 	size_t used;              /**< bytes held by live blocks (rounded sizes) */
 	size_t free;              /**< usable - used */
 	size_t peak_used;         /**< highest value of used since init */
-	size_t largest_free;      /**< a run of this many bytes is free now: an
-	                               allocation of this size succeeds; within
-	                               1/16 of the true largest free run */
+	size_t largest_free;      /**< a run of this many bytes is free now and
+	                               an allocation of this size succeeds (the
+	                               good fit of rtheap_alloc()); less than the
+	                               true largest free run by under 1/16 of it */
 	size_t free_runs;         /**< number of free page runs */
 	size_t pages_bucket;      /**< pages split into bucket blocks */
 	size_t pages_run;         /**< pages held by multi-page / page blocks */
@@ -462,10 +463,20 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  *             ...
  * A retry that fails calls the callback again with the same request.  With
  * an extending helper thread, retry in a later cycle instead of spinning.
+ * Good fit, exactly: a request of n pages (size > P/2, n = size rounded up
+ * to pages) is served whenever a free run of at least fit(n) pages exists,
+ * where fit(n) is n below 32 pages and otherwise n rounded up to a
+ * multiple of 2^(floor(log2 n) - 4): less than n + n/16.  A free run of n
+ * to fit(n) - 1 pages serves it only if it is the first of its size list,
+ * so the call may return NULL while such a run is free (free runs of 86
+ * and 84 pages, the 84-page one first: 86 pages fail, fit(86) = 88).  A
+ * bucket request is served whenever its class has a block free in any
+ * page, or a free page exists.  stats.largest_free is always servable.
  * @return the block, or NULL: size 0, size beyond any extent, rounding
- *         overflow, uninitialised heap, or no free memory that fits.  A
- *         failure other than size 0 or an uninitialised heap is counted in
- *         failed_allocs and calls the low-memory callback, if one is set.
+ *         overflow, uninitialised heap, or no free run that the good fit
+ *         above finds.  A failure other than size 0 or an uninitialised
+ *         heap is counted in failed_allocs and calls the low-memory
+ *         callback, if one is set.
  * Bound: O(1): at most two bitmap searches, one list removal and one
  *        insertion; no loop depends on heap size, block count or history.
  *        The constant grows with the page size for the smallest blocks: a

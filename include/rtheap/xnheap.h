@@ -292,8 +292,9 @@ u_long xnheap_usable_mem(xnheap_t *heap);
 /** Bytes held by live blocks (rounded sizes).  O(1). */
 u_long xnheap_used_mem(xnheap_t *heap);
 
-/** Size of a free run that an allocation is sure to get (see
- *  rtheap_stats.largest_free).  O(1). */
+/** Size of a free run that an allocation of that size is sure to get
+ *  (rtheap_stats.largest_free: under the true largest free run by less
+ *  than 1/16 of it; Xenomai 2 reports the largest run itself).  O(1). */
 u_long xnheap_max_contiguous(xnheap_t *heap);
 
 /** Size of the initial extent as passed to xnheap_init().  O(1). */
