@@ -294,7 +294,7 @@ static inline uint32_t rt_extset_first(const struct rt_extset *s)
 
 /* extent.c */
 RT_FN int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
-                     size_t *map_off, size_t *side_off, size_t *pages_off);
+                           size_t *side_off, size_t *pages_off);
 RT_FN struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p);
 RT_FN int rt_extent_check_args(size_t page, void *buf, size_t size);
 RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
@@ -309,7 +309,7 @@ RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
 
 /* runs.c: free-run index and page runs */
 RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len);
-RT_FN void rt_runs_list_insert(struct rt_heap *h, struct rt_node *nd);
+RT_FN void rt_runs_push(struct rt_heap *h, struct rt_node *nd, unsigned ck);
 RT_FN void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                     uint32_t len, unsigned ck);
 RT_FN bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x,

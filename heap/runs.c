@@ -92,7 +92,7 @@ RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
 
 /* -- the free lists -- */
 
-RT_HOT void run_list_push(struct rt_heap *h, struct rt_node *nd, const unsigned ck)
+RT_HOT void rt_runs_push(struct rt_heap *h, struct rt_node *nd, const unsigned ck)
 {
 	RUN_OPEN(ck, h, nd);
 	unsigned i = rt_runs_index(nd->len);
@@ -182,19 +182,13 @@ RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len)
 	nd->len = len;
 }
 
-/* List a described run (R3). */
-RT_FN void rt_runs_list_insert(struct rt_heap *h, struct rt_node *nd)
-{
-	run_list_push(h, nd, hook_state());
-}
-
 /* Record a free run in the map (R1) and on its list (R3). */
 RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                     uint32_t len, const unsigned ck)
 {
 	rt_map_set(x, start, PG_MAKE(PG_FREE, len));
 	rt_map_set(x, start + len - 1, PG_MAKE(PG_FREE, len));
-	run_list_push(h, run_node_make(h, x, start, len, ck), ck);
+	rt_runs_push(h, run_node_make(h, x, start, len, ck), ck);
 }
 
 /* The good fit: the head of the first non-empty list at or above the
@@ -280,7 +274,7 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 	nd->len = rlen;
 	RUN_CLOSE(ck, h, nd);
 	if (ri != i)
-		run_list_push(h, nd, ck);
+		rt_runs_push(h, nd, ck);
 	start = blk;
 	*xp = x;
 	*startp = start;
