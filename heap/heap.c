@@ -390,41 +390,6 @@ size_t rtheap_round_size(const rtheap_t *heap, size_t size)
 	return (size + h->page - 1) & ~(h->page - 1);
 }
 
-RT_HOT void *alloc_run(struct rt_heap *h, size_t size, size_t *bsize,
-                       const unsigned ck)
-{
-	uint32_t n = (uint32_t)((size + h->page - 1) >> h->pshift);
-	struct rt_extent *x;
-	uint32_t start;
-	if (!rt_runs_take(h, n, &x, &start, ck))
-		return NULL;
-	rt_map_set(x, start, PG_MAKE(PG_RUN, n));
-	h->pages_run += n;
-	*bsize = (size_t)n << h->pshift;
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
-		rt_debug_take(h, x, start, n);
-	return rt_page_addr(h, x, start);
-}
-
-/* A run of whole pages for size bytes, its first page aligned to align
- * (a power of two above the page size) in absolute terms. */
-RT_HOT void *alloc_run_aligned(struct rt_heap *h, size_t size, size_t align,
-                               size_t *bsize, const unsigned ck)
-{
-	uint32_t n = (uint32_t)((size + h->page - 1) >> h->pshift);
-	uint32_t a = (uint32_t)(align >> h->pshift);
-	struct rt_extent *x;
-	uint32_t start;
-	if (!rt_runs_take_aligned(h, n, a, &x, &start, ck))
-		return NULL;
-	rt_map_set(x, start, PG_MAKE(PG_RUN, n));
-	h->pages_run += n;
-	*bsize = (size_t)n << h->pshift;
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
-		rt_debug_take(h, x, start, n);
-	return rt_page_addr(h, x, start);
-}
-
 /* Failed allocation: count, notify, unlock. */
 RT_COLD void *alloc_failed(struct rt_heap *h, size_t size)
 {
@@ -507,7 +472,7 @@ RT_HOT void *alloc_body(struct rt_heap *h, size_t size, const unsigned ck)
 		p = rt_bucket_alloc(h, cls, ck);
 		bsize = (size_t)16 << cls;
 	} else if (rt_likely(size <= h->max_request)) {
-		p = alloc_run(h, size, &bsize, ck);
+		p = rt_page_alloc(h, size, &bsize, ck);
 	} else {
 		p = NULL;
 	}
@@ -556,9 +521,9 @@ RT_HOT void *alloc_aligned_body(struct rt_heap *h, size_t size, size_t align,
 		bsize = (size_t)16 << cls;
 		bucket = true;
 	} else if (align <= h->page) {
-		p = alloc_run(h, want, &bsize, ck);
+		p = rt_page_alloc(h, want, &bsize, ck);
 	} else {
-		p = alloc_run_aligned(h, size, align, &bsize, ck);
+		p = rt_page_alloc_aligned(h, size, align, &bsize, ck);
 	}
 	if (rt_unlikely(!p))
 		return alloc_failed(h, size);
@@ -588,67 +553,80 @@ void *rtheap_zalloc(rtheap_t *heap, size_t size)
 
 /* ---------------- release ---------------- */
 
-/*
- * Release ptr under the lock: find its extent and page, check that it is
- * the start of a live block, ask ckfn, then give the block back.
- * Returns 0 or a negative error (misuse is recorded for delivery).
- */
-RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *),
-                       const unsigned ck)
+/* Find the extent x, page pg and offset off in that page of ptr: 0, or
+ * -EFAULT (outside every extent) or -EINVAL (outside its page array). */
+RT_HOT int locate(const struct rt_heap *h, const void *ptr,
+                  struct rt_extent **xp, uint32_t *pg, size_t *off)
 {
 	struct rt_extent *x = rt_extent_find(h, ptr);
-	if (rt_unlikely(!x)) {
-		rt_report(h, RTHEAP_ERR_FOREIGN, ptr);
+	if (rt_unlikely(!x))
 		return -EFAULT;
-	}
 	/* one unsigned compare: below the page array, past it, or an
 	 * extent still being added (span 0) */
-	uintptr_t off = (uintptr_t)ptr - (uintptr_t)x->pages;
-	if (rt_unlikely(off >= x->span)) {
-		rt_report(h, RTHEAP_ERR_NOT_BLOCK, ptr);
+	uintptr_t o = (uintptr_t)ptr - (uintptr_t)x->pages;
+	if (rt_unlikely(o >= x->span))
 		return -EINVAL;
-	}
-	uint32_t pg = (uint32_t)(off >> h->pshift);
-	off &= h->page - 1;
-	uint32_t e = rt_map_get(x, pg);
-	size_t bsize;
-	int err;
+	*xp = x;
+	*pg = (uint32_t)(o >> h->pshift);
+	*off = o & (h->page - 1);
+	return 0;
+}
 
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) &&
-	    !(PG_TYPE(e) == PG_RUN && !off ? rt_debug_release_ok(h, x, pg, PG_LEN(e))
-	      : PG_TYPE(e) == PG_BUCKET ? rt_bucket_free_ok(h, x, pg, e, off)
-	                                : true)) {
-		rt_report(h, RTHEAP_ERR_CORRUPT, ptr);
-		return -EUCLEAN;
-	}
-	if (PG_TYPE(e) == PG_RUN && !off) {
-		if (ckfn && (err = ckfn(ptr)) != 0)
-			return err;
-		uint32_t n = PG_LEN(e);
-		bsize = (size_t)n << h->pshift;
-		if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
-			rt_debug_fill(ptr, bsize, RT_FILL_FREED);
-		hook_block_free(ck, ptr, bsize);
-		h->pages_run -= n;
-		rt_runs_release(h, x, pg, n, ck);
-	} else if (PG_TYPE(e) == PG_BUCKET) {
-		if (ckfn && rt_bucket_is_live(h, x, pg, e, off) &&
-		    (err = ckfn(ptr)) != 0)
-			return err;
-		err = rt_bucket_free(h, x, pg, e, off, ck); /* reports misuse */
-		if (err)
-			return err;
-		bsize = (size_t)16 << BK_CLS(e);
-	} else {
-		rt_report(h, (PG_TYPE(e) == PG_FREE && !off) ? RTHEAP_ERR_DOUBLE_FREE
-		                                              : RTHEAP_ERR_NOT_BLOCK,
-		          ptr);
-		return -EINVAL;
-	}
+/* ptr is in a page that starts no block: a double free if it is the
+ * first page of a free run, else not a block. */
+RT_COLD int free_no_block(struct rt_heap *h, uint32_t e, size_t off, void *ptr)
+{
+	rt_report(h, (PG_TYPE(e) == PG_FREE && !off) ? RTHEAP_ERR_DOUBLE_FREE
+	                                              : RTHEAP_ERR_NOT_BLOCK,
+	          ptr);
+	return -EINVAL;
+}
+
+/* A block of bsize bytes was released: account it. */
+RT_HOT void free_account(struct rt_heap *h, size_t bsize)
+{
+	rt_assert(h->used >= bsize, "used bytes underflow");
+	rt_assert(h->alloc_calls > h->free_calls, "more frees than allocations");
 	h->used -= bsize;
 	h->free_calls++;
 	if (rt_unlikely(h->used < h->lowmem_rearm))
 		lowmem_try_arm(h);
+}
+
+/*
+ * Release ptr under the lock: locate its extent and page, hand it to the
+ * owner of its page type (page.c for a run, bucket.c for a bucket page:
+ * each checks that ptr starts a live block, asks ckfn, and releases it),
+ * then account.  Returns 0 or a negative error (misuse is recorded for
+ * delivery).
+ */
+RT_HOT int free_locked(struct rt_heap *h, void *ptr, int (*ckfn)(void *),
+                       const unsigned ck)
+{
+	struct rt_extent *x;
+	uint32_t pg;
+	size_t off, bsize = 0;
+	int err = locate(h, ptr, &x, &pg, &off);
+	if (rt_unlikely(err)) {
+		rt_report(h, err == -EFAULT ? RTHEAP_ERR_FOREIGN : RTHEAP_ERR_NOT_BLOCK,
+		          ptr);
+		return err;
+	}
+	uint32_t e = rt_map_get(x, pg);
+	switch (PG_TYPE(e)) {
+	case PG_RUN:
+		err = rt_page_free(h, x, pg, e, off, ptr, ckfn, &bsize, ck);
+		break;
+	case PG_BUCKET:
+		err = rt_bucket_free(h, x, pg, e, off, ptr, ckfn, &bsize, ck);
+		break;
+	default:
+		err = free_no_block(h, e, off, ptr);
+		break;
+	}
+	if (rt_unlikely(err))
+		return err;
+	free_account(h, bsize);
 	return 0;
 }
 
@@ -704,20 +682,18 @@ int rtheap_test_and_free(rtheap_t *heap, void *ptr, int (*ckfn)(void *block))
 /* Size of the live block at ptr, or a negative error; nothing reported. */
 static long long block_size(struct rt_heap *h, const void *ptr)
 {
-	struct rt_extent *x = rt_extent_find(h, ptr);
-	if (!x)
-		return -EFAULT;
-	uintptr_t off = (uintptr_t)ptr - (uintptr_t)x->pages;
-	if (off >= x->span)
-		return -EINVAL;
-	uint32_t pg = (uint32_t)(off >> h->pshift);
-	size_t po = off & (h->page - 1);
+	struct rt_extent *x;
+	uint32_t pg;
+	size_t off, size = 0;
+	int err = locate(h, ptr, &x, &pg, &off);
+	if (err)
+		return err;
 	uint32_t e = rt_map_get(x, pg);
-	if (PG_TYPE(e) == PG_RUN && !po)
-		return (long long)((size_t)PG_LEN(e) << h->pshift);
-	if (PG_TYPE(e) == PG_BUCKET && rt_bucket_is_live(h, x, pg, e, po))
-		return (long long)((size_t)16 << BK_CLS(e));
-	return -EINVAL;
+	if (PG_TYPE(e) == PG_RUN)
+		size = rt_page_size(h, e, off);
+	else if (PG_TYPE(e) == PG_BUCKET)
+		size = rt_bucket_size(h, x, pg, e, off);
+	return size ? (long long)size : -EINVAL;
 }
 
 int rtheap_check_block(rtheap_t *heap, const void *ptr)

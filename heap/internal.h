@@ -341,11 +341,24 @@ static inline void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl)
 RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
                                       const struct rt_node *nd);
 
+/* page.c: page-run blocks (requests above P/2) */
+RT_FN void *rt_page_alloc(struct rt_heap *h, size_t size, size_t *bsize,
+                          unsigned ck);
+RT_FN void *rt_page_alloc_aligned(struct rt_heap *h, size_t size, size_t align,
+                                  size_t *bsize, unsigned ck);
+RT_FN int rt_page_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+                       uint32_t e, size_t off, void *ptr,
+                       int (*ckfn)(void *), size_t *bsize, unsigned ck);
+RT_FN size_t rt_page_size(const struct rt_heap *h, uint32_t e, size_t off);
+
 /* bucket.c: sub-page blocks */
 RT_FN struct rt_bnode rt_bucket_node_read(const struct rt_bnode *nd);
 RT_FN void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, unsigned ck);
 RT_FN int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
-                   uint32_t e, size_t off, unsigned ck);
+                         uint32_t e, size_t off, void *ptr,
+                         int (*ckfn)(void *), size_t *bsize, unsigned ck);
+RT_FN size_t rt_bucket_size(const struct rt_heap *h, const struct rt_extent *x,
+                            uint32_t pg, uint32_t e, size_t off);
 RT_FN bool rt_bucket_free_ok(struct rt_heap *h, struct rt_extent *x,
                              uint32_t pg, uint32_t e, size_t off);
 RT_FN bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,

@@ -10,6 +10,7 @@
 
 #include "extent.c"
 #include "runs.c"
+#include "page.c"
 #include "bucket.c"
 #include "debug.c"
 #include "heap.c"
