@@ -376,12 +376,32 @@ RT_FN int rt_check_abi(const char *call, size_t desc_size, size_t want,
                        unsigned abi);
 RT_FN int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg);
 
-/* debug.c: fill patterns and misuse reports */
+/* notify.c: misuse reports and low-memory notifications, found under the
+ * lock and delivered after it (struct rt_pending, on the caller's stack) */
+struct rt_pending {
+	rtheap_error_kind_t kind;
+	const void *addr;
+	rtheap_error_fn err_fn;
+	void *err_arg;
+	rtheap_lowmem_fn low_fn;
+	void *low_arg;
+	size_t low_free, low_request;
+};
+RT_FN void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr);
+RT_FN void rt_notify_print_recorded(struct rt_heap *h);
+RT_FN void rt_lowmem_arm(struct rt_heap *h);
+RT_FN void rt_lowmem_try_arm(struct rt_heap *h);
+RT_FN void rt_lowmem_update(struct rt_heap *h);
+RT_FN bool rt_notify_misuse(struct rt_heap *h, struct rt_pending *pd);
+RT_FN bool rt_notify_failed(struct rt_heap *h, size_t size, struct rt_pending *pd);
+RT_FN bool rt_notify_alloc(struct rt_heap *h, struct rt_pending *pd);
+RT_FN void rt_notify_deliver(struct rt_heap *h, const struct rt_pending *pd);
+
+/* debug.c: fill patterns and the debug-mode checks of list nodes */
 #define RT_FILL_FRESH 0xa5
 #define RT_FILL_FREED 0xdd
 RT_FN void rt_debug_fill(void *p, size_t n, int byte);
 RT_FN const void *rt_debug_verify(const void *p, size_t n, int byte);
-RT_FN void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr);
 RT_FN bool rt_debug_run_ok(const struct rt_heap *h, const struct rt_node *nd);
 RT_FN bool rt_debug_release_ok(const struct rt_heap *h, struct rt_extent *x,
                                uint32_t start, uint32_t n);

@@ -12,6 +12,7 @@
 #include "runs.c"
 #include "page.c"
 #include "bucket.c"
+#include "notify.c"
 #include "debug.c"
 #include "heap.c"
 #include "check.c"
