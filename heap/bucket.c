@@ -82,6 +82,8 @@ RT_HOT void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
 {
 	struct rt_bnode *head = x->bkt_head[cls];
 	RT_STEP();
+	rt_assert(!head == !rt_extset_has(&h->bkt_exts[cls], x->slot),
+	          "an extent is in its class's set iff its list is not empty (B3)");
 	BKT_OPEN(ck, nd);
 	nd->prev = NULL;
 	nd->next = head;
@@ -102,6 +104,8 @@ RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
 	RT_STEP();
 	BKT_OPEN(ck, nd);
 	struct rt_bnode *prev = nd->prev, *next = nd->next;
+	rt_assert(prev || x->bkt_head[cls] == nd,
+	          "a page node without predecessor heads its class list (B1)");
 	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
 	BKT_CLOSE(ck, nd);
@@ -160,10 +164,13 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 	uint32_t e = rt_map_get(x, pg);
 	uint32_t nb = nblocks_of(h, cls);
 	uint32_t b;
+	rt_assert(PG_TYPE(e) == PG_BUCKET && BK_CLS(e) == cls,
+	          "a listed page is a bucket page of its class (B1)");
 
 	if (nb <= BK_INLINE_MAX) {
 		uint32_t bits = BK_IBITS(e), node = BK_INODE(e);
 		uint32_t others = bits & ~(1u << node);
+		rt_assert((bits >> node) & 1u, "the node block of a listed page is free (B2)");
 		if (others) {
 			b = rt_fls32(others);
 		} else {
@@ -175,6 +182,8 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 	} else {
 		uint32_t *w = side_words(h, x, pg);
 		uint32_t cnt = BK_SCOUNT(e), node = BK_SNODE(e);
+		rt_assert(cnt && side_test(w, node),
+		          "the node block of a listed page is free (B2)");
 		if (cnt > 1) {
 			b = side_highest_except(w, nb / 32, node);
 		} else {
@@ -232,6 +241,8 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, const unsigned ck)
 	void *p;
 	if (!rt_extset_empty(s)) {
 		struct rt_extent *x = h->by_slot[rt_extset_first(s)];
+		rt_assert(x && x->bkt_head[cls],
+		          "an extent in a class's set has a partial page of it (B3)");
 		uint32_t pg = (uint32_t)(((uint8_t *)x->bkt_head[cls] - x->pages) >>
 		                         h->pshift);
 		p = take_from_page(h, x, pg, cls, ck);
@@ -252,6 +263,8 @@ static void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                        unsigned cls, uint32_t node, const unsigned ck)
 {
 	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node), ck);
+	rt_assert(h->pages_bucket > 0 && h->class_pages[cls] > 0,
+	          "bucket page count underflow");
 	h->pages_bucket--;
 	h->class_pages[cls]--;
 	rt_runs_release(h, x, pg, 1, ck);

@@ -208,6 +208,8 @@ RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
 {
 	uint32_t pos = sorted_pos(h, (uintptr_t)x->buf);
 	rt_assert(h->sorted[pos] == x, "a reserved extent stays in the table");
+	rt_assert(x->slot < h->nr_ext && !h->by_slot[x->slot],
+	          "a reserved slot is published once (X2)");
 	x->span = (size_t)x->npages << h->pshift;
 	h->lsize[pos] = x->size;
 	h->by_slot[x->slot] = x;

@@ -41,15 +41,13 @@
 #include "rtheap/rtheap.h"
 #include "hooks.h"
 
-/* ---------------- tiered assertions ---------------- */
-/* rt_assert: cheap, on in debug builds.  rt_assert_internal: costlier,
- * only with RTHEAP_DEBUG_INTERNAL.  Both carry a message. */
+/* ---------------- internal invariant assertions ---------------- */
+/* rt_assert(cond, "message"): an invariant of the heap's own state, checked
+ * on every state change that matters (map entries, list heads and bitmaps,
+ * counts, run nodes).  On in Debug builds, compiled out (not evaluated)
+ * with NDEBUG, so they cost nothing in Release and RelWithDebInfo.  Never
+ * for what a caller can cause: bad input is an error return. */
 #define rt_assert(cond, msg) assert((cond) && msg)
-#ifdef RTHEAP_DEBUG_INTERNAL
-#define rt_assert_internal(cond, msg) assert((cond) && msg)
-#else
-#define rt_assert_internal(cond, msg) ((void)0)
-#endif
 
 #define rt_likely(x) __builtin_expect(!!(x), 1)
 #define rt_unlikely(x) __builtin_expect(!!(x), 0)
@@ -273,6 +271,10 @@ static inline void rt_extset_del(struct rt_extset *s, uint32_t slot)
 #else
 	s->w[0] &= ~(1ull << slot);
 #endif
+}
+static inline bool rt_extset_has(const struct rt_extset *s, uint32_t slot)
+{
+	return (s->w[slot >> 6] >> (slot & 63)) & 1u;
 }
 static inline bool rt_extset_empty(const struct rt_extset *s)
 {

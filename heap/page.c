@@ -21,6 +21,7 @@
 RT_HOT void *page_claim(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                         uint32_t n, size_t *bsize)
 {
+	rt_assert(n && start + n <= x->npages, "a taken run lies in its extent");
 	rt_map_set(x, start, PG_MAKE(PG_RUN, n));
 	h->pages_run += n;
 	*bsize = (size_t)n << h->pshift;
@@ -80,6 +81,7 @@ RT_HOT int rt_page_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 	}
 	if (ckfn && (err = ckfn(ptr)) != 0)
 		return err;
+	rt_assert(n && pg + n <= x->npages, "a RUN entry's run lies in its extent (P1)");
 	*bsize = (size_t)n << h->pshift;
 	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
 		rt_debug_fill(ptr, *bsize, RT_FILL_FREED);

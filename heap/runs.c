@@ -98,6 +98,12 @@ RT_HOT void rt_runs_push(struct rt_heap *h, struct rt_node *nd, const unsigned c
 	unsigned i = rt_runs_index(nd->len);
 	struct rt_node *head = h->runs[i];
 	RT_STEP();
+	rt_assert(nd->len && nd->start + nd->len <= nd->ext->npages &&
+	          rt_run_node(nd->ext, nd->start, nd->len) == nd,
+	          "a pushed node describes a run of its extent (R4)");
+	rt_assert(!head == !(h->sl_bitmap[i >> RT_SL_SHIFT] &
+	                     (1u << (i & (RT_SL_COUNT - 1)))),
+	          "a list is empty iff its bitmap bit is clear (R3)");
 	nd->prev = NULL;
 	nd->next = head;
 	if (head) {
@@ -119,6 +125,11 @@ RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i
 	RUN_OPEN(ck, h, nd);
 	struct rt_node *next = nd->next, *prev = nd->prev;
 	RUN_CLOSE(ck, h, nd);
+	rt_assert(h->free_runs > 0, "free run count underflow");
+	rt_assert((h->fl_bitmap >> (i >> RT_SL_SHIFT)) & 1u &
+	          (h->sl_bitmap[i >> RT_SL_SHIFT] >> (i & (RT_SL_COUNT - 1))),
+	          "a listed run's list has its bits set (R3)");
+	rt_assert(prev || h->runs[i] == nd, "a node without predecessor heads its list");
 	if (next) {
 		RUN_OPEN(ck, h, next);
 		next->prev = prev;
@@ -186,6 +197,7 @@ RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len)
 RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                     uint32_t len, const unsigned ck)
 {
+	rt_assert(len && start + len <= x->npages, "a free run lies in its extent");
 	rt_map_set(x, start, PG_MAKE(PG_FREE, len));
 	rt_map_set(x, start + len - 1, PG_MAKE(PG_FREE, len));
 	rt_runs_push(h, run_node_make(h, x, start, len, ck), ck);
@@ -370,6 +382,7 @@ RT_HOT bool rt_runs_take_aligned(struct rt_heap *h, uint32_t n, uint32_t a,
 	uint32_t off = (0u - base - start) & (a - 1u);
 	if (!sure && (uint64_t)off + n > len)
 		return false;
+	rt_assert((uint64_t)off + n <= len, "the aligned piece lies in the run");
 	uint32_t blk = start + off, rem = len - off - n;
 
 	run_list_remove_at(h, nd, i, ck);
