@@ -18,6 +18,9 @@
  *  B3  bkt_exts[c] holds an extent iff its list for class c is not empty;
  *  B4  a page whose blocks are all free is not a bucket page any more: it
  *      is released to the page runs at once.
+ * The release path is whole here: the debug check of what emptying a page
+ * touches, the caller's ckfn, the misuse reports (not a block, double
+ * free), fill and checker hooks, and the class counts.
  * Bounds: alloc and free take at most one map read of the page, one of a
  * neighbour page (list unlink), and a bitmap search of one word inline, or
  * at most P/512 words on a side page (1 word for P <= 512, 64 at 32 KiB).

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * internal.h -- private data structures of rtheap, grouped by the file that
- * defines the functions.
+ * internal.h -- private data structures of rtheap and the declarations of
+ * its internal functions, grouped by the file that defines them.
  *
  * Design after M. K. McKusick and M. J. Karels, "Design of a General Purpose
  * Memory Allocator for the 4.3BSD UNIX Kernel", USENIX Summer 1988: a page
@@ -19,6 +19,12 @@
  *     so a page is always read through its own extent's map;
  *   - extents may have any size; the extent of an address is found by a
  *     binary search in an address-sorted table.
+ *
+ * Files: extent.c (extents), runs.c (free-run index), page.c (page-run
+ * blocks), bucket.c (sub-page blocks), heap.c (entry points; lock.h),
+ * notify.c (reports and notifications), debug.c (debug mode), check.c
+ * (rtheap_check), xnheap.c (Xenomai 2 interface); hooks.h (checkers).
+ * The declarations below are grouped by the file that defines them.
  *
  * Extent layout (the caller's buffer):
  *
@@ -309,7 +315,7 @@ RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
 /* ck, the last argument of the hot functions below: which memory checkers
  * to speak to, 0 on the path without any (hooks.h). */
 
-/* runs.c: free-run index and page runs */
+/* runs.c: free-run index (take: find, cut; release: merge, insert) */
 RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len);
 RT_FN void rt_runs_push(struct rt_heap *h, struct rt_node *nd, unsigned ck);
 RT_FN void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
@@ -373,7 +379,7 @@ RT_FN bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent 
 RT_FN uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
                          uint32_t pg, uint32_t e);
 
-/* heap.c */
+/* heap.c: public entry points (the lock is lock.h, included by heap.c) */
 RT_FN int rt_check_abi(const char *call, size_t desc_size, size_t want,
                        unsigned abi);
 RT_FN int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg);
