@@ -18,6 +18,9 @@
  *  B3  bkt_exts[c] holds an extent iff its list for class c is not empty;
  *  B4  a page whose blocks are all free is not a bucket page any more: it
  *      is released to the page runs at once.
+ * The release path is whole here: the debug check of what emptying a page
+ * touches, the caller's ckfn, the misuse reports (not a block, double
+ * free), fill and checker hooks, and the class counts.
  * Bounds: alloc and free take at most one map read of the page, one of a
  * neighbour page (list unlink), and a bitmap search of one word inline, or
  * at most P/512 words on a side page (1 word for P <= 512, 64 at 32 KiB).
@@ -82,6 +85,8 @@ RT_HOT void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
 {
 	struct rt_bnode *head = x->bkt_head[cls];
 	RT_STEP();
+	rt_assert(!head == !rt_extset_has(&h->bkt_exts[cls], x->slot),
+	          "an extent is in its class's set iff its list is not empty (B3)");
 	BKT_OPEN(ck, nd);
 	nd->prev = NULL;
 	nd->next = head;
@@ -102,6 +107,8 @@ RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
 	RT_STEP();
 	BKT_OPEN(ck, nd);
 	struct rt_bnode *prev = nd->prev, *next = nd->next;
+	rt_assert(prev || x->bkt_head[cls] == nd,
+	          "a page node without predecessor heads its class list (B1)");
 	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
 	BKT_CLOSE(ck, nd);
@@ -160,10 +167,13 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 	uint32_t e = rt_map_get(x, pg);
 	uint32_t nb = nblocks_of(h, cls);
 	uint32_t b;
+	rt_assert(PG_TYPE(e) == PG_BUCKET && BK_CLS(e) == cls,
+	          "a listed page is a bucket page of its class (B1)");
 
 	if (nb <= BK_INLINE_MAX) {
 		uint32_t bits = BK_IBITS(e), node = BK_INODE(e);
 		uint32_t others = bits & ~(1u << node);
+		rt_assert((bits >> node) & 1u, "the node block of a listed page is free (B2)");
 		if (others) {
 			b = rt_fls32(others);
 		} else {
@@ -175,6 +185,8 @@ static void *take_from_page(struct rt_heap *h, struct rt_extent *x,
 	} else {
 		uint32_t *w = side_words(h, x, pg);
 		uint32_t cnt = BK_SCOUNT(e), node = BK_SNODE(e);
+		rt_assert(cnt && side_test(w, node),
+		          "the node block of a listed page is free (B2)");
 		if (cnt > 1) {
 			b = side_highest_except(w, nb / 32, node);
 		} else {
@@ -232,6 +244,8 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, const unsigned ck)
 	void *p;
 	if (!rt_extset_empty(s)) {
 		struct rt_extent *x = h->by_slot[rt_extset_first(s)];
+		rt_assert(x && x->bkt_head[cls],
+		          "an extent in a class's set has a partial page of it (B3)");
 		uint32_t pg = (uint32_t)(((uint8_t *)x->bkt_head[cls] - x->pages) >>
 		                         h->pshift);
 		p = take_from_page(h, x, pg, cls, ck);
@@ -252,62 +266,68 @@ static void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                        unsigned cls, uint32_t node, const unsigned ck)
 {
 	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node), ck);
+	rt_assert(h->pages_bucket > 0 && h->class_pages[cls] > 0,
+	          "bucket page count underflow");
 	h->pages_bucket--;
 	h->class_pages[cls]--;
 	rt_runs_release(h, x, pg, 1, ck);
 }
 
-/* Release block at offset off of bucket page pg (entry e): mark free, put
- * the page back on its list if it was full, release it if it is empty.
- * The inline and side variants are written out in full on purpose: sharing
- * their first steps costs six instructions on the longest free path. */
-RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
-                   uint32_t e, size_t off, const unsigned ck)
+/* The block is free memory again: fill (debug), tell the checkers. */
+RT_HOT void bkt_block_drop(struct rt_heap *h, unsigned cls, void *blk,
+                           const unsigned ck)
+{
+	size_t bsize = (size_t)16 << cls;
+	if (h->flags & RTHEAP_F_DEBUG_FILL)
+		rt_debug_fill(blk, bsize, RT_FILL_FREED);
+	hook_block_free(ck, blk, bsize);
+	rt_assert(h->class_live[cls] > 0, "live block count underflow");
+	h->class_live[cls]--;
+}
+
+/* Block b of an inline page (entry e): mark it free, put the page back on
+ * its list if it was full (B1), release it if it is now empty (B4). */
+RT_HOT int bkt_free_inline(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+                           uint32_t e, uint32_t b, const unsigned ck)
 {
 	unsigned cls = BK_CLS(e);
-	size_t bsize = (size_t)16 << cls;
-	if (off & (bsize - 1)) {
-		rt_report(h, RTHEAP_ERR_NOT_BLOCK, (uint8_t *)rt_page_addr(h, x, pg) + off);
-		return -EINVAL;
-	}
-	uint32_t b = (uint32_t)(off >> (cls + 4));
 	uint32_t nb = nblocks_of(h, cls);
 	void *blk = block_addr(h, x, pg, cls, b);
-
-	if (nb <= BK_INLINE_MAX) {
-		uint32_t bits = BK_IBITS(e);
-		if ((bits >> b) & 1u) {
-			rt_report(h, RTHEAP_ERR_DOUBLE_FREE, blk);
-			return -EINVAL;
-		}
-		if (h->flags & RTHEAP_F_DEBUG_FILL)
-			rt_debug_fill(blk, bsize, RT_FILL_FREED);
-		hook_block_free(ck, blk, bsize);
-		h->class_live[cls]--;
-		if (!bits) {
-			rt_map_set(x, pg, BK_INLINE(1u << b, b, cls));
-			bkt_list_push(h, x, cls, blk, ck);
-			return 0;
-		}
-		uint32_t node = BK_INODE(e);
-		bits |= 1u << b;
-		if (bits == (1u << nb) - 1u) {
-			page_empty(h, x, pg, cls, node, ck);
-			return 0;
-		}
-		rt_map_set(x, pg, BK_INLINE(bits, node, cls));
+	uint32_t bits = BK_IBITS(e);
+	if ((bits >> b) & 1u) {
+		rt_report(h, RTHEAP_ERR_DOUBLE_FREE, blk);
+		return -EINVAL;
+	}
+	bkt_block_drop(h, cls, blk, ck);
+	if (!bits) {
+		rt_map_set(x, pg, BK_INLINE(1u << b, b, cls));
+		bkt_list_push(h, x, cls, blk, ck);
 		return 0;
 	}
+	uint32_t node = BK_INODE(e);
+	bits |= 1u << b;
+	if (bits == (1u << nb) - 1u) {
+		page_empty(h, x, pg, cls, node, ck);
+		return 0;
+	}
+	rt_map_set(x, pg, BK_INLINE(bits, node, cls));
+	return 0;
+}
 
+/* The same for a side page: the bitmap in the side table, the count in
+ * the entry. */
+RT_HOT int bkt_free_side(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+                         uint32_t e, uint32_t b, const unsigned ck)
+{
+	unsigned cls = BK_CLS(e);
+	uint32_t nb = nblocks_of(h, cls);
+	void *blk = block_addr(h, x, pg, cls, b);
 	uint32_t *w = side_words(h, x, pg);
 	if (side_test(w, b)) {
 		rt_report(h, RTHEAP_ERR_DOUBLE_FREE, blk);
 		return -EINVAL;
 	}
-	if (h->flags & RTHEAP_F_DEBUG_FILL)
-		rt_debug_fill(blk, bsize, RT_FILL_FREED);
-	hook_block_free(ck, blk, bsize);
-	h->class_live[cls]--;
+	bkt_block_drop(h, cls, blk, ck);
 	uint32_t cnt = BK_SCOUNT(e);
 	w[b >> 5] |= 1u << (b & 31);
 	if (!cnt) {
@@ -315,12 +335,44 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 		bkt_list_push(h, x, cls, blk, ck);
 		return 0;
 	}
+	rt_assert(cnt < nb, "a side page with a live block has a free count below its blocks");
 	if (cnt + 1 == nb) {
 		page_empty(h, x, pg, cls, BK_SNODE(e), ck);
 		return 0;
 	}
 	rt_map_set(x, pg, BK_SIDE(cnt + 1, BK_SNODE(e), cls));
 	return 0;
+}
+
+/*
+ * Release the block at ptr, offset off of bucket page pg of x (entry e):
+ * check what emptying the page would touch (debug), ask ckfn if the block
+ * is live, check that ptr starts a block, then free it in its page.  Its
+ * size in *bsize.  Returns 0 or a negative error, misuse reported.
+ * The inline and side variants are separate steps, both inlined.
+ */
+RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+                          uint32_t e, size_t off, void *ptr,
+                          int (*ckfn)(void *), size_t *bsize, const unsigned ck)
+{
+	unsigned cls = BK_CLS(e);
+	int err;
+	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) &&
+	    !rt_bucket_free_ok(h, x, pg, e, off)) {
+		rt_report(h, RTHEAP_ERR_CORRUPT, ptr);
+		return -EUCLEAN;
+	}
+	if (ckfn && rt_bucket_is_live(h, x, pg, e, off) && (err = ckfn(ptr)) != 0)
+		return err;
+	*bsize = (size_t)16 << cls;
+	if (off & (*bsize - 1)) {
+		rt_report(h, RTHEAP_ERR_NOT_BLOCK, ptr);
+		return -EINVAL;
+	}
+	uint32_t b = (uint32_t)(off >> (cls + 4));
+	if (nblocks_of(h, cls) <= BK_INLINE_MAX)
+		return bkt_free_inline(h, x, pg, e, b, ck);
+	return bkt_free_side(h, x, pg, e, b, ck);
 }
 
 /* Debug mode, before rt_bucket_free(): if this release empties the page,
@@ -354,6 +406,14 @@ RT_FN bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
 	if (off & (((size_t)16 << cls) - 1))
 		return false;
 	return !rt_bucket_block_free(h, x, pg, e, (uint32_t)(off >> (cls + 4)));
+}
+
+/* Size of the live block at offset off of bucket page pg (entry e), or 0
+ * if no live block starts there. */
+RT_FN size_t rt_bucket_size(const struct rt_heap *h, const struct rt_extent *x,
+                            uint32_t pg, uint32_t e, size_t off)
+{
+	return rt_bucket_is_live(h, x, pg, e, off) ? (size_t)16 << BK_CLS(e) : 0;
 }
 
 RT_FN uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,

@@ -38,46 +38,40 @@ static int fail(struct walk *w, const char *what, const void *addr, int ext,
 
 #define FAIL(what, addr, ext, page) return fail(w, what, addr, ext, (long)(page))
 
-static int check_extent_table(struct rt_heap *h, struct walk *w)
+/* The header of published extent x in slot i: where its parts lie. */
+static int check_extent(struct rt_heap *h, struct walk *w, struct rt_extent *x,
+                        uint32_t i)
 {
-	if (h->nr_ext == 0 || h->nr_ext > RTHEAP_MAX_EXTENTS ||
-	    h->nr_live > h->nr_ext)
-		FAIL("extent count out of range", h, -1, -1);
-	size_t size = 0, published = 0;
-	for (uint32_t i = 0; i < h->nr_ext; i++) {
-		struct rt_extent *x = h->by_slot[i];
-		if (!x)
-			continue; /* being added */
-		published++;
-		if (x->magic != RT_EXT_MAGIC)
-			FAIL("extent header magic", x, (int)i, -1);
-		if (x->slot != i)
-			FAIL("extent slot index", x, (int)i, -1);
-		if (x->pshift != h->pshift)
-			FAIL("extent page shift", x, (int)i, -1);
-		if ((uint8_t *)x->map != (uint8_t *)x->buf + RTHEAP_EXTENT_HDR ||
-		    (h->side_words
-		             ? (uint8_t *)x->side != (uint8_t *)(x->map + x->npages)
-		             : x->side != NULL))
-			FAIL("extent map or side table misplaced", x, (int)i, -1);
-		if (x->npages < 2 || x->npages > RTHEAP_MAX_EXTENT_PAGES ||
-		    ((uintptr_t)x->pages & (h->page - 1)) ||
-		    (uint8_t *)x->pages < (uint8_t *)(x->side ? x->side : x->map + x->npages) ||
-		    (uint8_t *)x->pages + ((size_t)x->npages << h->pshift) >
-		            (uint8_t *)x->buf + x->size)
-			FAIL("extent page array outside its buffer", x, (int)i, -1);
-		if (x->span != ((size_t)x->npages << h->pshift))
-			FAIL("extent span differs from its pages", x, (int)i, -1);
-		if (x->hw > x->npages)
-			FAIL("extent high-water mark beyond its pages", x, (int)i, -1);
-		w->total_pages += x->npages;
-		size += x->size;
-	}
-	if (published != h->nr_live || size != h->size)
-		FAIL("extent count or total size differs from the extents", h, -1, -1);
-	/* An entry not yet published (lookup size 0) belongs to an extension
-	 * whose header is being written outside the lock: read nothing of it.
-	 * Counting the published entries instead shows that none is hidden. */
+	if (x->magic != RT_EXT_MAGIC)
+		FAIL("extent header magic", x, (int)i, -1);
+	if (x->slot != i)
+		FAIL("extent slot index", x, (int)i, -1);
+	if (x->pshift != h->pshift)
+		FAIL("extent page shift", x, (int)i, -1);
+	if ((uint8_t *)x->map != (uint8_t *)x->buf + RTHEAP_EXTENT_HDR ||
+	    (h->side_words
+	             ? (uint8_t *)x->side != (uint8_t *)(x->map + x->npages)
+	             : x->side != NULL))
+		FAIL("extent map or side table misplaced", x, (int)i, -1);
+	if (x->npages < 2 || x->npages > RTHEAP_MAX_EXTENT_PAGES ||
+	    ((uintptr_t)x->pages & (h->page - 1)) ||
+	    (uint8_t *)x->pages < (uint8_t *)(x->side ? x->side : x->map + x->npages) ||
+	    (uint8_t *)x->pages + ((size_t)x->npages << h->pshift) >
+	            (uint8_t *)x->buf + x->size)
+		FAIL("extent page array outside its buffer", x, (int)i, -1);
+	if (x->span != ((size_t)x->npages << h->pshift))
+		FAIL("extent span differs from its pages", x, (int)i, -1);
+	if (x->hw > x->npages)
+		FAIL("extent high-water mark beyond its pages", x, (int)i, -1);
+	return 0;
+}
+
+/* The address-sorted table (X1) and its lookup sizes.  An entry not yet
+ * published (lookup size 0) belongs to an extension whose header is being
+ * written outside the lock: read nothing of it.  Counting the published
+ * entries instead shows that none is hidden. */
+static int check_sorted_table(struct rt_heap *h, struct walk *w)
+{
 	uint32_t in_table = 0;
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
 		struct rt_extent *x = h->sorted[i];
@@ -95,6 +89,30 @@ static int check_extent_table(struct rt_heap *h, struct walk *w)
 	if (in_table != h->nr_live)
 		FAIL("published extent hidden from lookups", h, -1, -1);
 	return 0;
+}
+
+/* The extents by slot (X2), their headers, counts and sizes, then the
+ * sorted table. */
+static int check_extent_table(struct rt_heap *h, struct walk *w)
+{
+	if (h->nr_ext == 0 || h->nr_ext > RTHEAP_MAX_EXTENTS ||
+	    h->nr_live > h->nr_ext)
+		FAIL("extent count out of range", h, -1, -1);
+	size_t size = 0, published = 0;
+	for (uint32_t i = 0; i < h->nr_ext; i++) {
+		struct rt_extent *x = h->by_slot[i];
+		if (!x)
+			continue; /* being added */
+		published++;
+		int err = check_extent(h, w, x, i);
+		if (err)
+			return err;
+		w->total_pages += x->npages;
+		size += x->size;
+	}
+	if (published != h->nr_live || size != h->size)
+		FAIL("extent count or total size differs from the extents", h, -1, -1);
+	return check_sorted_table(h, w);
 }
 
 static int check_free_run(struct rt_heap *h, struct walk *w,

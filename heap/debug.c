@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * debug.c -- debug fill patterns and misuse reports.
+ * debug.c -- debug mode (RTHEAP_F_DEBUG_FILL): fill patterns, and the
+ * checks of list nodes before the heap follows them.
  *
  * With RTHEAP_F_DEBUG_FILL, every free byte the heap has handed out once
  * holds RT_FILL_FREED: freed blocks and runs are filled on release, list
@@ -9,9 +10,7 @@
  * handed out) hold whatever the buffer held and are not verified.  When a
  * block is handed out again its bytes are verified, and a write after free
  * is reported with its address.  This costs O(block size) and is a debug aid.
- *
- * Misuse found under the heap lock is recorded in the descriptor and
- * delivered to the error callback after the lock is released.
+ * What is found is reported with rt_report() (notify.c).
  */
 #ifndef RTHEAP_UNITY_BUILD
 #error "debug.c is compiled as part of heap/unity.c, not on its own"
@@ -32,15 +31,6 @@ RT_FN const void *rt_debug_verify(const void *p, size_t n, int byte)
 		if (c[i] != (unsigned char)byte)
 			return c + i;
 	return NULL;
-}
-
-RT_FN void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr)
-{
-	h->errors++;
-	if (!h->pend_kind) {
-		h->pend_kind = kind;
-		h->pend_addr = addr;
-	}
 }
 
 /* Pages [start, start+n) were just taken from the free runs: verify the

@@ -72,10 +72,10 @@ static int layout_at(uintptr_t base, size_t page, size_t size,
 	return 0;
 }
 
+/* The map always starts right after the header, at RTHEAP_EXTENT_HDR. */
 RT_FN int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
-                     size_t *map_off, size_t *side_off, size_t *pages_off)
+                           size_t *side_off, size_t *pages_off)
 {
-	*map_off = RTHEAP_EXTENT_HDR;
 	return layout_at((uintptr_t)buf, page, size, npages, side_off, pages_off);
 }
 
@@ -135,8 +135,8 @@ RT_FN int rt_extent_check_args(size_t page, void *buf, size_t size)
 	if ((uintptr_t)buf + size < (uintptr_t)buf)
 		return -EINVAL;
 	uint32_t n;
-	size_t mo, so, po;
-	return rt_extent_layout(page, buf, size, &n, &mo, &so, &po);
+	size_t so, po;
+	return rt_extent_layout(page, buf, size, &n, &so, &po);
 }
 
 /*
@@ -180,8 +180,8 @@ RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
                                           unsigned flags)
 {
 	uint32_t np = 0;
-	size_t mo = 0, so = 0, po = 0;
-	int err = rt_extent_layout(h->page, buf, size, &np, &mo, &so, &po);
+	size_t so = 0, po = 0;
+	int err = rt_extent_layout(h->page, buf, size, &np, &so, &po);
 	rt_assert(!err, "layout was validated before the reservation");
 	(void)err;
 	struct rt_extent *x = (struct rt_extent *)buf;
@@ -191,7 +191,7 @@ RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
 	x->pshift = h->pshift;
 	x->buf = buf;
 	x->size = size;
-	x->map = (uint32_t *)(void *)((uint8_t *)buf + mo);
+	x->map = (uint32_t *)(void *)((uint8_t *)buf + RTHEAP_EXTENT_HDR);
 	x->side = h->side_words ? (uint32_t *)(void *)((uint8_t *)buf + so)
 	                        : NULL;
 	x->pages = (uint8_t *)buf + po;
@@ -208,11 +208,13 @@ RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
 {
 	uint32_t pos = sorted_pos(h, (uintptr_t)x->buf);
 	rt_assert(h->sorted[pos] == x, "a reserved extent stays in the table");
+	rt_assert(x->slot < h->nr_ext && !h->by_slot[x->slot],
+	          "a reserved slot is published once (X2)");
 	x->span = (size_t)x->npages << h->pshift;
 	h->lsize[pos] = x->size;
 	h->by_slot[x->slot] = x;
 	h->nr_live++;
-	rt_runs_list_insert(h, &x->tail);
+	rt_runs_push(h, &x->tail, hook_state());
 	h->size += x->size;
 	h->usable += x->span;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * internal.h -- private data structures of rtheap, grouped by the file that
- * defines the functions.
+ * internal.h -- private data structures of rtheap and the declarations of
+ * its internal functions, grouped by the file that defines them.
  *
  * Design after M. K. McKusick and M. J. Karels, "Design of a General Purpose
  * Memory Allocator for the 4.3BSD UNIX Kernel", USENIX Summer 1988: a page
@@ -19,6 +19,12 @@
  *     so a page is always read through its own extent's map;
  *   - extents may have any size; the extent of an address is found by a
  *     binary search in an address-sorted table.
+ *
+ * Files: extent.c (extents), runs.c (free-run index), page.c (page-run
+ * blocks), bucket.c (sub-page blocks), heap.c (entry points; lock.h),
+ * notify.c (reports and notifications), debug.c (debug mode), check.c
+ * (rtheap_check), xnheap.c (Xenomai 2 interface); hooks.h (checkers).
+ * The declarations below are grouped by the file that defines them.
  *
  * Extent layout (the caller's buffer):
  *
@@ -41,15 +47,13 @@
 #include "rtheap/rtheap.h"
 #include "hooks.h"
 
-/* ---------------- tiered assertions ---------------- */
-/* rt_assert: cheap, on in debug builds.  rt_assert_internal: costlier,
- * only with RTHEAP_DEBUG_INTERNAL.  Both carry a message. */
+/* ---------------- internal invariant assertions ---------------- */
+/* rt_assert(cond, "message"): an invariant of the heap's own state, checked
+ * on every state change that matters (map entries, list heads and bitmaps,
+ * counts, run nodes).  On in Debug builds, compiled out (not evaluated)
+ * with NDEBUG, so they cost nothing in Release and RelWithDebInfo.  Never
+ * for what a caller can cause: bad input is an error return. */
 #define rt_assert(cond, msg) assert((cond) && msg)
-#ifdef RTHEAP_DEBUG_INTERNAL
-#define rt_assert_internal(cond, msg) assert((cond) && msg)
-#else
-#define rt_assert_internal(cond, msg) ((void)0)
-#endif
 
 #define rt_likely(x) __builtin_expect(!!(x), 1)
 #define rt_unlikely(x) __builtin_expect(!!(x), 0)
@@ -274,6 +278,10 @@ static inline void rt_extset_del(struct rt_extset *s, uint32_t slot)
 	s->w[0] &= ~(1ull << slot);
 #endif
 }
+static inline bool rt_extset_has(const struct rt_extset *s, uint32_t slot)
+{
+	return (s->w[slot >> 6] >> (slot & 63)) & 1u;
+}
 static inline bool rt_extset_empty(const struct rt_extset *s)
 {
 #if RT_EXT_WORDS > 1
@@ -294,7 +302,7 @@ static inline uint32_t rt_extset_first(const struct rt_extset *s)
 
 /* extent.c */
 RT_FN int rt_extent_layout(size_t page, void *buf, size_t size, uint32_t *npages,
-                     size_t *map_off, size_t *side_off, size_t *pages_off);
+                           size_t *side_off, size_t *pages_off);
 RT_FN struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p);
 RT_FN int rt_extent_check_args(size_t page, void *buf, size_t size);
 RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
@@ -307,9 +315,9 @@ RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
 /* ck, the last argument of the hot functions below: which memory checkers
  * to speak to, 0 on the path without any (hooks.h). */
 
-/* runs.c: free-run index and page runs */
+/* runs.c: free-run index (take: find, cut; release: merge, insert) */
 RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len);
-RT_FN void rt_runs_list_insert(struct rt_heap *h, struct rt_node *nd);
+RT_FN void rt_runs_push(struct rt_heap *h, struct rt_node *nd, unsigned ck);
 RT_FN void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                     uint32_t len, unsigned ck);
 RT_FN bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x,
@@ -341,11 +349,24 @@ static inline void rt_runs_mapping(uint32_t n, unsigned *fl, unsigned *sl)
 RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
                                       const struct rt_node *nd);
 
+/* page.c: page-run blocks (requests above P/2) */
+RT_FN void *rt_page_alloc(struct rt_heap *h, size_t size, size_t *bsize,
+                          unsigned ck);
+RT_FN void *rt_page_alloc_aligned(struct rt_heap *h, size_t size, size_t align,
+                                  size_t *bsize, unsigned ck);
+RT_FN int rt_page_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+                       uint32_t e, size_t off, void *ptr,
+                       int (*ckfn)(void *), size_t *bsize, unsigned ck);
+RT_FN size_t rt_page_size(const struct rt_heap *h, uint32_t e, size_t off);
+
 /* bucket.c: sub-page blocks */
 RT_FN struct rt_bnode rt_bucket_node_read(const struct rt_bnode *nd);
 RT_FN void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, unsigned ck);
 RT_FN int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
-                   uint32_t e, size_t off, unsigned ck);
+                         uint32_t e, size_t off, void *ptr,
+                         int (*ckfn)(void *), size_t *bsize, unsigned ck);
+RT_FN size_t rt_bucket_size(const struct rt_heap *h, const struct rt_extent *x,
+                            uint32_t pg, uint32_t e, size_t off);
 RT_FN bool rt_bucket_free_ok(struct rt_heap *h, struct rt_extent *x,
                              uint32_t pg, uint32_t e, size_t off);
 RT_FN bool rt_bucket_is_live(const struct rt_heap *h, const struct rt_extent *x,
@@ -358,17 +379,37 @@ RT_FN bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent 
 RT_FN uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
                          uint32_t pg, uint32_t e);
 
-/* heap.c */
+/* heap.c: public entry points (the lock is lock.h, included by heap.c) */
 RT_FN int rt_check_abi(const char *call, size_t desc_size, size_t want,
                        unsigned abi);
 RT_FN int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void *arg);
 
-/* debug.c: fill patterns and misuse reports */
+/* notify.c: misuse reports and low-memory notifications, found under the
+ * lock and delivered after it (struct rt_pending, on the caller's stack) */
+struct rt_pending {
+	rtheap_error_kind_t kind;
+	const void *addr;
+	rtheap_error_fn err_fn;
+	void *err_arg;
+	rtheap_lowmem_fn low_fn;
+	void *low_arg;
+	size_t low_free, low_request;
+};
+RT_FN void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr);
+RT_FN void rt_notify_print_recorded(struct rt_heap *h);
+RT_FN void rt_lowmem_arm(struct rt_heap *h);
+RT_FN void rt_lowmem_try_arm(struct rt_heap *h);
+RT_FN void rt_lowmem_update(struct rt_heap *h);
+RT_FN bool rt_notify_misuse(struct rt_heap *h, struct rt_pending *pd);
+RT_FN bool rt_notify_failed(struct rt_heap *h, size_t size, struct rt_pending *pd);
+RT_FN bool rt_notify_alloc(struct rt_heap *h, struct rt_pending *pd);
+RT_FN void rt_notify_deliver(struct rt_heap *h, const struct rt_pending *pd);
+
+/* debug.c: fill patterns and the debug-mode checks of list nodes */
 #define RT_FILL_FRESH 0xa5
 #define RT_FILL_FREED 0xdd
 RT_FN void rt_debug_fill(void *p, size_t n, int byte);
 RT_FN const void *rt_debug_verify(const void *p, size_t n, int byte);
-RT_FN void rt_report(struct rt_heap *h, rtheap_error_kind_t kind, const void *addr);
 RT_FN bool rt_debug_run_ok(const struct rt_heap *h, const struct rt_node *nd);
 RT_FN bool rt_debug_release_ok(const struct rt_heap *h, struct rt_extent *x,
                                uint32_t start, uint32_t n);

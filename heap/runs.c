@@ -92,12 +92,18 @@ RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
 
 /* -- the free lists -- */
 
-RT_HOT void run_list_push(struct rt_heap *h, struct rt_node *nd, const unsigned ck)
+RT_HOT void rt_runs_push(struct rt_heap *h, struct rt_node *nd, const unsigned ck)
 {
 	RUN_OPEN(ck, h, nd);
 	unsigned i = rt_runs_index(nd->len);
 	struct rt_node *head = h->runs[i];
 	RT_STEP();
+	rt_assert(nd->len && nd->start + nd->len <= nd->ext->npages &&
+	          rt_run_node(nd->ext, nd->start, nd->len) == nd,
+	          "a pushed node describes a run of its extent (R4)");
+	rt_assert(!head == !(h->sl_bitmap[i >> RT_SL_SHIFT] &
+	                     (1u << (i & (RT_SL_COUNT - 1)))),
+	          "a list is empty iff its bitmap bit is clear (R3)");
 	nd->prev = NULL;
 	nd->next = head;
 	if (head) {
@@ -119,6 +125,11 @@ RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i
 	RUN_OPEN(ck, h, nd);
 	struct rt_node *next = nd->next, *prev = nd->prev;
 	RUN_CLOSE(ck, h, nd);
+	rt_assert(h->free_runs > 0, "free run count underflow");
+	rt_assert((h->fl_bitmap >> (i >> RT_SL_SHIFT)) & 1u &
+	          (h->sl_bitmap[i >> RT_SL_SHIFT] >> (i & (RT_SL_COUNT - 1))),
+	          "a listed run's list has its bits set (R3)");
+	rt_assert(prev || h->runs[i] == nd, "a node without predecessor heads its list");
 	if (next) {
 		RUN_OPEN(ck, h, next);
 		next->prev = prev;
@@ -182,19 +193,14 @@ RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len)
 	nd->len = len;
 }
 
-/* List a described run (R3). */
-RT_FN void rt_runs_list_insert(struct rt_heap *h, struct rt_node *nd)
-{
-	run_list_push(h, nd, hook_state());
-}
-
 /* Record a free run in the map (R1) and on its list (R3). */
 RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                     uint32_t len, const unsigned ck)
 {
+	rt_assert(len && start + len <= x->npages, "a free run lies in its extent");
 	rt_map_set(x, start, PG_MAKE(PG_FREE, len));
 	rt_map_set(x, start + len - 1, PG_MAKE(PG_FREE, len));
-	run_list_push(h, run_node_make(h, x, start, len, ck), ck);
+	rt_runs_push(h, run_node_make(h, x, start, len, ck), ck);
 }
 
 /* The good fit: the head of the first non-empty list at or above the
@@ -219,48 +225,73 @@ RT_HOT struct rt_node *run_search(struct rt_heap *h, uint32_t n, unsigned *ip)
 	return h->runs[i];
 }
 
-/*
- * Take a run of n pages: find a list whose runs all fit, else try the head
- * of n's own list (it may fit), cut the run and give back the remainder.
- * The caller writes map[start] for what the pages become.
- */
-RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
-                  uint32_t *startp, const unsigned ck)
+/* Find a run of at least n pages: a list whose runs all fit, else the
+ * head of n's own list if it fits; its list index in *ip. */
+RT_HOT struct rt_node *run_find(struct rt_heap *h, uint32_t n, unsigned *ip,
+                                const unsigned ck)
 {
-	unsigned i = 0;
-	struct rt_node *nd = run_search(h, n, &i);
+	struct rt_node *nd = run_search(h, n, ip);
+	if (nd)
+		return nd;
+	/* no list is sure to fit: the head of n's own list may */
+	*ip = rt_runs_index(n);
+	nd = h->runs[*ip];
+	if (!nd || run_node_read(h, nd, ck).len < n)
+		return NULL;
+	return nd;
+}
 
-	if (!nd) {
-		/* no list is sure to fit: the head of n's own list may */
-		i = rt_runs_index(n);
-		nd = h->runs[i];
-		if (!nd || run_node_read(h, nd, ck).len < n)
-			return false;
-	}
-
+/* Debug mode: check the node found and its neighbours before following
+ * them (false: corrupt, reported). */
+RT_HOT bool run_checked(struct rt_heap *h, struct rt_node *nd)
+{
 	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) && !rt_debug_run_ok(h, nd)) {
 		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
 		return false;
 	}
+	return true;
+}
+
+/* Read the run of node nd: its extent, first page and length. */
+RT_HOT struct rt_extent *run_read(struct rt_heap *h, struct rt_node *nd,
+                                  uint32_t *start, uint32_t *len,
+                                  const unsigned ck)
+{
 	RUN_OPEN(ck, h, nd);
 	struct rt_extent *x = nd->ext;
-	uint32_t start = nd->start, len = nd->len;
+	*start = nd->start;
+	*len = nd->len;
 	RUN_CLOSE(ck, h, nd);
-	if (len == n) {
-		run_list_remove_at(h, nd, i, ck);
-		run_node_drop(h, x, nd);
-		if (n > 1)
-			rt_map_set(x, start + n - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
-		*xp = x;
-		*startp = start;
-		return true;
-	}
-	/*
-	 * Split so that the remainder keeps the node where it is (R4): the run
-	 * ending the extent gives its first pages (its node is the header's),
-	 * any other run its last pages (its node is in its first page).  The
-	 * remainder changes list only if its length crosses a list boundary.
-	 */
+	rt_assert(*len && *start + *len <= x->npages &&
+	          rt_run_node(x, *start, *len) == nd &&
+	          x->map[*start] == PG_MAKE(PG_FREE, *len) &&
+	          x->map[*start + *len - 1] == PG_MAKE(PG_FREE, *len),
+	          "a listed node describes a free run of its extent (R1, R4)");
+	return x;
+}
+
+/* The whole run [start, start+n) on list i is taken. */
+RT_HOT void run_take_whole(struct rt_heap *h, struct rt_extent *x,
+                           struct rt_node *nd, unsigned i, uint32_t start,
+                           uint32_t n, const unsigned ck)
+{
+	run_list_remove_at(h, nd, i, ck);
+	run_node_drop(h, x, nd);
+	if (n > 1)
+		rt_map_set(x, start + n - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
+}
+
+/*
+ * Cut n pages off the run [start, start+len) on list i, so that the
+ * remainder keeps the node where it is (R4): the run ending the extent
+ * gives its first pages (its node is the header's), any other run its
+ * last pages (its node is in its first page).  The remainder changes list
+ * only if its length crosses a list boundary.  Returns the first page cut.
+ */
+RT_HOT uint32_t run_cut(struct rt_heap *h, struct rt_extent *x,
+                        struct rt_node *nd, unsigned i, uint32_t start,
+                        uint32_t len, uint32_t n, const unsigned ck)
+{
 	uint32_t rlen = len - n, rstart = start, blk;
 	if (nd == &x->tail) {
 		blk = start;
@@ -280,8 +311,31 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 	nd->len = rlen;
 	RUN_CLOSE(ck, h, nd);
 	if (ri != i)
-		run_list_push(h, nd, ck);
-	start = blk;
+		rt_runs_push(h, nd, ck);
+	rt_assert(rt_run_node(x, rstart, rlen) == nd,
+	          "the remainder of a cut keeps its node (R4)");
+	return blk;
+}
+
+/*
+ * Take a run of n pages: find, check (debug), then take the whole run or
+ * cut n pages off it.  The caller writes map[start] for what the pages
+ * become.
+ */
+RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
+                         uint32_t *startp, const unsigned ck)
+{
+	unsigned i = 0;
+	uint32_t start, len;
+	struct rt_node *nd = run_find(h, n, &i, ck);
+	if (!nd || !run_checked(h, nd))
+		return false;
+	struct rt_extent *x = run_read(h, nd, &start, &len, ck);
+	rt_assert(len >= n, "the run found holds the request");
+	if (len == n)
+		run_take_whole(h, x, nd, i, start, n, ck);
+	else
+		start = run_cut(h, x, nd, i, start, len, n, ck);
 	*xp = x;
 	*startp = start;
 	return true;
@@ -318,20 +372,17 @@ RT_HOT bool rt_runs_take_aligned(struct rt_heap *h, uint32_t n, uint32_t a,
 		if (!nd)
 			return false;
 	}
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) && !rt_debug_run_ok(h, nd)) {
-		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
+	if (!run_checked(h, nd))
 		return false;
-	}
-	RUN_OPEN(ck, h, nd);
-	struct rt_extent *x = nd->ext;
-	uint32_t start = nd->start, len = nd->len;
-	RUN_CLOSE(ck, h, nd);
+	uint32_t start, len;
+	struct rt_extent *x = run_read(h, nd, &start, &len, ck);
 	/* pages from start to the next page whose absolute number is a
 	 * multiple of a */
 	uint32_t base = (uint32_t)((uintptr_t)x->pages >> h->pshift);
 	uint32_t off = (0u - base - start) & (a - 1u);
 	if (!sure && (uint64_t)off + n > len)
 		return false;
+	rt_assert((uint64_t)off + n <= len, "the aligned piece lies in the run");
 	uint32_t blk = start + off, rem = len - off - n;
 
 	run_list_remove_at(h, nd, i, ck);
@@ -349,40 +400,66 @@ RT_HOT bool rt_runs_take_aligned(struct rt_heap *h, uint32_t n, uint32_t a,
 	return true;
 }
 
+/* If the run before [*start, ...) is free, unlist it and extend the
+ * range over it. */
+RT_HOT void run_merge_prev(struct rt_heap *h, struct rt_extent *x,
+                           uint32_t *start, uint32_t *len, const unsigned ck)
+{
+	if (*start == 0)
+		return;
+	uint32_t e = rt_map_get(x, *start - 1);
+	if (PG_TYPE(e) != PG_FREE)
+		return;
+	uint32_t l = PG_LEN(e);
+	rt_assert(l <= *start && x->map[*start - l] == e,
+	          "a free run's head entry matches its tail (R1)");
+	/* a run before another cannot end the extent (R4) */
+	struct rt_node *nd = (struct rt_node *)(void *)rt_page_addr(h, x, *start - l);
+	rt_assert(run_node_read(h, nd, ck).start == *start - l,
+	          "the node of the previous free run is in its first page");
+	run_list_remove(h, nd, l, ck);
+	run_node_drop(h, x, nd);
+	if (l > 1)
+		rt_map_set(x, *start - 1, PG_MAKE(PG_NONE, 0));
+	rt_map_set(x, *start, PG_MAKE(PG_NONE, 0));
+	*start -= l;
+	*len += l;
+}
+
+/* If the run after [start, start+*len) is free, unlist it and extend the
+ * range over it. */
+RT_HOT void run_merge_next(struct rt_heap *h, struct rt_extent *x,
+                           uint32_t start, uint32_t *len, const unsigned ck)
+{
+	if (start + *len >= x->npages)
+		return;
+	uint32_t e = rt_map_get(x, start + *len);
+	if (PG_TYPE(e) != PG_FREE)
+		return;
+	uint32_t r = PG_LEN(e);
+	rt_assert(r <= x->npages - start - *len &&
+	          x->map[start + *len + r - 1] == e,
+	          "a free run's tail entry matches its head (R1)");
+	struct rt_node *nd = rt_run_node(x, start + *len, r);
+	rt_assert(run_node_read(h, nd, ck).start == start + *len,
+	          "the node of the next free run describes it");
+	run_list_remove(h, nd, r, ck);
+	run_node_drop(h, x, nd);
+	rt_map_set(x, start + *len, PG_MAKE(PG_NONE, 0));
+	*len += r;
+}
+
 /*
- * Give pages back: mark free, merge the previous run, merge the next run,
- * insert (R2).  The caller has checked that [start, start+len) is a live
- * run or an empty bucket page.
+ * Give pages back: merge the previous run, merge the next run, insert
+ * (R2).  The caller has checked that [start, start+len) is a live run or
+ * an empty bucket page.
  */
 RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
-                     uint32_t len, const unsigned ck)
+                            uint32_t len, const unsigned ck)
 {
-	if (start > 0) {
-		uint32_t e = rt_map_get(x, start - 1);
-		if (PG_TYPE(e) == PG_FREE) {
-			uint32_t l = PG_LEN(e);
-			/* a run before another cannot end the extent (R4) */
-			struct rt_node *nd = (struct rt_node *)(void *)rt_page_addr(h, x, start - l);
-			run_list_remove(h, nd, l, ck);
-			run_node_drop(h, x, nd);
-			if (l > 1)
-				rt_map_set(x, start - 1, PG_MAKE(PG_NONE, 0));
-			rt_map_set(x, start, PG_MAKE(PG_NONE, 0));
-			start -= l;
-			len += l;
-		}
-	}
-	if (start + len < x->npages) {
-		uint32_t e = rt_map_get(x, start + len);
-		if (PG_TYPE(e) == PG_FREE) {
-			uint32_t r = PG_LEN(e);
-			struct rt_node *nd = rt_run_node(x, start + len, r);
-			run_list_remove(h, nd, r, ck);
-			run_node_drop(h, x, nd);
-			rt_map_set(x, start + len, PG_MAKE(PG_NONE, 0));
-			len += r;
-		}
-	}
+	rt_assert(len && start + len <= x->npages, "released pages are in the extent");
+	run_merge_prev(h, x, &start, &len, ck);
+	run_merge_next(h, x, start, &len, ck);
 	rt_runs_insert(h, x, start, len, ck);
 }
 

@@ -10,7 +10,9 @@
 
 #include "extent.c"
 #include "runs.c"
+#include "page.c"
 #include "bucket.c"
+#include "notify.c"
 #include "debug.c"
 #include "heap.c"
 #include "check.c"
