@@ -349,6 +349,8 @@ TEST(ConcurrencyExtend, CheckWhileExtending)
 	});
 	helper.join();
 	work.join();
+	while (checks.load() == 0) // the checker may not have run yet
+		std::this_thread::yield();
 	done = true;
 	checker.join();
 	drain_slots(sh);
