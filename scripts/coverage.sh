@@ -53,7 +53,7 @@ filter=(--root . --filter 'heap/[a-z_]+\.c$' --exclude 'heap/xnheap\.c$'
         --exclude-unreachable-branches --exclude-throw-branches)
 gcovr "${filter[@]}" --txt-metric branch "${dirs[@]}" 2>/dev/null ||
   gcovr "${filter[@]}" --branches "${dirs[@]}"
-summary=$(gcovr "${filter[@]}" --print-summary --output /dev/null "${dirs[@]}")
+summary=$(gcovr "${filter[@]}" --print-summary --output build-coverage/coverage.txt "${dirs[@]}")
 echo "$summary"
 if [ $html -eq 1 ]; then
   gcovr "${filter[@]}" --html-details build-coverage/coverage.html "${dirs[@]}"
