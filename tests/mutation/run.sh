@@ -82,9 +82,9 @@ while IFS='|' read -r name file script targets regex; do
       fi
       status=1
     else
-      nfail=$(grep -cE '\*\*\*Failed|\(Failed\)|\(SEGFAULT\)|\(Subprocess aborted\)|\*\*\*Timeout' \
-              "$log/$name.ctest.log" || true)
-      result="killed ($nfail failing tests)"
+      nfail=$(sed -nE 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1 of \2 tests failed/p' \
+              "$log/$name.ctest.log")
+      result="killed (${nfail:-tests failed})"
     fi
   fi
   cp "$src/$file" "$tree/$file" # back to the original for the next mutant
