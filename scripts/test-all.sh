@@ -72,13 +72,13 @@ run_config() {
 }
 
 status=0
-run_config gcc -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ || status=1
+run_config gcc -LE mutation -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ || status=1
 if [ $quick -eq 0 ]; then
   run_config asan -LE valgrind -- -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DRTHEAP_SANITIZE=address,undefined -DRTHEAP_BUILD_LATENCY=OFF || status=1
   run_config tsan -L concurrency -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc \
     -DCMAKE_CXX_COMPILER=g++ -DRTHEAP_SANITIZE=thread -DRTHEAP_BUILD_LATENCY=OFF || status=1
-  run_config m32 -LE "valgrind|package" -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  run_config m32 -LE "valgrind|package|mutation" -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_FLAGS=-m32 -DCMAKE_CXX_FLAGS=-m32 \
     -DRTHEAP_GTEST_SOURCE=/usr/src/googletest -DRTHEAP_BUILD_LATENCY=OFF || status=1
 fi
