@@ -24,6 +24,10 @@
 
 #include "test_common.h"
 
+#if RTHEAP_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace {
 
 // Memory that is not part of any heap, for "foreign address" rows.
@@ -1231,6 +1235,113 @@ TEST_F(ErrHeap, DebugFillWriteAfterFreeBucketBlock)
 	for (void *q : got)
 		EXPECT_EQ(rtheap_free(&heap, q), 0);
 	EXPECT_EQ(rtheap_free(&heap, neighbour), 0);
+}
+
+// Debug fill also checks the list nodes the heap is about to write through
+// (heap/debug.c): a free-run node changed in free memory is reported
+// (RTHEAP_ERR_CORRUPT) and the call refused, whichever field was changed,
+// by the allocation that would take the run (at the node) and by the
+// releases that would merge with it (at the released block).
+struct RunNode {
+	void *prev, *next, *ext;
+	uint32_t start, len;
+};
+
+class DebugNodes : public ::testing::Test {
+protected:
+	static constexpr size_t kP = 256;
+	AlignedBuf buf{64 * 1024};
+	rtheap_t heap{};
+	std::vector<Recorded> errs;
+	unsigned char *a = nullptr, *b = nullptr, *c = nullptr, *d = nullptr;
+	RunNode *nd = nullptr;
+	RunNode saved{};
+	void SetUp() override
+	{
+		struct rtheap_config cfg{};
+		cfg.page_size = kP;
+		cfg.flags = RTHEAP_F_DEBUG_FILL;
+		cfg.name = "debug-nodes";
+		ASSERT_EQ(rtheap_init(&heap, buf.p, buf.n, &cfg), 0);
+		ASSERT_EQ(rtheap_set_error_handler(&heap, record_error, &errs), 0);
+		// a (2 pages) | b (3 pages, freed: its node in its first page) | c (1) | d
+		a = static_cast<unsigned char *>(rtheap_alloc(&heap, 2 * kP));
+		b = static_cast<unsigned char *>(rtheap_alloc(&heap, 3 * kP));
+		c = static_cast<unsigned char *>(rtheap_alloc(&heap, kP));
+		d = static_cast<unsigned char *>(rtheap_alloc(&heap, kP));
+		ASSERT_TRUE(a && b && c && d);
+		ASSERT_EQ(b, a + 2 * kP);
+		ASSERT_EQ(c, b + 3 * kP);
+		std::memset(a, 0x11, 2 * kP);
+		ASSERT_EQ(rtheap_free(&heap, b), 0);
+		nd = reinterpret_cast<RunNode *>(b);
+		open();
+		saved = *nd;
+		ASSERT_EQ(3u, saved.len);
+		ASSERT_TRUE(errs.empty());
+	}
+	void TearDown() override { rtheap_destroy(&heap, nullptr, nullptr); }
+	void open()
+	{
+#if RTHEAP_TEST_ASAN
+		__asan_unpoison_memory_region(nd, sizeof *nd);
+#endif
+	}
+	void restore()
+	{
+		open();
+		*nd = saved;
+		errs.clear();
+		EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	}
+	// The three calls that would use the node refuse and report.
+	void expect_refused(const char *what)
+	{
+		SCOPED_TRACE(what);
+		auto before = rtt::stats(&heap);
+		EXPECT_EQ(nullptr, rtheap_alloc(&heap, 3 * kP));
+		ASSERT_EQ(errs.size(), 1u);
+		EXPECT_EQ(errs[0].kind, RTHEAP_ERR_CORRUPT);
+		EXPECT_EQ(errs[0].addr, static_cast<const void *>(nd));
+		EXPECT_EQ(rtheap_free(&heap, a), -EUCLEAN) << "merge with the next run";
+		EXPECT_EQ(rtheap_free(&heap, c), -EUCLEAN) << "merge with the previous run";
+		ASSERT_EQ(errs.size(), 3u);
+		EXPECT_EQ(errs[1].kind, RTHEAP_ERR_CORRUPT);
+		EXPECT_EQ(errs[1].addr, static_cast<const void *>(a));
+		EXPECT_EQ(errs[2].kind, RTHEAP_ERR_CORRUPT);
+		EXPECT_EQ(errs[2].addr, static_cast<const void *>(c));
+		auto after = rtt::stats(&heap);
+		EXPECT_EQ(before.used, after.used);
+		EXPECT_EQ(before.live_blocks, after.live_blocks);
+		restore();
+	}
+};
+
+TEST_F(DebugNodes, EachFieldOfAFreeRunNode)
+{
+	const uint32_t npages = static_cast<uint32_t>(rtt::stats(&heap).usable / kP);
+	nd->ext = nd;
+	expect_refused("extent");
+	nd->len = 0;
+	expect_refused("length 0");
+	nd->start = npages + 5;
+	expect_refused("start past the extent");
+	nd->len = npages;
+	expect_refused("length past the extent");
+	nd->start += 1;
+	expect_refused("start of another page");
+	nd->len = 2;
+	expect_refused("length differs from the map");
+	nd->prev = a; // a live run: not a node of a free run
+	expect_refused("back link into a live block");
+	nd->next = g_foreign; // outside every extent
+	expect_refused("forward link outside the heap");
+	// repaired: every call works again
+	EXPECT_NE(nullptr, rtheap_alloc(&heap, 3 * kP));
+	EXPECT_EQ(rtheap_free(&heap, a), 0);
+	EXPECT_EQ(rtheap_free(&heap, c), 0);
+	EXPECT_TRUE(errs.empty());
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 }
 
 // ------------------------------------------------------------------
