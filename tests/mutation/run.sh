@@ -51,8 +51,9 @@ mkdir -p "$log"
 echo "== mutation: copy of the tree in $tree, build in $build"
 rm -rf "$tree"
 mkdir -p "$tree"
-# the sources only: no build directories, no git metadata
-(cd "$src" && tar --exclude='./build*' --exclude='./.git' -cf - .) | (cd "$tree" && tar -xf -)
+# the sources only: no build directories (any directory holding a
+# CMakeCache.txt), no git metadata
+(cd "$src" && tar --exclude='./build*' --exclude='./.git' --exclude-tag-all=CMakeCache.txt -cf - .) | (cd "$tree" && tar -xf -)
 
 cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc \
   -DCMAKE_CXX_COMPILER=g++ -DRTHEAP_BUILD_LATENCY=OFF -DRTHEAP_BUILD_DEMO=OFF \
