@@ -1344,6 +1344,53 @@ TEST_F(DebugNodes, EachFieldOfAFreeRunNode)
 	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 }
 
+// The same for the node of a bucket page (two links in its node block):
+// the release that empties the page would unlink it, and is refused with a
+// report at the block released.
+TEST_F(DebugNodes, BucketPageNode)
+{
+	auto *x1 = static_cast<unsigned char *>(rtheap_alloc(&heap, 64));
+	auto *x2 = static_cast<unsigned char *>(rtheap_alloc(&heap, 64));
+	ASSERT_TRUE(x1 && x2);
+	const uintptr_t page = reinterpret_cast<uintptr_t>(x1) & ~(uintptr_t)(kP - 1);
+	ASSERT_EQ(page, reinterpret_cast<uintptr_t>(x2) & ~(uintptr_t)(kP - 1));
+	// a fresh page: block 0 holds the node, blocks are handed out from the top
+	void **node = reinterpret_cast<void **>(page);
+	ASSERT_NE(static_cast<void *>(x1), static_cast<void *>(node));
+	ASSERT_NE(static_cast<void *>(x2), static_cast<void *>(node));
+#if RTHEAP_TEST_ASAN
+	__asan_unpoison_memory_region(node, 2 * sizeof(void *));
+#endif
+	void *saved_prev = node[0];
+	for (void *bad : {static_cast<void *>(g_foreign), static_cast<void *>(node),
+	                  static_cast<void *>(a)}) {
+		SCOPED_TRACE(bad);
+#if RTHEAP_TEST_ASAN
+		__asan_unpoison_memory_region(node, 2 * sizeof(void *));
+#endif
+		node[0] = bad; // prev: the page heads its list, prev must be NULL
+		errs.clear();
+		ASSERT_EQ(rtheap_free(&heap, x1), 0) << "the page stays partial: no unlink";
+		EXPECT_TRUE(errs.empty());
+		EXPECT_EQ(rtheap_free(&heap, x2), -EUCLEAN) << "emptying it would unlink it";
+		ASSERT_EQ(errs.size(), 1u);
+		EXPECT_EQ(errs[0].kind, RTHEAP_ERR_CORRUPT);
+		EXPECT_EQ(errs[0].addr, static_cast<const void *>(x2)) << "the block released";
+#if RTHEAP_TEST_ASAN
+		__asan_unpoison_memory_region(node, 2 * sizeof(void *));
+#endif
+		node[0] = saved_prev;
+		errs.clear();
+		EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+		// x2 is still live: take x1 back (the same block) for the next round
+		EXPECT_EQ(rtheap_alloc(&heap, 64), static_cast<void *>(x1));
+	}
+	EXPECT_EQ(rtheap_free(&heap, x1), 0);
+	EXPECT_EQ(rtheap_free(&heap, x2), 0);
+	EXPECT_TRUE(errs.empty());
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+}
+
 // ------------------------------------------------------------------
 // xnheap_*
 // ------------------------------------------------------------------
