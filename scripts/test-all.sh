@@ -40,8 +40,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # branch coverage of heap/*.c (plain gcc build) below which configuration 5
-# fails: just under the figure reached (43.9 % when it was set)
-coverage_floor=43
+# fails: just under the figure reached (44.2 % when it was set)
+coverage_floor=44
 passed=0
 failed=0
 skipped=0
