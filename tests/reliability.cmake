@@ -45,7 +45,7 @@ endif()
 # Memcheck when it runs under it (heap/hooks.h) ----
 find_program(VALGRIND_PROGRAM valgrind)
 if(RTHEAP_HAVE_MEMCHECK_H AND RTHEAP_SANITIZE STREQUAL "" AND VALGRIND_PROGRAM)
-  foreach(prog vg_clean vg_uaf vg_overrun vg_leak)
+  foreach(prog vg_clean vg_uaf vg_overrun vg_leak vg_node)
     add_executable(${prog} ${REL_DIR}/valgrind/${prog}.c)
     target_link_libraries(${prog} PRIVATE rtheap rtheap_warnings)
     target_compile_options(${prog} PRIVATE -O0 -g)

@@ -84,7 +84,8 @@ TEST(GoodFit, RuleAndItsLimit)
 		rtheap_t h{};
 		ASSERT_EQ(0, rtheap_init(&h, m.data(), m.size(), nullptr));
 		const size_t lf = stats(&h).largest_free;
-		EXPECT_LE(stats(&h).usable - lf, stats(&h).usable / 16) << n;
+		// one free run: the head of the highest list, all of it
+		EXPECT_EQ(stats(&h).usable, lf) << n;
 		EXPECT_NE(nullptr, rtheap_alloc(&h, lf)) << n;
 		rtheap_destroy(&h, nullptr, nullptr);
 	}
@@ -210,8 +211,8 @@ TEST(Init, UsableMatchesOverheadAndStatsAreFresh)
 			EXPECT_EQ(st.usable, st.free);
 			EXPECT_EQ(0u, st.peak_used);
 			EXPECT_EQ(1u, st.free_runs);
-			EXPECT_LE(st.largest_free, st.usable);
-			EXPECT_GE(st.largest_free, st.usable - st.usable / 16);
+			// one free run: all of it is servable (rt_runs_largest)
+			EXPECT_EQ(st.usable, st.largest_free);
 			EXPECT_EQ(0u, st.pages_bucket);
 			EXPECT_EQ(0u, st.pages_run);
 			EXPECT_EQ(0u, st.live_blocks);
@@ -811,7 +812,7 @@ TEST_F(HeapTest, StatsFollowARunningModel)
 	EXPECT_EQ(0u, st.pages_bucket);
 	EXPECT_EQ(1u, st.free_runs);
 	EXPECT_EQ(st.usable, st.free);
-	EXPECT_GE(st.largest_free, st.usable - st.usable / 16);
+	EXPECT_EQ(st.usable, st.largest_free); // one free run again
 	// get_stats argument checks.
 	EXPECT_EQ(-EINVAL, rtheap_get_stats(h(), nullptr));
 }
@@ -1270,7 +1271,7 @@ TEST_F(HeapTest, LowMemoryRunWatch)
 	// Freeing a neighbour makes a 12-page run: re-armed, no call.
 	ASSERT_EQ(0, rtheap_free(h(), ps[1]));
 	ps[1] = nullptr;
-	EXPECT_GE(stats(h()).largest_free, want);
+	EXPECT_EQ(12 * page_, stats(h()).largest_free); // the 12-page run, nothing longer
 	EXPECT_EQ(calls, log.size());
 	// Taking that run again crosses the run limit: exactly one call.
 	void *a = rtheap_alloc(h(), 12 * page_);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 // Randomised test against a shadow model: many seeds, thousands of mixed
-// alloc / free / extend operations each, every invariant checked as it goes.
+// alloc / zalloc / free / extend operations each, every invariant checked as
+// it goes; every page size from 256 B to 32 KiB and every lock mode.
 #include <algorithm>
 #include <map>
 #include <vector>
@@ -19,7 +20,7 @@ struct LiveBlock {
 };
 
 struct Extent {
-	std::unique_ptr<rtt::Mapping> map;
+	std::unique_ptr<rtt::AlignedMapping> map;
 	unsigned char *buf;
 	size_t size;
 };
@@ -28,7 +29,9 @@ class Model {
 public:
 	Model(uint64_t seed, size_t page, size_t first_size, bool check_every_op)
 	    : rng_(seed), seed_(seed), page_(page), every_op_(check_every_op),
-	      debug_fill_(seed % 4 == 3)
+	      debug_fill_(seed % 4 == 3),
+	      lock_(seed % 3 == 0 ? RTHEAP_LOCK_PI_MUTEX
+	            : seed % 3 == 1 ? RTHEAP_LOCK_NONE : RTHEAP_LOCK_SPIN)
 	{
 		add_buffer(first_size, true);
 		if (ready_) {
@@ -81,8 +84,12 @@ public:
 		// which is (within the documented 1/16) what largest_free says.
 		EXPECT_EQ(extents_.size(), st.free_runs) << where();
 		size_t biggest = 0;
-		for (auto &x : extents_)
-			biggest = std::max(biggest, x.size - rtheap_overhead(x.size, page_));
+		size_t total = 0;
+		for (auto &x : extents_) {
+			biggest = std::max(biggest, npages_of(x) * page_);
+			total += npages_of(x) * page_;
+		}
+		EXPECT_EQ(total, st.usable) << where() << ": page arrays as computed from the layout";
 		EXPECT_LE(st.largest_free, biggest) << where();
 		EXPECT_GE(st.largest_free, biggest - biggest / 16) << where();
 		void *p = rtheap_alloc(h_.get(), st.largest_free);
@@ -105,14 +112,14 @@ private:
 	void add_buffer(size_t size, bool first)
 	{
 		Extent x;
-		x.map.reset(new rtt::Mapping(size + 64));
+		x.map.reset(new rtt::AlignedMapping(size + 64, page_)); // P-aligned
 		ASSERT_TRUE(x.map->ok());
 		// Mostly page aligned (so rtheap_overhead() is exact), sometimes not.
 		size_t off = (rng_() % 4 == 0) ? 8 * (1 + rng_() % 7) : 0;
 		x.buf = x.map->data() + off;
 		x.size = size;
 		if (first) {
-			auto cfg = rtt::config(page_, RTHEAP_LOCK_NONE,
+			auto cfg = rtt::config(page_, lock_,
 			                       RTHEAP_F_ZEROED | (debug_fill_ ? RTHEAP_F_DEBUG_FILL : 0));
 			ASSERT_EQ(0, rtheap_init(h_.get(), x.buf, x.size, &cfg)) << where();
 			ready_ = true;
@@ -150,11 +157,34 @@ private:
 		return b + (rng_() % 3) - 1;
 	}
 
+	uintptr_t pages_of(const Extent &x, size_t np) const
+	{
+		const size_t meta_per_page = 4 + (page_ > 256 ? page_ / 128 : 0);
+		uintptr_t meta = reinterpret_cast<uintptr_t>(x.buf) + RTHEAP_EXTENT_HDR +
+		                 np * meta_per_page;
+		return (meta + page_ - 1) & ~(uintptr_t)(page_ - 1);
+	}
+	// the most pages whose metadata and array fit the buffer
+	size_t npages_of(const Extent &x) const
+	{
+		const size_t meta_per_page = 4 + (page_ > 256 ? page_ / 128 : 0);
+		uintptr_t end = reinterpret_cast<uintptr_t>(x.buf) + x.size;
+		size_t np = (x.size - RTHEAP_EXTENT_HDR) / (page_ + meta_per_page) + 1;
+		while (np > 0 && pages_of(x, np) + np * page_ > end)
+			np--;
+		return np;
+	}
+
+	// The extent whose page array (not merely its buffer) holds [p, p+n).
+	// Layout (docs/design.md): a 256-byte header, the map (4 bytes a
+	// page), from P = 512 on the side table (P/128 bytes a page), then the
+	// page array aligned to P; npages from rtheap_overhead().
 	const Extent *extent_of(uintptr_t p, size_t n) const
 	{
 		for (auto &x : extents_) {
-			uintptr_t lo = reinterpret_cast<uintptr_t>(x.buf);
-			if (p >= lo && p + n <= lo + x.size)
+			uintptr_t pages = pages_of(x, npages_of(x));
+			uintptr_t end = pages + npages_of(x) * page_;
+			if (p >= pages && p + n <= end)
 				return &x;
 		}
 		return nullptr;
@@ -165,7 +195,8 @@ private:
 		size_t req = pick_size();
 		size_t want = rtt::expected_round(req, page_);
 		auto before = rtt::stats(h_.get());
-		void *p = rtheap_alloc(h_.get(), req);
+		const bool zero = rng_() % 4 == 0;
+		void *p = zero ? rtheap_zalloc(h_.get(), req) : rtheap_alloc(h_.get(), req);
 		if (!p) {
 			failures_++;
 			// largest_free is a promise.
@@ -182,7 +213,8 @@ private:
 		size_t n = rtheap_usable_size(h_.get(), p);
 		ASSERT_EQ(want, n) << where() << " request " << req;
 		ASSERT_EQ(0u, a % rtt::expected_align(n, page_)) << where() << " block " << p;
-		ASSERT_NE(nullptr, extent_of(a, n)) << where() << ": block crosses or leaves extents";
+		ASSERT_NE(nullptr, extent_of(a, n))
+		    << where() << ": block crosses or leaves the page arrays";
 		// No overlap with any live block.
 		auto next = live_.lower_bound(a);
 		if (next != live_.end()) {
@@ -193,10 +225,12 @@ private:
 			ASSERT_LE(prev->first + prev->second.usable, a)
 			    << where() << ": overlaps the previous block";
 		}
-		if (debug_fill_) {
+		if (zero || debug_fill_) {
 			auto *c = static_cast<unsigned char *>(p);
+			const unsigned char want_byte = zero ? 0 : 0xa5;
 			for (size_t i = 0; i < n; i++)
-				ASSERT_EQ(0xa5, c[i]) << where() << ": fresh block byte " << i;
+				ASSERT_EQ(want_byte, c[i]) << where() << ": fresh block byte " << i
+				                          << (zero ? " (zalloc)" : " (debug fill)");
 		}
 		uint64_t tag = rtt::mix64(seed_ * 1000003u + allocs_);
 		rtt::fill(p, n, tag);
@@ -269,6 +303,7 @@ private:
 		ASSERT_EQ(st.usable - st.used, st.free) << where();
 		ASSERT_EQ(live_.size(), st.live_blocks) << where();
 		ASSERT_EQ(usable_, st.usable) << where();
+		ASSERT_EQ(failures_, st.failed_allocs) << where();
 	}
 
 	std::mt19937_64 rng_;
@@ -276,6 +311,7 @@ private:
 	size_t page_;
 	bool every_op_;
 	bool debug_fill_;
+	rtheap_lock_mode_t lock_;
 	void *last_freed_ = nullptr;
 	size_t expected_errors_ = 0, reported_ = 0;
 	std::unique_ptr<rtheap_t> h_ = rtt::new_heap();
@@ -287,14 +323,15 @@ private:
 	int op_ = 0;
 };
 
-const size_t kPages[] = {256, 512, 4096};
+const size_t kPages[] = {256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+constexpr uint64_t kNPages = sizeof kPages / sizeof kPages[0];
 
 // Small heaps, integrity walk after every operation.
 TEST(Random, SmallHeapsCheckedEveryOp)
 {
 	size_t allocs = 0, fails = 0;
-	for (uint64_t seed = 1; seed <= 10; seed++) {
-		size_t page = kPages[seed % 3];
+	for (uint64_t seed = 1; seed <= 24; seed++) { // every page size, lock mode, fill
+		size_t page = kPages[seed % kNPages];
 		Model m(seed, page, 96 * 1024 + (seed % 5) * page + 24, true);
 		m.run(1500);
 		m.drain();
@@ -311,7 +348,7 @@ TEST(Random, FiftySeeds)
 {
 	size_t allocs = 0, fails = 0;
 	for (uint64_t seed = 100; seed < 150; seed++) {
-		size_t page = kPages[seed % 3];
+		size_t page = kPages[seed % kNPages];
 		Model m(seed, page, 512 * 1024 + (seed % 7) * 4096, false);
 		m.run(4000);
 		m.drain();

@@ -345,4 +345,261 @@ TEST(Steps, SixtyFourExtentsCostAtMostLogEMoreToFree)
 	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
 }
 
+// ---- exact maxima per path, every page size, every public call ----
+//
+// Each operation is classified by the path it takes (bucket or run; for a
+// free, how many neighbouring free runs it merged with, from the free-run
+// count around it) and the maximum step count per path is asserted exactly:
+// a defect that adds even one step on a path (a log2(n) loop, a second
+// scan) changes it.  The same maxima are reached on heaps of 64 and of 512
+// pages of each size, with and without debug fill and the low-memory run
+// watch (neither adds a counted step).  A change to the heap that changes a
+// path's cost must update expected_max() and say why.
+enum Path {
+	kAllocBucket, kAllocRun, kAllocFail, kFreeBucket, kFreeRun0, kFreeRun1,
+	kFreeRun2, kAligned, kNPaths
+};
+const char *const kPathName[kNPaths] = {
+	"alloc bucket", "alloc run", "alloc failing after the search", "free bucket",
+	"free run, no merge", "free run, 1 merge", "free run, 2 merges", "aligned run"};
+
+unsigned long expected_max(Path p, size_t P)
+{
+	switch (p) {
+	case kAllocBucket:
+		// a fresh page: the run taken (as kAllocRun), the page's map
+		// entry, and from P = 512 on one step per side-bitmap word
+		// (P/512 of them) instead of the inline bitmap
+		return P == 256 ? 6 : 6 + P / 512;
+	case kAllocRun: return 6;
+	case kAllocFail: return 0; // the bitmaps name no list: no map access
+	case kFreeBucket: return 12;
+	case kFreeRun0: return 6;
+	case kFreeRun1: return 9;
+	case kFreeRun2: return 11;
+	case kAligned: return 8;
+	default: return 0;
+	}
+}
+
+struct PathMax {
+	unsigned long max[kNPaths] = {};
+	size_t n[kNPaths] = {};
+	void add(Path p, unsigned long s)
+	{
+		max[p] = std::max(max[p], s);
+		n[p]++;
+	}
+};
+
+size_t free_runs(rtheap_t *h) { return rtt::stats(h).free_runs; }
+
+// A deterministic torment of a heap with pages of P bytes.
+PathMax measure_paths(rtheap_t *h, size_t P, uint64_t seed)
+{
+	PathMax pm;
+	std::mt19937_64 rng(seed);
+	std::vector<void *> blocks;
+	auto timed_free = [&](void *p) {
+		bool bucket = rtheap_usable_size(h, p) <= P / 2;
+		size_t before = free_runs(h);
+		rtheap_steps_reset();
+		int rc = rtheap_free(h, p);
+		unsigned long s = rtheap_steps_get();
+		EXPECT_EQ(0, rc);
+		if (bucket) {
+			pm.add(kFreeBucket, s);
+		} else {
+			size_t after = free_runs(h);
+			// +1: a new run; 0: merged with one; -1: with two
+			long merges = 1 - (static_cast<long>(after) - static_cast<long>(before));
+			if (merges >= 0 && merges <= 2)
+				pm.add(static_cast<Path>(kFreeRun0 + merges), s);
+			else
+				ADD_FAILURE() << "free changed the free runs by " << after - before;
+		}
+	};
+	auto timed_alloc = [&](size_t sz, bool aligned) -> void * {
+		rtheap_steps_reset();
+		void *p = aligned ? rtheap_alloc_aligned(h, sz, 2 * P) : rtheap_alloc(h, sz);
+		unsigned long s = rtheap_steps_get();
+		if (!p)
+			return nullptr; // failures are measured on purpose below
+		pm.add(aligned ? kAligned : sz <= P / 2 ? kAllocBucket : kAllocRun, s);
+		blocks.push_back(p);
+		return p;
+	};
+	const size_t npages = rtt::stats(h).usable / P;
+	// The worst bucket allocation for certain: a fresh page of the
+	// smallest class (the most side-bitmap words) cut from a free run in
+	// the middle of the extent (a split with a node in a page).
+	{
+		void *a3 = rtheap_alloc(h, 3 * P), *guard = rtheap_alloc(h, P);
+		EXPECT_EQ(0, rtheap_free(h, a3));
+		void *p = timed_alloc(16, false);
+		EXPECT_TRUE(p >= a3 && static_cast<char *>(p) < static_cast<char *>(a3) + 3 * P)
+			<< "the page came from the 3-page run";
+		blocks.pop_back();
+		EXPECT_EQ(0, rtheap_free(h, p));
+		EXPECT_EQ(0, rtheap_free(h, guard));
+	}
+	for (int i = 0; i < 6000; i++) {
+		unsigned r = static_cast<unsigned>(rng() % 16);
+		if (!blocks.empty() && (r < 7 || rtt::stats(h).used > npages * P / 2)) {
+			size_t k = rng() % blocks.size();
+			void *p = blocks[k];
+			blocks[k] = blocks.back();
+			blocks.pop_back();
+			timed_free(p);
+		} else if (r < 11) {
+			size_t limit = std::min(P / 2, size_t{16} << (rng() % 12));
+			timed_alloc(1 + rng() % limit, false); // every class, 16 often
+		} else if (r < 14) {
+			timed_alloc(P * (1 + rng() % 4) - rng() % 2, false);
+		} else {
+			timed_alloc(P + 1 + rng() % (2 * P), true);
+		}
+	}
+	while (!blocks.empty()) {
+		timed_free(blocks.back());
+		blocks.pop_back();
+	}
+	// Failures after the search (not at rounding): a live page at every
+	// fourth page, so that runs of 3 pages exist and none of 4.
+	std::vector<void *> runs;
+	while (void *p = rtheap_alloc(h, P))
+		runs.push_back(p);
+	for (size_t i = 0; i < runs.size(); i++) {
+		if (i % 4) {
+			EXPECT_EQ(0, rtheap_free(h, runs[i]));
+		}
+	}
+	EXPECT_NE(nullptr, rtheap_alloc_aligned(h, 1, 1)) << "a bucket page still fits";
+	for (size_t sz : {4 * P, 5 * P, 64 * P, npages * P / 2}) {
+		rtheap_steps_reset();
+		void *p = rtheap_alloc(h, sz);
+		unsigned long s = rtheap_steps_get();
+		EXPECT_EQ(nullptr, p) << sz;
+		pm.add(kAllocFail, s);
+	}
+	return pm;
+}
+
+struct PageHeap {
+	rtt::AlignedMapping map;
+	std::unique_ptr<rtheap_t> h = rtt::new_heap();
+	PageHeap(size_t P, size_t npages, unsigned flags)
+	    : map(RTHEAP_BUFFER_SIZE(npages * P, P), P)
+	{
+		EXPECT_TRUE(map.ok());
+		auto cfg = rtt::config(P, RTHEAP_LOCK_NONE, flags);
+		EXPECT_EQ(0, rtheap_init(h.get(), map.data(), RTHEAP_BUFFER_SIZE(npages * P, P), &cfg));
+	}
+	~PageHeap() { rtheap_destroy(h.get(), nullptr, nullptr); }
+};
+
+void lowmem_cb(rtheap_t *, size_t, size_t, void *) {}
+
+enum Mode { kPlain, kDebugFill, kRunWatch, kNModes };
+const char *const kModeName[kNModes] = {"plain", "debug fill", "low-memory run watch"};
+
+PathMax measure_mode(size_t P, size_t npages, Mode mode)
+{
+	PageHeap ph(P, npages, mode == kDebugFill ? RTHEAP_F_DEBUG_FILL : 0);
+	if (mode == kRunWatch) {
+		EXPECT_EQ(0, rtheap_set_lowmem(ph.h.get(), 0, lowmem_cb, nullptr));
+		EXPECT_EQ(0, rtheap_set_lowmem_run(ph.h.get(), 8 * P));
+	}
+	return measure_paths(ph.h.get(), P, 7);
+}
+
+class StepsPerPage : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(StepsPerPage, ExactMaximumPerPath)
+{
+	const size_t P = GetParam();
+	for (int mode = 0; mode < kNModes; mode++) {
+		SCOPED_TRACE(kModeName[mode]);
+		for (size_t npages : {64, 512}) {
+			SCOPED_TRACE(npages);
+			PathMax m = measure_mode(P, npages, static_cast<Mode>(mode));
+			for (int k = 0; k < kNPaths; k++) {
+				SCOPED_TRACE(kPathName[k]);
+				EXPECT_GT(m.n[k], 0u) << "path never taken";
+				EXPECT_EQ(expected_max(static_cast<Path>(k), P), m.max[k]);
+			}
+		}
+	}
+}
+
+// zalloc and test_and_free cost what alloc and free cost, operation by
+// operation: the same sequence on twin heaps, one with each pair of calls.
+int accept_block(void *) { return 0; }
+
+TEST_P(StepsPerPage, ZallocAndTestAndFreeCostAsAllocAndFree)
+{
+	const size_t P = GetParam();
+	PageHeap plain(P, 128, 0), other(P, 128, 0);
+	std::mt19937_64 rng(11);
+	std::vector<void *> a, b;
+	size_t ops = 0;
+	for (int i = 0; i < 3000; i++) {
+		bool do_free = !a.empty() && (rng() % 2 || a.size() > 60);
+		if (do_free) {
+			size_t k = rng() % a.size();
+			rtheap_steps_reset();
+			EXPECT_EQ(0, rtheap_free(plain.h.get(), a[k]));
+			unsigned long s1 = rtheap_steps_get();
+			rtheap_steps_reset();
+			EXPECT_EQ(0, rtheap_test_and_free(other.h.get(), b[k], accept_block));
+			unsigned long s2 = rtheap_steps_get();
+			ASSERT_EQ(s1, s2) << "free vs test_and_free, op " << i;
+			a[k] = a.back(), a.pop_back();
+			b[k] = b.back(), b.pop_back();
+		} else {
+			size_t sz = rng() % 2 ? 1 + rng() % (P / 2) : 1 + rng() % (4 * P);
+			rtheap_steps_reset();
+			void *p = rtheap_alloc(plain.h.get(), sz);
+			unsigned long s1 = rtheap_steps_get();
+			rtheap_steps_reset();
+			void *q = rtheap_zalloc(other.h.get(), sz);
+			unsigned long s2 = rtheap_steps_get();
+			ASSERT_EQ(p == nullptr, q == nullptr);
+			ASSERT_EQ(s1, s2) << "alloc vs zalloc of " << sz << ", op " << i;
+			if (p) {
+				a.push_back(p);
+				b.push_back(q);
+			}
+		}
+		ops++;
+	}
+	EXPECT_EQ(3000u, ops);
+	EXPECT_TRUE(heap_ok(plain.h.get()));
+	EXPECT_TRUE(heap_ok(other.h.get()));
+}
+
+// rtheap_extend: its steps do not depend on the size of the buffer added.
+TEST_P(StepsPerPage, ExtendCostDoesNotDependOnItsSize)
+{
+	const size_t P = GetParam();
+	unsigned long cost[2] = {};
+	const size_t pages[2] = {8, 1024};
+	for (int i = 0; i < 2; i++) {
+		// the buffer outlives the heap (destroy reads its header)
+		rtt::AlignedMapping more(RTHEAP_BUFFER_SIZE(pages[i] * P, P), P);
+		ASSERT_TRUE(more.ok());
+		PageHeap ph(P, 16, 0);
+		rtheap_steps_reset();
+		ASSERT_EQ(0, rtheap_extend(ph.h.get(), more.data(),
+		                           RTHEAP_BUFFER_SIZE(pages[i] * P, P), 0));
+		cost[i] = rtheap_steps_get();
+		EXPECT_TRUE(heap_ok(ph.h.get()));
+	}
+	EXPECT_EQ(cost[0], cost[1]);
+	EXPECT_LT(cost[0], kStepBound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Pages, StepsPerPage,
+                         ::testing::Values(256, 512, 1024, 2048, 4096, 8192, 16384, 32768));
+
 } // namespace

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "rtheap/rtheap.h"
 
@@ -141,6 +142,72 @@ TEST_P(Asan, FreshPagesArePoisoned)
 	auto *p = static_cast<unsigned char *>(rtheap_alloc(&heap, P()));
 	ASSERT_NE(p, nullptr);
 	EXPECT_DEATH((void)peek(p, 8 * P()), kAsanReport);
+}
+
+// The heap's own list words live in free memory: the node of a bucket page
+// (the first 16 bytes of one free block) and the node of a free run (the
+// start of its first page).  The heap opens them only while it touches them
+// (hooks.h hook_open/hook_close): afterwards they are poisoned again.
+TEST_P(Asan, NodeWordsOfFreedBucketBlock)
+{
+	// A full page of 64-byte blocks, then one freed: the page goes on its
+	// class list with the node in that block.
+	const size_t n = P() / 64;
+	std::vector<unsigned char *> blk;
+	for (size_t i = 0; i < n; i++) {
+		blk.push_back(static_cast<unsigned char *>(rtheap_alloc(&heap, 64)));
+		ASSERT_NE(blk.back(), nullptr);
+		ASSERT_EQ(reinterpret_cast<uintptr_t>(blk.back()) / P(),
+		          reinterpret_cast<uintptr_t>(blk[0]) / P()) << "one page";
+	}
+	unsigned char *p = blk[n / 2];
+	ASSERT_EQ(rtheap_free(&heap, p), 0);
+	EXPECT_DEATH((void)peek(p, 0), kAsanReport);
+	EXPECT_DEATH((void)peek(p, 8), kAsanReport);
+	EXPECT_DEATH(poke(p, 15), kAsanReport);
+	// taken again: open to its owner
+	EXPECT_EQ(rtheap_alloc(&heap, 64), static_cast<void *>(p));
+	poke(p, 0);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+}
+
+TEST_P(Asan, NodeWordsOfFreedRun)
+{
+	// A guard after the run, so that the free run does not end the extent
+	// (its node would be in the extent header) and keeps its node in its
+	// first page.
+	auto *p = static_cast<unsigned char *>(rtheap_alloc(&heap, 3 * P()));
+	void *guard = rtheap_alloc(&heap, P());
+	ASSERT_NE(p, nullptr);
+	ASSERT_NE(guard, nullptr);
+	ASSERT_EQ(rtheap_free(&heap, p), 0);
+	EXPECT_DEATH((void)peek(p, 0), kAsanReport);
+	EXPECT_DEATH((void)peek(p, 16), kAsanReport);
+	EXPECT_DEATH(poke(p, 24), kAsanReport);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+}
+
+TEST_P(Asan, DebugFilledFreedMemory)
+{
+	// With debug fill the heap writes the freed pattern into free memory
+	// (opening it): it must close it again.
+	rtheap_destroy(&heap, nullptr, nullptr);
+	struct rtheap_config cfg{};
+	cfg.page_size = GetParam();
+	cfg.flags = RTHEAP_F_DEBUG_FILL;
+	ASSERT_EQ(rtheap_init(&heap, g_buf, sizeof g_buf, &cfg), 0);
+	auto *small = static_cast<unsigned char *>(rtheap_alloc(&heap, 64));
+	void *keep = rtheap_alloc(&heap, 64);
+	auto *run = static_cast<unsigned char *>(rtheap_alloc(&heap, 2 * P()));
+	void *guard = rtheap_alloc(&heap, P());
+	ASSERT_TRUE(small && keep && run && guard);
+	ASSERT_EQ(rtheap_free(&heap, small), 0);
+	ASSERT_EQ(rtheap_free(&heap, run), 0);
+	EXPECT_DEATH((void)peek(small, 40), kAsanReport);
+	EXPECT_DEATH((void)peek(small, 0), kAsanReport);
+	EXPECT_DEATH((void)peek(run, P() + 5), kAsanReport);
+	EXPECT_DEATH((void)peek(run, 0), kAsanReport);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Pages, Asan, ::testing::Values(256, 4096));

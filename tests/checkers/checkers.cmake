@@ -3,8 +3,9 @@
 # included from tests/CMakeLists.txt:
 #   checkers_installed  install, build tests/checkers/uaf.c with pkg-config,
 #                       ASan and valgrind must report its use after free
-#                       label unit; plain (non-sanitizer) builds only
-if(NOT RTHEAP_SANITIZE STREQUAL "")
+#                       label unit; plain (non-sanitizer, non-coverage) builds only
+if(NOT RTHEAP_SANITIZE STREQUAL "" OR RTHEAP_COVERAGE)
+  # (a coverage build's installed library needs gcov at link time)
   return()
 endif()
 if(CMAKE_SIZEOF_VOID_P EQUAL 4)

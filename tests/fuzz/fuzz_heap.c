@@ -22,6 +22,16 @@
 
 #include "rtheap/rtheap.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define FUZZ_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#endif
+#endif
+#ifndef FUZZ_UNPOISON
+#define FUZZ_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* Model helpers whose loops would otherwise dominate the run time with
  * comparison tracing: libFuzzer needs coverage of the heap, not of them. */
 #if defined(__clang__) && __clang_major__ >= 13
@@ -183,6 +193,67 @@ MODEL_FN static int in_extent(const void *a)
 		if (p >= M.ext[i].buf && p < M.ext[i].buf + M.ext[i].size)
 			return i;
 	return -1;
+}
+
+/* The page array of extent e (docs/design.md): a 256-byte header, the map
+ * (4 bytes a page), from P = 512 on the side bitmaps (P/128 bytes a
+ * page), then npages pages aligned to P: the most that fit the buffer. */
+MODEL_FN static const unsigned char *pages_at(int e, size_t np)
+{
+	const size_t P = M.page, meta = 4 + (P > 256 ? P / 128 : 0);
+	uintptr_t m = (uintptr_t)M.ext[e].buf + RTHEAP_EXTENT_HDR + np * meta;
+	return (const unsigned char *)((m + P - 1) & ~(uintptr_t)(P - 1));
+}
+
+MODEL_FN static size_t npages_of(int e)
+{
+	const size_t P = M.page, meta = 4 + (P > 256 ? P / 128 : 0);
+	const unsigned char *end = M.ext[e].buf + M.ext[e].size;
+	size_t np = (M.ext[e].size - RTHEAP_EXTENT_HDR) / (P + meta) + 1;
+	while (np > 0 && (size_t)(end - pages_at(e, np)) < np * P)
+		np--;
+	return np;
+}
+
+/* Bytes of the largest live bucket block in the page at pg, 0 if none;
+ * *used: some live block (bucket or run) overlaps the page. */
+MODEL_FN static size_t page_class(const unsigned char *pg, int *used)
+{
+	size_t cls = 0;
+	*used = 0;
+	for (int i = 0; i < M.nblk; i++) {
+		const struct block *b = &M.blk[i];
+		if (b->p < pg + M.page && b->p + b->round > pg) {
+			*used = 1;
+			if (b->round <= M.page / 2)
+				cls = b->round;
+		}
+	}
+	return cls;
+}
+
+/* The kind of misuse the heap reports for releasing a, an address inside
+ * extent e that no live block covers: DOUBLE_FREE for a free block of a
+ * bucket page and for the first or last page of a free run (the map marks
+ * both ends FREE), NOT_BLOCK for anything else. */
+MODEL_FN static rtheap_error_kind_t predicted_kind(const unsigned char *a, int e)
+{
+	const size_t P = M.page, np = npages_of(e);
+	const unsigned char *pages = pages_at(e, np);
+	if (a < pages || a >= pages + np * P)
+		return RTHEAP_ERR_NOT_BLOCK;
+	size_t pg = (size_t)(a - pages) / P, off = (size_t)(a - pages) % P;
+	int used, prev_used = 1, next_used = 1;
+	size_t cls = page_class(pages + pg * P, &used);
+	if (cls)
+		return off % cls == 0 ? RTHEAP_ERR_DOUBLE_FREE : RTHEAP_ERR_NOT_BLOCK;
+	if (used || off)
+		return RTHEAP_ERR_NOT_BLOCK;
+	if (pg > 0)
+		page_class(pages + (pg - 1) * P, &prev_used);
+	if (pg + 1 < np)
+		page_class(pages + (pg + 1) * P, &next_used);
+	return prev_used || next_used ? RTHEAP_ERR_DOUBLE_FREE : RTHEAP_ERR_NOT_BLOCK;
 }
 
 MODEL_FN static int live_index(const void *a)
@@ -759,8 +830,8 @@ static void bad_free(const void *a, int interior)
 	else if (interior)
 		CHECK(M.cb_kind == RTHEAP_ERR_NOT_BLOCK, "kind %d for interior", M.cb_kind);
 	else
-		CHECK(M.cb_kind == RTHEAP_ERR_NOT_BLOCK || M.cb_kind == RTHEAP_ERR_DOUBLE_FREE,
-		      "kind %d for free memory", M.cb_kind);
+		CHECK(M.cb_kind == predicted_kind(a, in_extent(a)), "kind %d for free memory %p, "
+		      "model %d", M.cb_kind, a, predicted_kind(a, in_extent(a)));
 	M.cb_calls = 0;
 	M.errors++;
 	CHECK(rtheap_get_stats(&M.heap, &st1) == 0, "stats");
@@ -871,6 +942,80 @@ static void do_free_all(void)
 	M.frees++;
 }
 
+/* ---- write after free under RTHEAP_F_DEBUG_FILL, on a heap of its own ----
+ * A block is freed and one byte of it past any list node is changed.  With
+ * a live neighbour the block stays in its bucket page, and the heap must
+ * report it (RTHEAP_ERR_USE_AFTER_FREE, the block's start) when it hands the
+ * block out again, and nothing before; with no neighbour the page goes back
+ * to the free runs and the report names the changed byte when the page is
+ * taken again. */
+static _Alignas(4096) unsigned char uaf_buf[64u << 10];
+static struct {
+	int calls;
+	rtheap_error_kind_t kind;
+	const void *addr;
+} U;
+
+static void on_uaf_error(rtheap_t *h, rtheap_error_kind_t kind, const void *addr, void *arg)
+{
+	(void)h;
+	(void)arg;
+	U.calls++;
+	U.kind = kind;
+	U.addr = addr;
+}
+
+static void do_write_after_free(struct input *in)
+{
+	static const size_t pages[] = {256, 512, 1024, 4096};
+	static rtheap_t h;
+	const size_t P = pages[get8(in) % 4];
+	unsigned nclass = 0; /* block sizes 32 .. P/2 */
+	for (size_t b = 32; b <= P / 2; b <<= 1)
+		nclass++;
+	const size_t bs = (size_t)32 << (get8(in) % nclass);
+	const int alone = get8(in) & 1;
+	const size_t off = 16 + get8(in) % (bs - 16);
+	struct rtheap_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	memset(&h, 0, sizeof h);
+	cfg.page_size = P;
+	cfg.lock = RTHEAP_LOCK_NONE;
+	cfg.flags = RTHEAP_F_DEBUG_FILL;
+	CHECK(rtheap_init(&h, uaf_buf, sizeof uaf_buf, &cfg) == 0, "uaf heap init");
+	CHECK(rtheap_set_error_handler(&h, on_uaf_error, NULL) == 0, "uaf handler");
+	memset(&U, 0, sizeof U);
+	unsigned char *p = rtheap_alloc(&h, bs), *q = rtheap_alloc(&h, bs);
+	CHECK(p && q && (uintptr_t)p / P == (uintptr_t)q / P, "two blocks of %zu in one page", bs);
+	CHECK(rtheap_free(&h, p) == 0, "free");
+	if (alone)
+		CHECK(rtheap_free(&h, q) == 0, "free the neighbour");
+	FUZZ_UNPOISON(p + off, 1);
+	p[off] ^= 0x5a; /* the freed pattern changed */
+	if (!alone) {
+		unsigned char *r = NULL;
+		for (size_t i = 0; i < P / bs && r != p; i++) {
+			r = rtheap_alloc(&h, bs);
+			CHECK(r != NULL, "alloc of %zu in the uaf heap", bs);
+			CHECK(r == p || U.calls == 0, "report for an untouched block %p", (void *)r);
+		}
+		CHECK(r == p, "the freed block %p never came back", (void *)p);
+		CHECK(U.calls == 1 && U.kind == RTHEAP_ERR_USE_AFTER_FREE && U.addr == p,
+		      "bucket block written after free: %d reports, kind %d, addr %p (block %p, "
+		      "byte %zu)", U.calls, U.kind, U.addr, (void *)p, off);
+	} else {
+		struct rtheap_stats st;
+		CHECK(rtheap_get_stats(&h, &st) == 0 && st.used == 0, "uaf heap empty");
+		void *r = rtheap_alloc(&h, st.largest_free); /* every page again */
+		CHECK(r != NULL, "largest_free of the uaf heap");
+		CHECK(U.calls == 1 && U.kind == RTHEAP_ERR_USE_AFTER_FREE && U.addr == p + off,
+		      "freed page written: %d reports, kind %d, addr %p (want %p)", U.calls, U.kind,
+		      U.addr, (void *)(p + off));
+	}
+	CHECK(rtheap_check(&h, NULL) == 0, "uaf heap check");
+	CHECK(rtheap_destroy(&h, NULL, NULL) == 0, "uaf heap destroy");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -929,6 +1074,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				do_free_all();
 			else
 				do_set_lowmem(&in);
+			break;
+		case 14:
+			if ((op >> 4) >= 12)
+				do_write_after_free(&in);
+			else
+				do_free(&in);
 			break;
 		default:
 			do_free(&in);
