@@ -77,12 +77,27 @@ RT_FN void rt_debug_skip(struct rt_heap *h, struct rt_extent *x, uint32_t start,
  */
 
 /* A free-run node: it describes a free run of its own extent, in the map. */
+/* Where a run node may live, from the map alone: the extent header's tail
+ * node, or the first byte of a page that heads a free run.  Checked before
+ * the node is read, so that a corrupt link into a live block never makes
+ * the check open and close (poison, for ASan) the caller's memory. */
+static bool run_node_place_ok(const struct rt_heap *h, const struct rt_extent *x,
+                              const struct rt_node *nd)
+{
+	if (nd == &x->tail)
+		return true;
+	uintptr_t off = (uintptr_t)nd - (uintptr_t)x->pages;
+	if (off >= x->span || (off & (h->page - 1)))
+		return false;
+	return PG_TYPE(x->map[off >> h->pshift]) == PG_FREE;
+}
+
 static bool run_node_ok(const struct rt_heap *h, const struct rt_node *nd)
 {
 	if (!nd)
 		return true;
 	struct rt_extent *x = rt_extent_find(h, nd);
-	if (!x)
+	if (!x || !run_node_place_ok(h, x, nd))
 		return false;
 	struct rt_node v = rt_run_node_read(h, nd);
 	return v.ext == x && v.len && v.start < x->npages &&
