@@ -514,7 +514,7 @@ TEST_P(Aligned, ExtentsAtAnyOffset)
 // Bad alignments are argument errors (NULL, nothing counted, no callback);
 // sizes and alignments no extent can hold, and size + alignment wrapping
 // around, are counted failures with the low-memory callback.  Nothing
-// changes in the heap either way.  (docs/errors.md; rel_errors has the
+// changes in the heap either way.  (docs/errors.md; test_errors has the
 // same rows with a heap full of live and freed blocks.)
 TEST_P(Aligned, BadAlignmentAndHugeSizes)
 {
