@@ -50,11 +50,12 @@ struct AlignedBuf {
 struct Recorded {
 	rtheap_error_kind_t kind;
 	const void *addr;
+	rtheap_t *heap;
 };
 
-void record_error(rtheap_t *, rtheap_error_kind_t kind, const void *addr, void *arg)
+void record_error(rtheap_t *h, rtheap_error_kind_t kind, const void *addr, void *arg)
 {
-	static_cast<std::vector<Recorded> *>(arg)->push_back({kind, addr});
+	static_cast<std::vector<Recorded> *>(arg)->push_back({kind, addr, h});
 }
 
 struct Live {
@@ -195,6 +196,7 @@ TEST(ErrInit, NullBuffer)
 	rtheap_t h{};
 	EXPECT_EQ(rtheap_init(&h, nullptr, 64 * 1024, nullptr), -EINVAL);
 	EXPECT_EQ(rtheap_page_size(&h), 0u); // still not initialised
+	EXPECT_EQ(rtheap_alloc(&h, 16), nullptr);
 }
 
 TEST(ErrInit, MisalignedBuffer)
@@ -206,16 +208,18 @@ TEST(ErrInit, MisalignedBuffer)
 		EXPECT_EQ(rtheap_page_size(&h), 0u);
 	}
 	// 8-byte alignment is enough.
-	ASSERT_EQ(rtheap_init(&h, b.p + 8, b.n - 8, nullptr), 0);
-	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
-	EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	for (size_t off : {8, 16, 24, 40}) {
+		ASSERT_EQ(rtheap_init(&h, b.p + off, b.n - off, nullptr), 0) << off;
+		EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+		EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	}
 }
 
 TEST(ErrInit, TooSmall)
 {
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (size_t page : {256u, 1024u, 4096u}) {
+	for (size_t page : {256u, 512u, 1024u, 4096u}) {
 		struct rtheap_config cfg{};
 		cfg.page_size = page;
 		for (size_t sz : {size_t{0}, size_t{8}, size_t{RTHEAP_EXTENT_HDR},
@@ -224,11 +228,12 @@ TEST(ErrInit, TooSmall)
 			EXPECT_EQ(rtheap_init(&h, b.p, sz, &cfg), -EINVAL)
 				<< "page " << page << " size " << sz;
 		}
-		// The documented sizing macro is always enough for two pages.
+		// The documented sizing macro is always enough for two pages, and
+		// gives exactly two in a page-aligned buffer.
 		ASSERT_EQ(rtheap_init(&h, b.p, RTHEAP_BUFFER_SIZE(2 * page, page), &cfg), 0);
 		rtheap_stats st{};
 		ASSERT_EQ(rtheap_get_stats(&h, &st), 0);
-		EXPECT_GE(st.usable, 2 * page);
+		EXPECT_EQ(st.usable, 2 * page);
 		EXPECT_EQ(rtheap_check(&h, nullptr), 0);
 		ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
 	}
@@ -260,7 +265,7 @@ TEST(ErrInit, PageSizeNotPowerOfTwo)
 {
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (size_t page : {3u, 12u, 100u, 257u, 384u, 1000u, 4097u, 24576u}) {
+	for (size_t page : {3u, 12u, 24u, 100u, 257u, 384u, 1000u, 4097u, 24576u}) {
 		struct rtheap_config cfg{};
 		cfg.page_size = page;
 		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << page;
@@ -271,7 +276,7 @@ TEST(ErrInit, PageSizeOutOfRange)
 {
 	AlignedBuf b(256 * 1024);
 	rtheap_t h{};
-	for (size_t page : {size_t{1}, size_t{2}, size_t{4}, size_t{65536}, size_t{1} << 20,
+	for (size_t page : {size_t{1}, size_t{2}, size_t{4}, size_t{65536}, size_t{131072}, size_t{1} << 20,
 	                    size_t{1} << 31, SIZE_MAX / 2 + 1, SIZE_MAX}) {
 		struct rtheap_config cfg{};
 		cfg.page_size = page;
@@ -296,7 +301,7 @@ TEST(ErrInit, UnknownLockMode)
 {
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (int mode : {3, 4, 100, -1}) {
+	for (int mode : {3, 4, 7, 100, -1}) {
 		struct rtheap_config cfg{};
 		cfg.lock = static_cast<rtheap_lock_mode_t>(mode);
 		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << mode;
@@ -307,7 +312,7 @@ TEST(ErrInit, UnknownFlags)
 {
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (unsigned fl : {1u << 3, 1u << 7, 1u << 31, ~0u}) {
+	for (unsigned fl : {1u << 3, 1u << 7, 1u << 20, 1u << 31, ~0u}) {
 		struct rtheap_config cfg{};
 		cfg.flags = fl;
 		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << fl;
@@ -345,6 +350,9 @@ void expect_all_reject(rtheap_t *h, void *some_ptr)
 	EXPECT_EQ(rtheap_set_error_handler(h, record_error, nullptr), -EINVAL);
 	EXPECT_EQ(rtheap_get_stats(h, &st), -EINVAL);
 	EXPECT_EQ(rtheap_check(h, nullptr), -EINVAL);
+	struct rtheap_fault f{};
+	EXPECT_EQ(rtheap_check(h, &f), -EINVAL);
+	EXPECT_EQ(rtheap_set_error_handler(h, nullptr, nullptr), -EINVAL);
 	EXPECT_EQ(rtheap_page_size(h), 0u);
 	EXPECT_EQ(rtheap_round_size(h, 16), 0u);
 }
@@ -579,7 +587,8 @@ TEST_F(ErrHeap, ExtendMisaligned)
 TEST_F(ErrHeap, ExtendTooSmall)
 {
 	AlignedBuf b(64 * 1024);
-	for (size_t sz : {size_t{0}, size_t{RTHEAP_EXTENT_HDR}, size_t{RTHEAP_EXTENT_HDR} + 2 * P() - 1})
+	for (size_t sz : {size_t{0}, size_t{RTHEAP_EXTENT_HDR}, size_t{RTHEAP_EXTENT_HDR} + P(),
+	                  size_t{RTHEAP_EXTENT_HDR} + 2 * P() - 1})
 		EXPECT_EQ(rtheap_extend(&heap, b.p, sz, 0), -EINVAL) << sz;
 	expect_unchanged(0);
 }
@@ -599,7 +608,8 @@ TEST_F(ErrHeap, ExtendSizeNearSizeMax)
 TEST_F(ErrHeap, ExtendUnknownFlags)
 {
 	AlignedBuf b(64 * 1024);
-	for (unsigned fl : {1u << 3, 1u << 30, ~0u})
+	// RTHEAP_F_DEBUG_FILL is an init flag, not an extend flag.
+	for (unsigned fl : {1u << 3, 1u << 9, 1u << 30, ~0u, unsigned{RTHEAP_F_DEBUG_FILL}})
 		EXPECT_EQ(rtheap_extend(&heap, b.p, b.n, fl), -EINVAL) << fl;
 	expect_unchanged(0);
 }
@@ -670,12 +680,13 @@ TEST_F(ErrHeap, AllocSizeNearSizeMax)
 {
 	const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1, SIZE_MAX - P(),
 	                        SIZE_MAX / 2 + 1, (SIZE_MAX / P()) * P(),
-	                        size_t{RTHEAP_MAX_EXTENT_PAGES} * P() + 1, kBuf, kBuf * 4};
+	                        size_t{RTHEAP_MAX_EXTENT_PAGES} * P() + 1, kBuf, kBuf * 4,
+	                        SIZE_MAX - 4095, SIZE_MAX / 2, before.usable + 1};
 	for (size_t s : sizes) {
 		EXPECT_EQ(rtheap_alloc(&heap, s), nullptr) << s;
 		EXPECT_EQ(rtheap_zalloc(&heap, s), nullptr) << s;
 	}
-	for (size_t s : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1})
+	for (size_t s : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1, SIZE_MAX - 4095})
 		EXPECT_EQ(rtheap_round_size(&heap, s), 0u) << s;
 	rtheap_stats now{};
 	ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
@@ -882,6 +893,7 @@ protected:
 				ok |= errs[0].kind == k;
 			EXPECT_TRUE(ok) << "kind " << errs[0].kind;
 			EXPECT_EQ(errs[0].addr, p);
+			EXPECT_EQ(errs[0].heap, &heap);
 		}
 	}
 };
@@ -903,6 +915,9 @@ TEST_P(ErrFree, ForeignAddress)
 	expect_refused(&on_stack, -EFAULT, {RTHEAP_ERR_FOREIGN});
 	expect_refused(buf.p - 16, -EFAULT, {RTHEAP_ERR_FOREIGN});
 	expect_refused(buf.p + buf.n, -EFAULT, {RTHEAP_ERR_FOREIGN});
+	expect_refused(buf.p + buf.n + 4096, -EFAULT, {RTHEAP_ERR_FOREIGN});
+	rtt::Mapping other(4096);
+	expect_refused(other.data(), -EFAULT, {RTHEAP_ERR_FOREIGN});
 	expect_refused(reinterpret_cast<void *>(uintptr_t{16}), -EFAULT, {RTHEAP_ERR_FOREIGN});
 	expect_refused(reinterpret_cast<void *>(UINTPTR_MAX & ~uintptr_t{15}), -EFAULT,
 	               {RTHEAP_ERR_FOREIGN});
@@ -924,10 +939,16 @@ TEST_P(ErrFree, InteriorPointer)
 		for (size_t off : {size_t{1}, size_t{8}, size_t{16}, us / 2, us - 16, us - 1}) {
 			if (off == 0 || off >= us)
 				continue;
+			EXPECT_EQ(rtheap_check_block(&heap, b.p + off), -EINVAL);
+			EXPECT_EQ(rtheap_usable_size(&heap, b.p + off), 0u);
 			expect_refused(b.p + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
 		}
-		if (us > P())
-			expect_refused(b.p + P(), -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+		// every later page of a multi-page block, and into one
+		for (size_t off = P(); off < us; off += P()) {
+			EXPECT_EQ(rtheap_check_block(&heap, b.p + off), -EINVAL);
+			expect_refused(b.p + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+			expect_refused(b.p + off + 128, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+		}
 	}
 }
 
@@ -937,7 +958,31 @@ TEST_P(ErrFree, PointerIntoFreePage)
 	// address inside it.
 	expect_refused(freed_run, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
 	expect_refused(freed_run + P(), -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+	expect_refused(freed_run + 3 * P(), -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
 	expect_refused(freed_run + 16, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+	// A page never handed out (near the end of the extent).
+	unsigned char *unused = buf.p + buf.n - 2 * P();
+	for (const Live &b : live)
+		ASSERT_FALSE(unused >= b.p && unused < b.p + b.n) << "test assumption";
+	expect_refused(unused, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
+	// A slot of a bucket page in use that holds no live block (never used,
+	// or freed_small).
+	const unsigned char *keep = live[9].p; // the 32-byte block kept in make()
+	ASSERT_EQ(live[9].n, 32u);
+	auto *page = reinterpret_cast<unsigned char *>(reinterpret_cast<uintptr_t>(keep) &
+	                                               ~static_cast<uintptr_t>(P() - 1));
+	unsigned char *slot = nullptr;
+	for (size_t off = 0; off < P() && !slot; off += 32) {
+		bool used = page + off == freed_small;
+		for (const Live &b : live)
+			used |= page + off == b.p;
+		if (!used)
+			slot = page + off;
+	}
+	ASSERT_NE(slot, nullptr);
+	EXPECT_EQ(rtheap_check_block(&heap, slot), -EINVAL);
+	EXPECT_EQ(rtheap_usable_size(&heap, slot), 0u);
+	expect_refused(slot, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
 }
 
 TEST_P(ErrFree, DoubleFreeBucketBlock)
@@ -952,6 +997,17 @@ TEST_P(ErrFree, DoubleFreeBucketBlock)
 	live.erase(live.begin() + 1);
 	ck_calls = 0;
 	expect_refused(b.p, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+	// A block whose bucket page became empty again: the fixture's only
+	// 64-byte block.
+	size_t k = 0;
+	while (k < live.size() && live[k].n != 64)
+		k++;
+	ASSERT_LT(k, live.size());
+	Live c = live[k];
+	ASSERT_EQ(release(c.p), 0);
+	live.erase(live.begin() + static_cast<std::ptrdiff_t>(k));
+	ck_calls = 0;
+	expect_refused(c.p, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
 }
 
 TEST_P(ErrFree, DoubleFreeRun)
@@ -963,6 +1019,18 @@ TEST_P(ErrFree, DoubleFreeRun)
 	live.erase(live.begin() + 7);
 	ck_calls = 0;
 	expect_refused(b.p, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+	// A one-page block and a long run, each freed between live blocks.
+	for (size_t sz : {P(), 20 * P()}) {
+		auto *r = static_cast<unsigned char *>(rtheap_alloc(&heap, sz));
+		auto *g = static_cast<unsigned char *>(rtheap_alloc(&heap, 16));
+		ASSERT_NE(r, nullptr);
+		ASSERT_NE(g, nullptr);
+		live.push_back({g, 16, static_cast<unsigned char>(100 + sz / P())});
+		fill(live.back());
+		ASSERT_EQ(release(r), 0);
+		ck_calls = 0;
+		expect_refused(r, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+	}
 }
 
 TEST_P(ErrFree, MisalignedPointer)
@@ -1116,9 +1184,11 @@ TEST_F(ErrHeap, DefaultHandlerOncePerKind)
 	// prints the first address of each kind: ErrCallback suite).
 	std::string out = ::testing::internal::GetCapturedStderr();
 	EXPECT_EQ(out, "");
+	EXPECT_TRUE(errs.empty()); // the recording handler was replaced
 	rtheap_stats st{};
 	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
 	EXPECT_EQ(st.errors, before.errors + 4);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 }
 
 TEST(ErrAbort, AbortOnErrorFlag)
