@@ -29,6 +29,10 @@
 
 #include "rtheap/rtheap.h"
 
+#include "test_common.h"
+
+using rtt::AlignedBuf;
+
 namespace {
 
 #if defined(__SANITIZE_THREAD__)
@@ -42,18 +46,6 @@ constexpr bool kTsan = false;
 #else
 constexpr bool kTsan = false;
 #endif
-
-struct AlignedBuf {
-	unsigned char *p;
-	size_t n;
-	explicit AlignedBuf(size_t size) : n(size)
-	{
-		p = static_cast<unsigned char *>(std::aligned_alloc(4096, (size + 4095) / 4096 * 4096));
-	}
-	~AlignedBuf() { std::free(p); }
-	AlignedBuf(const AlignedBuf &) = delete;
-	AlignedBuf &operator=(const AlignedBuf &) = delete;
-};
 
 // xorshift64*: per-thread, deterministic.
 struct Rng {
@@ -274,8 +266,7 @@ TEST_P(Concurrency, CrossThreadStressPiMutex)
 	EXPECT_EQ(st.alloc_calls, st.free_calls);
 	EXPECT_EQ(st.free, st.usable);
 	EXPECT_EQ(st.pages_bucket + st.pages_run, 0u);
-	struct rtheap_fault f{};
-	EXPECT_EQ(rtheap_check(&heap, &f), 0) << (f.what ? f.what : "");
+	EXPECT_TRUE(rtt::heap_ok(&heap));
 	// All memory is back in one piece per extent.
 	EXPECT_EQ(st.free_runs, 1u);
 	void *all = rtheap_alloc(&heap, st.largest_free);
@@ -389,8 +380,7 @@ TEST_P(ConcurrencyLocks, ZallocAndExtendWhileRunning)
 	EXPECT_EQ(st.failed_allocs, static_cast<size_t>(sh.failed.load()));
 	EXPECT_EQ(st.free_runs, 3u); // one per extent
 	EXPECT_EQ(st.errors, 0u);
-	struct rtheap_fault f{};
-	EXPECT_EQ(rtheap_check(&heap, &f), 0) << (f.what ? f.what : "");
+	EXPECT_TRUE(rtt::heap_ok(&heap));
 	std::printf("[ info ] lock %d: %u threads x %ld ops: %zu allocs, %ld cross-thread frees, "
 	            "%ld failed allocs\n",
 	            static_cast<int>(lock), kWorkers, ops, st.alloc_calls, sh.cross_frees.load(),

@@ -28,24 +28,12 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+using rtt::AlignedBuf;
+
 namespace {
 
 // Memory that is not part of any heap, for "foreign address" rows.
 alignas(64) unsigned char g_foreign[1024];
-
-struct AlignedBuf {
-	unsigned char *p = nullptr;
-	size_t n = 0;
-	explicit AlignedBuf(size_t size, size_t align = 32768)
-	{
-		n = size;
-		p = static_cast<unsigned char *>(
-			std::aligned_alloc(align, (size + align - 1) / align * align));
-	}
-	~AlignedBuf() { std::free(p); }
-	AlignedBuf(const AlignedBuf &) = delete;
-	AlignedBuf &operator=(const AlignedBuf &) = delete;
-};
 
 struct Recorded {
 	rtheap_error_kind_t kind;
@@ -64,41 +52,15 @@ struct Live {
 	unsigned char seed;
 };
 
+// The fixture's pattern in a live block (tests/test_common.h).
 void fill(const Live &b)
 {
-	for (size_t i = 0; i < b.n; i++)
-		b.p[i] = static_cast<unsigned char>(b.seed + i * 7u);
+	rtt::fill(b.p, b.n, b.seed);
 }
 
 bool intact(const Live &b)
 {
-	for (size_t i = 0; i < b.n; i++)
-		if (b.p[i] != static_cast<unsigned char>(b.seed + i * 7u))
-			return false;
-	return true;
-}
-
-// Statistics that a rejected call must not change.
-void expect_same_stats(const rtheap_stats &a, const rtheap_stats &b)
-{
-	EXPECT_EQ(a.page_size, b.page_size);
-	EXPECT_EQ(a.extents, b.extents);
-	EXPECT_EQ(a.size, b.size);
-	EXPECT_EQ(a.usable, b.usable);
-	EXPECT_EQ(a.used, b.used);
-	EXPECT_EQ(a.free, b.free);
-	EXPECT_EQ(a.peak_used, b.peak_used);
-	EXPECT_EQ(a.largest_free, b.largest_free);
-	EXPECT_EQ(a.free_runs, b.free_runs);
-	EXPECT_EQ(a.pages_bucket, b.pages_bucket);
-	EXPECT_EQ(a.pages_run, b.pages_run);
-	EXPECT_EQ(a.live_blocks, b.live_blocks);
-	EXPECT_EQ(a.alloc_calls, b.alloc_calls);
-	EXPECT_EQ(a.free_calls, b.free_calls);
-	for (int c = 0; c < RTHEAP_NR_CLASSES; c++) {
-		EXPECT_EQ(a.class_live[c], b.class_live[c]) << "class " << c;
-		EXPECT_EQ(a.class_pages[c], b.class_pages[c]) << "class " << c;
-	}
+	return rtt::verify(b.p, b.n, b.seed) == SIZE_MAX;
 }
 
 // A heap with a mix of live blocks (bucket blocks of several classes, a
@@ -163,15 +125,14 @@ protected:
 	// counted in between.
 	void expect_unchanged(size_t misuses)
 	{
-		struct rtheap_fault f{};
-		EXPECT_EQ(rtheap_check(&heap, &f), 0) << (f.what ? f.what : "");
+		EXPECT_TRUE(rtt::heap_ok(&heap));
 		for (const Live &b : live) {
 			EXPECT_TRUE(intact(b)) << static_cast<void *>(b.p);
 			EXPECT_EQ(rtheap_check_block(&heap, b.p), 0);
 		}
 		rtheap_stats now{};
 		ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
-		expect_same_stats(before, now);
+		rtt::expect_same_stats(before, now, "rejected call", false);
 		EXPECT_EQ(now.errors, before.errors + misuses);
 		EXPECT_EQ(errs.size(), misuses);
 	}
@@ -694,15 +655,6 @@ TEST_F(ErrHeap, AllocSizeNearSizeMax)
 	expect_unchanged(0);
 }
 
-struct LowmemLog {
-	std::vector<size_t> requests;
-};
-
-void log_lowmem(rtheap_t *, size_t, size_t request, void *arg)
-{
-	static_cast<LowmemLog *>(arg)->requests.push_back(request);
-}
-
 // ------------------------------------------------------------------
 // rtheap_alloc_aligned
 // ------------------------------------------------------------------
@@ -711,8 +663,8 @@ void log_lowmem(rtheap_t *, size_t, size_t request, void *arg)
 // error, as size 0: NULL, nothing counted, no low-memory call.
 TEST_F(ErrHeap, AllocAlignedBadAlign)
 {
-	LowmemLog lm;
-	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	rtt::LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, rtt::LowmemLog::record, &lm), 0);
 	snapshot();
 	// Through a variable, as a caller computing the alignment would.
 	volatile size_t bad[] = {0, 3, 48, 24, 12288, 3 * P(), SIZE_MAX, SIZE_MAX / 2};
@@ -736,8 +688,8 @@ TEST_F(ErrHeap, AllocAlignedBadAlign)
 // NULL, counted as failed allocations, low-memory call with the size.
 TEST_F(ErrHeap, AllocAlignedHugeSizeOrAlign)
 {
-	LowmemLog lm;
-	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	rtt::LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, rtt::LowmemLog::record, &lm), 0);
 	snapshot();
 	struct Req {
 		size_t size, align;
@@ -772,8 +724,8 @@ TEST_F(ErrHeap, AllocAlignedHugeSizeOrAlign)
 
 TEST_F(ErrHeap, AllocExhaustionAndRecovery)
 {
-	LowmemLog lm;
-	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	rtt::LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, rtt::LowmemLog::record, &lm), 0);
 	// Exhaust with big runs, then page blocks, then every bucket class.
 	std::vector<void *> got;
 	std::vector<size_t> levels;
