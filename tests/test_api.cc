@@ -3,7 +3,6 @@
 // test_errors.cc, one case per row of docs/errors.md).
 #include <algorithm>
 #include <map>
-#include <set>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -640,61 +639,7 @@ TEST_F(HeapTest, ExtendAddsAnExtent)
 	EXPECT_TRUE(heap_ok(h()));
 }
 
-// ------------------------------------------------------------- destroy
-
-struct FlushRec {
-	rtheap_t *heap;
-	void *buf;
-	size_t size;
-	void *cookie;
-};
-static void on_flush(rtheap_t *heap, void *buf, size_t size, void *cookie)
-{
-	static_cast<std::vector<FlushRec> *>(cookie)->push_back(FlushRec{heap, buf, size, cookie});
-}
-
-TEST(Destroy, FlushesEveryExtentOnceAndAllowsReinit)
-{
-	rtt::Mapping a(kHeap), b(100000 + 8), c(3 * kHeap);
-	auto h = rtt::new_heap();
-	ASSERT_EQ(0, rtheap_init(h.get(), a.data(), kHeap, nullptr));
-	ASSERT_EQ(0, rtheap_extend(h.get(), c.data(), 3 * kHeap, 0));
-	ASSERT_EQ(0, rtheap_extend(h.get(), b.data() + 8, 100000, 0));
-	ASSERT_NE(nullptr, rtheap_alloc(h.get(), 100)); // abandoned by destroy
-	std::vector<FlushRec> log;
-	ASSERT_EQ(0, rtheap_destroy(h.get(), on_flush, &log));
-	ASSERT_EQ(3u, log.size());
-	std::set<std::pair<void *, size_t>> got, want{{a.data(), kHeap},
-	                                               {b.data() + 8, (size_t)100000},
-	                                               {c.data(), 3 * kHeap}};
-	for (auto &r : log) {
-		EXPECT_EQ(h.get(), r.heap);
-		EXPECT_EQ(&log, r.cookie);
-		got.insert({r.buf, r.size});
-	}
-	EXPECT_EQ(want, got);
-	// Invalidated.
-	EXPECT_EQ(-EINVAL, rtheap_destroy(h.get(), on_flush, &log));
-	EXPECT_EQ(3u, log.size());
-	EXPECT_EQ(nullptr, rtheap_alloc(h.get(), 16));
-	// Re-init over the same memory.
-	ASSERT_EQ(0, rtheap_init(h.get(), a.data(), kHeap, nullptr));
-	auto st = stats(h.get());
-	EXPECT_EQ(1u, st.extents);
-	EXPECT_EQ(0u, st.used);
-	EXPECT_EQ(0u, st.alloc_calls);
-	void *p = rtheap_alloc(h.get(), 100);
-	ASSERT_NE(nullptr, p);
-	EXPECT_GE(static_cast<unsigned char *>(p), a.data());
-	EXPECT_LT(static_cast<unsigned char *>(p), a.data() + kHeap);
-	EXPECT_TRUE(heap_ok(h.get()));
-	log.clear();
-	ASSERT_EQ(0, rtheap_destroy(h.get(), on_flush, &log));
-	ASSERT_EQ(1u, log.size());
-	EXPECT_EQ(a.data(), log[0].buf);
-}
-
-// ------------------------------------------------------------- low memory
+// (destroy and its flush routine: ErrDestroy in test_errors.cc)
 
 struct LowRec {
 	size_t free_bytes;

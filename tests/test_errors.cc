@@ -397,11 +397,16 @@ TEST(ErrUninit, AfterDestroyEveryCall)
 
 struct FlushLog {
 	std::vector<std::pair<void *, size_t>> calls;
+	std::vector<rtheap_t *> heaps;  // the heap passed to each call
+	std::vector<void *> cookies;    // the cookie passed to each call
 };
 
-void log_flush(rtheap_t *, void *b, size_t size, void *cookie)
+void log_flush(rtheap_t *h, void *b, size_t size, void *cookie)
 {
-	static_cast<FlushLog *>(cookie)->calls.emplace_back(b, size);
+	auto *log = static_cast<FlushLog *>(cookie);
+	log->calls.emplace_back(b, size);
+	log->heaps.push_back(h);
+	log->cookies.push_back(cookie);
 }
 
 TEST(ErrDestroy, DoubleDestroy)
@@ -515,6 +520,10 @@ TEST(ErrDestroy, FlushOncePerExtentThenReinit)
 			n += got == w;
 		EXPECT_EQ(n, 1u) << w.first;
 	}
+	for (size_t i = 0; i < log.calls.size(); i++) {
+		EXPECT_EQ(log.heaps[i], &h);
+		EXPECT_EQ(log.cookies[i], &log);
+	}
 	// Same memory, initialised again: a fresh, consistent heap.
 	ASSERT_EQ(rtheap_init(&h, a.p, a.n, nullptr), 0);
 	ASSERT_EQ(rtheap_extend(&h, b.p, b.n, 0), 0);
@@ -522,9 +531,16 @@ TEST(ErrDestroy, FlushOncePerExtentThenReinit)
 	ASSERT_EQ(rtheap_get_stats(&h, &st), 0);
 	EXPECT_EQ(st.used, 0u);
 	EXPECT_EQ(st.live_blocks, 0u);
+	EXPECT_EQ(st.alloc_calls, 0u);
 	EXPECT_EQ(st.extents, 2u);
 	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
-	EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	auto *p = static_cast<unsigned char *>(rtheap_alloc(&h, 100));
+	ASSERT_NE(p, nullptr);
+	EXPECT_TRUE((p >= a.p && p < a.p + a.n) || (p >= b.p && p < b.p + b.n));
+	log = FlushLog{};
+	EXPECT_EQ(rtheap_destroy(&h, log_flush, &log), 0);
+	ASSERT_EQ(log.calls.size(), 2u); // only the extents of the new heap
+	EXPECT_TRUE(log.calls[0].first == a.p || log.calls[1].first == a.p);
 }
 
 // ------------------------------------------------------------------
