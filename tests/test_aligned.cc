@@ -32,18 +32,15 @@ struct Block {
 	uint8_t seed;
 };
 
+// The pattern of tests/test_common.h, seeded per block.
 void fill(const Block &b)
 {
-	for (size_t i = 0; i < b.size; i++)
-		b.p[i] = static_cast<unsigned char>(b.seed + i * 31u + (i >> 9));
+	rtt::fill(b.p, b.size, b.seed);
 }
 
 size_t first_bad(const Block &b)
 {
-	for (size_t i = 0; i < b.size; i++)
-		if (b.p[i] != static_cast<unsigned char>(b.seed + i * 31u + (i >> 9)))
-			return i;
-	return SIZE_MAX;
+	return rtt::verify(b.p, b.size, b.seed);
 }
 
 uintptr_t addr(const void *p)
@@ -351,21 +348,13 @@ TEST_P(Aligned, FallbackAndGoodFitLimit)
 	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
 }
 
-struct LowLog {
-	std::vector<size_t> requests;
-};
-
-void on_low(rtheap_t *, size_t, size_t request, void *arg)
-{
-	static_cast<LowLog *>(arg)->requests.push_back(request);
-}
 
 // Exhaustion as rtheap_alloc: NULL, failed_allocs, the low-memory callback
 // with the request; contents intact; served again after frees.
 TEST_P(Aligned, ExhaustionCountsAndNotifies)
 {
-	LowLog low;
-	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, on_low, &low));
+	rtt::LowmemLog low;
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, rtt::LowmemLog::record, &low));
 	for (size_t a : {size_t{64}, P(), 8 * P(), 64 * P()}) {
 		const size_t s = a < P() ? 40 : 3 * P();
 		std::vector<Block> live;
@@ -514,12 +503,12 @@ TEST_P(Aligned, ExtentsAtAnyOffset)
 // Bad alignments are argument errors (NULL, nothing counted, no callback);
 // sizes and alignments no extent can hold, and size + alignment wrapping
 // around, are counted failures with the low-memory callback.  Nothing
-// changes in the heap either way.  (docs/errors.md; rel_errors has the
+// changes in the heap either way.  (docs/errors.md; test_errors has the
 // same rows with a heap full of live and freed blocks.)
 TEST_P(Aligned, BadAlignmentAndHugeSizes)
 {
-	LowLog low;
-	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, on_low, &low));
+	rtt::LowmemLog low;
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, rtt::LowmemLog::record, &low));
 	Block keep = take(3 * P(), 4 * P());
 	ASSERT_NE(nullptr, keep.p);
 	const auto st0 = rtt::stats(h());

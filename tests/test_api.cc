@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-// Unit tests of every function of rtheap.h and of every documented error.
+// Unit tests of every function of rtheap.h, used correctly (bad input:
+// test_errors.cc, one case per row of docs/errors.md).
 #include <algorithm>
 #include <map>
-#include <set>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -93,65 +93,11 @@ TEST(GoodFit, RuleAndItsLimit)
 
 // ---------------------------------------------------------------- init
 
-TEST(Init, RejectsNullHeapAndNullBuffer)
-{
-	rtt::Mapping m(kHeap);
-	auto h = rtt::new_heap();
-	EXPECT_EQ(-EINVAL, rtheap_init(nullptr, m.data(), kHeap, nullptr));
-	EXPECT_EQ(-EINVAL, rtheap_init(h.get(), nullptr, kHeap, nullptr));
-	// A failed init leaves an unusable descriptor.
-	EXPECT_EQ(nullptr, rtheap_alloc(h.get(), 16));
-	EXPECT_EQ(0u, rtheap_page_size(h.get()));
-}
-
-TEST(Init, RejectsBufferNotEightByteAligned)
-{
-	rtt::Mapping m(kHeap + 64);
-	for (size_t off : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 12u}) {
-		auto h = rtt::new_heap();
-		EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data() + off, kHeap, nullptr))
-		    << "offset " << off;
-	}
-	for (size_t off : {8u, 16u, 24u, 40u}) {
-		auto h = rtt::new_heap();
-		ASSERT_EQ(0, rtheap_init(h.get(), m.data() + off, kHeap, nullptr))
-		    << "offset " << off;
-		EXPECT_TRUE(heap_ok(h.get()));
-		EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
-	}
-}
-
-TEST(Init, RejectsBufferTooSmallForHeaderAndTwoPages)
-{
-	for (size_t page : {256u, 512u, 4096u}) {
-		rtt::AlignedMapping m(RTHEAP_BUFFER_SIZE(4 * page, page), page);
-		auto cfg = rtt::config(page);
-		// Header + map + 2 pages cannot fit in header + 2 pages - 1 bytes.
-		for (size_t sz : {(size_t)0, (size_t)8, (size_t)RTHEAP_EXTENT_HDR,
-		                  (size_t)RTHEAP_EXTENT_HDR + page,
-		                  (size_t)RTHEAP_EXTENT_HDR + 2 * page - 1}) {
-			auto h = rtt::new_heap();
-			EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data(), sz, &cfg))
-			    << "page " << page << " size " << sz;
-		}
-		// Exactly the documented size for two pages works, with 2 pages.
-		auto h = rtt::new_heap();
-		ASSERT_EQ(0, rtheap_init(h.get(), m.data(), RTHEAP_BUFFER_SIZE(2 * page, page), &cfg));
-		auto st = stats(h.get());
-		EXPECT_EQ(2 * page, st.usable);
-		EXPECT_TRUE(heap_ok(h.get()));
-		EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
-	}
-}
-
-TEST(Init, PageSizeValidation)
+// (Rejected page sizes, buffers, lock modes and flags: ErrInit in
+// test_errors.cc.)
+TEST(Init, PageSizesAndTheDefault)
 {
 	rtt::AlignedMapping m(1 << 20, 32768);
-	for (size_t bad : {3u, 24u, 100u, 257u, 384u, 1000u, 65536u, 131072u}) {
-		auto h = rtt::new_heap();
-		auto cfg = rtt::config(bad);
-		EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data(), 1 << 20, &cfg)) << "page " << bad;
-	}
 	// Powers of two from 8 to the maximum; below 256 rounds up to 256.
 	for (size_t p = 8; p <= RTHEAP_MAX_PAGE; p <<= 1) {
 		auto h = rtt::new_heap();
@@ -174,15 +120,11 @@ TEST(Init, PageSizeValidation)
 	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
 }
 
-TEST(Init, RejectsUnknownLockModeAndFlags)
+TEST(Init, EveryLockMode)
 {
 	rtt::Mapping m(kHeap);
 	auto h = rtt::new_heap();
-	auto cfg = rtt::config(256);
-	cfg.lock = static_cast<rtheap_lock_mode_t>(7);
-	EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data(), kHeap, &cfg));
-	cfg = rtt::config(256, RTHEAP_LOCK_NONE, 1u << 20);
-	EXPECT_EQ(-EINVAL, rtheap_init(h.get(), m.data(), kHeap, &cfg));
+	rtheap_config cfg;
 	for (auto lock : {RTHEAP_LOCK_PI_MUTEX, RTHEAP_LOCK_NONE, RTHEAP_LOCK_SPIN}) {
 		cfg = rtt::config(256, lock);
 		ASSERT_EQ(0, rtheap_init(h.get(), m.data(), kHeap, &cfg)) << "lock " << lock;
@@ -233,63 +175,21 @@ TEST(Init, UsableMatchesOverheadAndStatsAreFresh)
 	}
 }
 
-// --------------------------------------------------- uninitialised heap
-
-TEST(Uninitialised, EveryCallRefuses)
-{
-	auto h = rtt::new_heap(); // zero-filled, never initialised
-	rtt::Mapping m(kHeap);
-	rtheap_stats st;
-	rtheap_fault f;
-	int dummy = 0;
-	EXPECT_EQ(nullptr, rtheap_alloc(h.get(), 16));
-	EXPECT_EQ(nullptr, rtheap_zalloc(h.get(), 16));
-	EXPECT_EQ(-EINVAL, rtheap_free(h.get(), &dummy));
-	EXPECT_EQ(-EINVAL, rtheap_extend(h.get(), m.data(), kHeap, 0));
-	EXPECT_EQ(-EINVAL, rtheap_destroy(h.get(), nullptr, nullptr));
-	EXPECT_EQ(-EINVAL, rtheap_get_stats(h.get(), &st));
-	EXPECT_EQ(-EINVAL, rtheap_check(h.get(), &f));
-	EXPECT_EQ(-EINVAL, rtheap_set_lowmem(h.get(), 1, nullptr, nullptr));
-	EXPECT_EQ(-EINVAL, rtheap_set_error_handler(h.get(), nullptr, nullptr));
-	EXPECT_EQ(0u, rtheap_page_size(h.get()));
-	EXPECT_EQ(0u, rtheap_round_size(h.get(), 16));
-	// NULL heap where documented.
-	EXPECT_EQ(-EINVAL, rtheap_extend(nullptr, m.data(), kHeap, 0));
-	EXPECT_EQ(-EINVAL, rtheap_destroy(nullptr, nullptr, nullptr));
-	EXPECT_EQ(-EINVAL, rtheap_get_stats(nullptr, &st));
-	EXPECT_EQ(-EINVAL, rtheap_check(nullptr, &f));
-	EXPECT_EQ(-EINVAL, rtheap_set_lowmem(nullptr, 1, nullptr, nullptr));
-	EXPECT_EQ(-EINVAL, rtheap_set_error_handler(nullptr, nullptr, nullptr));
-	EXPECT_EQ(0u, rtheap_page_size(nullptr));
-}
-
 // ------------------------------------------------------ fixture: a heap
-
-struct ErrRec {
-	rtheap_error_kind_t kind;
-	const void *addr;
-	rtheap_t *heap;
-};
 
 class HeapTest : public ::testing::Test {
 protected:
 	size_t page_ = 256;
 	rtt::Mapping mem_{kHeap};
 	std::unique_ptr<rtheap_t> h_ = rtt::new_heap();
-	std::vector<ErrRec> errs_;
 	bool live_ = false;
 
-	static void on_error(rtheap_t *heap, rtheap_error_kind_t kind, const void *addr, void *arg)
-	{
-		static_cast<HeapTest *>(arg)->errs_.push_back(ErrRec{kind, addr, heap});
-	}
 	void SetUp() override
 	{
 		ASSERT_TRUE(mem_.ok());
 		auto cfg = rtt::config(page_, RTHEAP_LOCK_PI_MUTEX);
 		ASSERT_EQ(0, rtheap_init(h_.get(), mem_.data(), kHeap, &cfg));
 		live_ = true;
-		ASSERT_EQ(0, rtheap_set_error_handler(h_.get(), on_error, this));
 	}
 	void TearDown() override
 	{
@@ -331,28 +231,7 @@ TEST_F(HeapTest, RoundingAlignmentAndUsableSize)
 		EXPECT_EQ(0, rtheap_free(h(), p));
 	}
 	EXPECT_EQ(0u, stats(h()).used);
-	EXPECT_EQ(0u, rtheap_round_size(h(), 0));
-	EXPECT_EQ(0u, rtheap_round_size(h(), SIZE_MAX));
-	EXPECT_EQ(0u, rtheap_round_size(h(), SIZE_MAX - 4095));
-}
-
-TEST_F(HeapTest, ImpossibleSizesReturnNull)
-{
-	auto st0 = stats(h());
-	for (size_t sz : {(size_t)0, SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX / 2,
-	                  st0.usable + 1, (size_t)kHeap * 2}) {
-		EXPECT_EQ(nullptr, rtheap_alloc(h(), sz)) << "size " << sz;
-		EXPECT_EQ(nullptr, rtheap_zalloc(h(), sz)) << "size " << sz;
-	}
-	auto st1 = stats(h());
-	EXPECT_EQ(0u, st1.used);
-	EXPECT_EQ(0u, st1.live_blocks);
-	EXPECT_EQ(0u, st1.alloc_calls);
-	// Every non-zero request counts as a failure (5 sizes, alloc and
-	// zalloc); size 0 does not.
-	EXPECT_EQ(st1.failed_allocs, 10u);
-	EXPECT_EQ(st0.usable, st1.free);
-	EXPECT_TRUE(heap_ok(h()));
+	// (sizes 0 and near SIZE_MAX: ErrHeap.AllocSizeZero, AllocSizeNearSizeMax)
 }
 
 TEST_F(HeapTest, ExhaustionFailsThenRecovers)
@@ -487,179 +366,6 @@ TEST(DebugFill, FreshBlocksCarryThePattern)
 	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
 }
 
-// ------------------------------------------------------------ bad frees
-
-class BadFree : public HeapTest {
-protected:
-	struct Live {
-		void *p;
-		size_t n;
-		uint64_t tag;
-	};
-	std::vector<Live> live_blocks_;
-
-	void *keep(size_t sz)
-	{
-		void *p = rtheap_alloc(h(), sz);
-		EXPECT_NE(nullptr, p);
-		if (!p)
-			return nullptr;
-		size_t n = rtheap_usable_size(h(), p);
-		uint64_t tag = live_blocks_.size() + 1000;
-		rtt::fill(p, n, tag);
-		live_blocks_.push_back(Live{p, n, tag});
-		return p;
-	}
-	// Free `ptr`, expect `rc`, an unchanged heap and (if kinds is not
-	// empty) exactly one report of one of `kinds` for `ptr`.
-	void expect_rejected(void *ptr, int rc, std::vector<rtheap_error_kind_t> kinds,
-	                     const char *what)
-	{
-		SCOPED_TRACE(what);
-		auto before = stats(h());
-		errs_.clear();
-		EXPECT_EQ(rc, rtheap_free(h(), ptr));
-		auto after = stats(h());
-		expect_same_stats(before, after, what);
-		EXPECT_TRUE(heap_ok(h()));
-		if (!kinds.empty()) {
-			ASSERT_EQ(1u, errs_.size());
-			EXPECT_NE(kinds.end(), std::find(kinds.begin(), kinds.end(), errs_[0].kind))
-			    << "kind " << errs_[0].kind;
-			EXPECT_EQ(ptr, errs_[0].addr);
-			EXPECT_EQ(h(), errs_[0].heap);
-			EXPECT_EQ(before.errors + 1, after.errors);
-		} else {
-			EXPECT_EQ(after.errors, before.errors); // not a misuse: not counted
-		}
-		for (auto &b : live_blocks_) {
-			EXPECT_EQ(0, rtheap_check_block(h(), b.p));
-			EXPECT_EQ(SIZE_MAX, rtt::verify(b.p, b.n, b.tag)) << "block " << b.p;
-		}
-	}
-};
-
-TEST_F(BadFree, NullIsNoop)
-{
-	// As free(NULL): 0, nothing changed, nothing reported.
-	keep(64);
-	expect_rejected(nullptr, 0, {}, "free(NULL)");
-	EXPECT_TRUE(errs_.empty());
-	EXPECT_EQ(0u, stats(h()).errors);
-}
-
-TEST_F(BadFree, ForeignAddressesAreEfault)
-{
-	keep(64);
-	keep(1000);
-	int on_stack = 0;
-	static long in_data = 0;
-	rtt::Mapping other(4096);
-	expect_rejected(&on_stack, -EFAULT, {RTHEAP_ERR_FOREIGN}, "stack address");
-	expect_rejected(&in_data, -EFAULT, {RTHEAP_ERR_FOREIGN}, "static address");
-	expect_rejected(other.data(), -EFAULT, {RTHEAP_ERR_FOREIGN}, "other mapping");
-	expect_rejected(mem_.data() + kHeap, -EFAULT, {RTHEAP_ERR_FOREIGN}, "one past the buffer");
-	expect_rejected(mem_.data() + kHeap + 4096, -EFAULT, {RTHEAP_ERR_FOREIGN}, "after the buffer");
-	EXPECT_EQ(-EFAULT, rtheap_check_block(h(), &on_stack));
-	EXPECT_EQ(-EFAULT, rtheap_check_block(h(), other.data()));
-	EXPECT_EQ(0u, rtheap_usable_size(h(), &on_stack));
-	EXPECT_EQ(0u, rtheap_usable_size(h(), nullptr));
-}
-
-TEST_F(BadFree, InteriorPointersAreEinval)
-{
-	auto *small = static_cast<unsigned char *>(keep(64));
-	auto *run = static_cast<unsigned char *>(keep(4 * page_));
-	keep(16);
-	for (size_t off : {1u, 8u, 16u, 32u, 63u}) {
-		expect_rejected(small + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK}, "interior of a bucket block");
-		EXPECT_EQ(-EINVAL, rtheap_check_block(h(), small + off));
-		EXPECT_EQ(0u, rtheap_usable_size(h(), small + off));
-	}
-	for (size_t off : {(size_t)1, (size_t)16, page_ / 2, page_, 2 * page_, 3 * page_ + 128}) {
-		expect_rejected(run + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK}, "interior of a page run");
-		EXPECT_EQ(-EINVAL, rtheap_check_block(h(), run + off));
-		EXPECT_EQ(0u, rtheap_usable_size(h(), run + off));
-	}
-}
-
-TEST_F(BadFree, FreePagesAndFreeSlotsAreEinval)
-{
-	keep(16);
-	// A 4-page block freed between two live blocks: a free run.
-	auto *run = static_cast<unsigned char *>(rtheap_alloc(h(), 4 * page_));
-	ASSERT_NE(nullptr, run);
-	keep(4 * page_);
-	ASSERT_EQ(0, rtheap_free(h(), run));
-	expect_rejected(run + page_, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE},
-	                "page inside a free run");
-	expect_rejected(run + 3 * page_, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE},
-	                "last page of a free run");
-	EXPECT_EQ(-EINVAL, rtheap_check_block(h(), run + page_));
-	// A never-used slot of a bucket page that has a live block.
-	auto *b = static_cast<unsigned char *>(keep(32));
-	unsigned char *page_start = reinterpret_cast<unsigned char *>(
-	    reinterpret_cast<uintptr_t>(b) & ~(uintptr_t)(page_ - 1));
-	unsigned char *slot = (b == page_start) ? b + 32 : page_start;
-	expect_rejected(slot, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE},
-	                "free slot of a bucket page");
-	EXPECT_EQ(-EINVAL, rtheap_check_block(h(), slot));
-	EXPECT_EQ(0u, rtheap_usable_size(h(), slot));
-	// A page near the end of the buffer, not part of any live block.
-	unsigned char *last = mem_.data() + kHeap - 2 * page_;
-	for (auto &lb : live_blocks_) {
-		auto *b0 = static_cast<unsigned char *>(lb.p);
-		ASSERT_FALSE(last >= b0 && last < b0 + lb.n) << "test assumption";
-	}
-	expect_rejected(last, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE},
-	                "never used page");
-}
-
-TEST_F(BadFree, DoubleFreesAreEinval)
-{
-	keep(16);
-	// Bucket block in a page that keeps another live block: exact report.
-	void *a = rtheap_alloc(h(), 48);
-	ASSERT_NE(nullptr, a);
-	void *b = keep(48);
-	(void)b;
-	ASSERT_EQ(0, rtheap_free(h(), a));
-	EXPECT_EQ(-EINVAL, rtheap_check_block(h(), a));
-	EXPECT_EQ(0u, rtheap_usable_size(h(), a));
-	expect_rejected(a, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE}, "bucket double free");
-	// Single-page and multi-page blocks.
-	for (size_t sz : {page_, 3 * page_, 20 * page_}) {
-		void *r = rtheap_alloc(h(), sz);
-		ASSERT_NE(nullptr, r);
-		keep(16);
-		ASSERT_EQ(0, rtheap_free(h(), r));
-		expect_rejected(r, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK},
-		                "page run double free");
-	}
-	// A block whose bucket page became empty again.
-	void *lone = rtheap_alloc(h(), 2048 / 16); // 128 B class, alone in its page
-	ASSERT_NE(nullptr, lone);
-	ASSERT_EQ(0, rtheap_free(h(), lone));
-	expect_rejected(lone, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK},
-	                "double free after the page emptied");
-}
-
-TEST_F(BadFree, DefaultHandlerAndClearing)
-{
-	keep(64);
-	// Back to the default handler (records, prints nothing): still -EINVAL,
-	// still counted, our callback no longer called.
-	ASSERT_EQ(0, rtheap_set_error_handler(h(), nullptr, nullptr));
-	auto *p = static_cast<unsigned char *>(live_blocks_[0].p);
-	auto before = stats(h());
-	errs_.clear();
-	EXPECT_EQ(-EINVAL, rtheap_free(h(), p + 8));
-	EXPECT_EQ(-EINVAL, rtheap_free(h(), p + 8));
-	EXPECT_TRUE(errs_.empty());
-	EXPECT_EQ(before.errors + 2, stats(h()).errors);
-	EXPECT_TRUE(heap_ok(h()));
-}
-
 // -------------------------------------------------------- test_and_free
 
 static int g_ck_calls;
@@ -705,16 +411,12 @@ TEST_F(HeapTest, TestAndFree)
 		EXPECT_EQ(p, g_ck_arg);
 		EXPECT_EQ(-EINVAL, rtheap_check_block(h(), p));
 		EXPECT_EQ(before.used - n, stats(h()).used);
-		// Now a double free through test_and_free.
-		EXPECT_EQ(-EINVAL, rtheap_test_and_free(h(), p, ck_accept));
 	}
 	// NULL checker behaves as free.
 	void *q = rtheap_alloc(h(), 64);
 	ASSERT_NE(nullptr, q);
 	EXPECT_EQ(0, rtheap_test_and_free(h(), q, nullptr));
 	EXPECT_EQ(-EINVAL, rtheap_check_block(h(), q));
-	int on_stack = 0;
-	EXPECT_EQ(-EFAULT, rtheap_test_and_free(h(), &on_stack, ck_accept));
 	EXPECT_EQ(0u, stats(h()).used);
 	EXPECT_TRUE(heap_ok(h()));
 }
@@ -917,18 +619,8 @@ TEST_F(HeapTest, ExtendAddsAnExtent)
 		unsigned char *p;
 		unsigned char *data() const { return p; }
 	} m2{extra(1 << 20)};
+	// (rejected extends: ErrHeap.Extend* in test_errors.cc)
 	auto st0 = stats(h());
-	EXPECT_EQ(-EINVAL, rtheap_extend(h(), nullptr, 1 << 20, 0));
-	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data() + 4, 1 << 20, 0));
-	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data(), RTHEAP_EXTENT_HDR + page_, 0));
-	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data(), 1 << 20, 1u << 9));
-	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data(), 1 << 20, RTHEAP_F_DEBUG_FILL));
-	// Overlaps with the first extent.
-	EXPECT_EQ(-EINVAL, rtheap_extend(h(), mem_.data(), kHeap, 0));
-	EXPECT_EQ(-EINVAL, rtheap_extend(h(), mem_.data() + kHeap / 2, kHeap / 2, 0));
-	expect_same_stats(st0, stats(h()), "rejected extends");
-	EXPECT_TRUE(heap_ok(h()));
-
 	ASSERT_EQ(0, rtheap_extend(h(), m2.data(), 1 << 20, RTHEAP_F_ZEROED));
 	auto st = stats(h());
 	EXPECT_EQ(2u, st.extents);
@@ -944,65 +636,10 @@ TEST_F(HeapTest, ExtendAddsAnExtent)
 	EXPECT_LE(p + big, m2.data() + (1 << 20));
 	std::memset(p, 1, big);
 	EXPECT_EQ(0, rtheap_free(h(), p));
-	EXPECT_EQ(-EINVAL, rtheap_extend(h(), m2.data() + 4096, 8192, 0)) << "inside extent 2";
 	EXPECT_TRUE(heap_ok(h()));
 }
 
-// ------------------------------------------------------------- destroy
-
-struct FlushRec {
-	rtheap_t *heap;
-	void *buf;
-	size_t size;
-	void *cookie;
-};
-static void on_flush(rtheap_t *heap, void *buf, size_t size, void *cookie)
-{
-	static_cast<std::vector<FlushRec> *>(cookie)->push_back(FlushRec{heap, buf, size, cookie});
-}
-
-TEST(Destroy, FlushesEveryExtentOnceAndAllowsReinit)
-{
-	rtt::Mapping a(kHeap), b(100000 + 8), c(3 * kHeap);
-	auto h = rtt::new_heap();
-	ASSERT_EQ(0, rtheap_init(h.get(), a.data(), kHeap, nullptr));
-	ASSERT_EQ(0, rtheap_extend(h.get(), c.data(), 3 * kHeap, 0));
-	ASSERT_EQ(0, rtheap_extend(h.get(), b.data() + 8, 100000, 0));
-	ASSERT_NE(nullptr, rtheap_alloc(h.get(), 100)); // abandoned by destroy
-	std::vector<FlushRec> log;
-	ASSERT_EQ(0, rtheap_destroy(h.get(), on_flush, &log));
-	ASSERT_EQ(3u, log.size());
-	std::set<std::pair<void *, size_t>> got, want{{a.data(), kHeap},
-	                                               {b.data() + 8, (size_t)100000},
-	                                               {c.data(), 3 * kHeap}};
-	for (auto &r : log) {
-		EXPECT_EQ(h.get(), r.heap);
-		EXPECT_EQ(&log, r.cookie);
-		got.insert({r.buf, r.size});
-	}
-	EXPECT_EQ(want, got);
-	// Invalidated.
-	EXPECT_EQ(-EINVAL, rtheap_destroy(h.get(), on_flush, &log));
-	EXPECT_EQ(3u, log.size());
-	EXPECT_EQ(nullptr, rtheap_alloc(h.get(), 16));
-	// Re-init over the same memory.
-	ASSERT_EQ(0, rtheap_init(h.get(), a.data(), kHeap, nullptr));
-	auto st = stats(h.get());
-	EXPECT_EQ(1u, st.extents);
-	EXPECT_EQ(0u, st.used);
-	EXPECT_EQ(0u, st.alloc_calls);
-	void *p = rtheap_alloc(h.get(), 100);
-	ASSERT_NE(nullptr, p);
-	EXPECT_GE(static_cast<unsigned char *>(p), a.data());
-	EXPECT_LT(static_cast<unsigned char *>(p), a.data() + kHeap);
-	EXPECT_TRUE(heap_ok(h.get()));
-	log.clear();
-	ASSERT_EQ(0, rtheap_destroy(h.get(), on_flush, &log));
-	ASSERT_EQ(1u, log.size());
-	EXPECT_EQ(a.data(), log[0].buf);
-}
-
-// ------------------------------------------------------------- low memory
+// (destroy and its flush routine: ErrDestroy in test_errors.cc)
 
 struct LowRec {
 	size_t free_bytes;

@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -88,6 +90,32 @@ public:
 private:
 	Mapping map_;
 	unsigned char *p_ = nullptr;
+};
+
+// A malloc'ed buffer (not zero-filled, unlike Mapping) of `n` bytes at
+// `p`, aligned to `align` (default: the largest page size, so that the
+// heap's layout in it is exact for every page size).
+struct AlignedBuf {
+	unsigned char *p = nullptr;
+	size_t n = 0;
+	explicit AlignedBuf(size_t size, size_t align = RTHEAP_MAX_PAGE) : n(size)
+	{
+		p = static_cast<unsigned char *>(
+		    std::aligned_alloc(align, (size + align - 1) / align * align));
+	}
+	~AlignedBuf() { std::free(p); }
+	AlignedBuf(const AlignedBuf &) = delete;
+	AlignedBuf &operator=(const AlignedBuf &) = delete;
+};
+
+// Low-memory callback that records each failed request:
+// rtheap_set_lowmem(h, thr, rtt::LowmemLog::record, &log).
+struct LowmemLog {
+	std::vector<size_t> requests;
+	static void record(rtheap_t *, size_t, size_t request, void *arg)
+	{
+		static_cast<LowmemLog *>(arg)->requests.push_back(request);
+	}
 };
 
 inline std::unique_ptr<rtheap_t> new_heap()
@@ -166,16 +194,22 @@ inline uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-// Fill / verify a block with a pattern derived from `tag` (whole words).
+// Fill / verify `n` bytes at `p` (8-byte aligned) with a pattern derived
+// from `tag`: whole words, then the last n % 8 bytes.
 inline void fill(void *p, size_t n, uint64_t tag)
 {
 	uint64_t *w = static_cast<uint64_t *>(p);
 	uint64_t k = mix64(tag) | 1;
 	for (size_t i = 0; i < n / 8; i++)
 		w[i] = k * (i + 1) ^ tag;
+	if (n % 8) {
+		uint64_t last = k * (n / 8 + 1) ^ tag;
+		std::memcpy(w + n / 8, &last, n % 8);
+	}
 }
 
-// Offset of the first wrong byte, or SIZE_MAX if the pattern is intact.
+// Offset of the first wrong word (or of the tail), SIZE_MAX if the
+// pattern is intact.
 inline size_t verify(const void *p, size_t n, uint64_t tag)
 {
 	const uint64_t *w = static_cast<const uint64_t *>(p);
@@ -183,12 +217,19 @@ inline size_t verify(const void *p, size_t n, uint64_t tag)
 	for (size_t i = 0; i < n / 8; i++)
 		if (w[i] != (k * (i + 1) ^ tag))
 			return i * 8;
+	if (n % 8) {
+		uint64_t last = k * (n / 8 + 1) ^ tag;
+		if (std::memcmp(w + n / 8, &last, n % 8) != 0)
+			return n / 8 * 8;
+	}
 	return SIZE_MAX;
 }
 
-// Every field but `errors` (a detected misuse counts there by design).
+// Every field but `errors` (a detected misuse counts there by design) and,
+// if `failed_allocs_too` is false, `failed_allocs` (a refused allocation
+// counts there).
 inline void expect_same_stats(const rtheap_stats &a, const rtheap_stats &b,
-                              const char *where)
+                              const char *where, bool failed_allocs_too = true)
 {
 #define RTT_F(x) EXPECT_EQ(a.x, b.x) << where << ": field " #x
 	RTT_F(page_size);
@@ -205,7 +246,9 @@ inline void expect_same_stats(const rtheap_stats &a, const rtheap_stats &b,
 	RTT_F(live_blocks);
 	RTT_F(alloc_calls);
 	RTT_F(free_calls);
-	RTT_F(failed_allocs);
+	if (failed_allocs_too) {
+		RTT_F(failed_allocs);
+	}
 #undef RTT_F
 	for (int c = 0; c < RTHEAP_NR_CLASSES; c++) {
 		EXPECT_EQ(a.class_live[c], b.class_live[c]) << where << ": class_live[" << c << "]";

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 // Concurrency: many threads (more than the CPUs) on one heap in PI-mutex
 // mode, with blocks freed by threads other than their allocator, extents
-// added while others allocate, and a priority-inheritance check.
+// added while others allocate, both lock modes (PI mutex and spinlock) with
+// rtheap_zalloc and zeroed extents, and a priority-inheritance check.
 //
 // Built in every build and again in the ThreadSanitizer build (ctest label
 // "concurrency").  Nothing here depends on timing: each thread does a fixed
@@ -28,6 +29,10 @@
 
 #include "rtheap/rtheap.h"
 
+#include "test_common.h"
+
+using rtt::AlignedBuf;
+
 namespace {
 
 #if defined(__SANITIZE_THREAD__)
@@ -41,18 +46,6 @@ constexpr bool kTsan = false;
 #else
 constexpr bool kTsan = false;
 #endif
-
-struct AlignedBuf {
-	unsigned char *p;
-	size_t n;
-	explicit AlignedBuf(size_t size) : n(size)
-	{
-		p = static_cast<unsigned char *>(std::aligned_alloc(4096, (size + 4095) / 4096 * 4096));
-	}
-	~AlignedBuf() { std::free(p); }
-	AlignedBuf(const AlignedBuf &) = delete;
-	AlignedBuf &operator=(const AlignedBuf &) = delete;
-};
 
 // xorshift64*: per-thread, deterministic.
 struct Rng {
@@ -158,8 +151,19 @@ struct Shared {
 	std::atomic<int> bad_free{0};
 	std::atomic<long> failed{0};
 	std::atomic<long> cross_frees{0};
+	std::atomic<long> ops{0};  // operations started, all workers together
+	bool zalloc = false;       // one allocation in five through rtheap_zalloc
 	explicit Shared(size_t nslots) : slots(nslots) {}
 };
+
+// rtheap_zalloc's promise, on the bytes stamp() and verify() look at.
+bool zeroed(const unsigned char *p, size_t size)
+{
+	for (size_t i = 0; i < size; i = next_sampled(i, size))
+		if (p[i] != 0)
+			return false;
+	return true;
+}
 
 void worker(Shared *sh, uint32_t id, long ops)
 {
@@ -167,14 +171,19 @@ void worker(Shared *sh, uint32_t id, long ops)
 	std::vector<std::pair<unsigned char *, size_t>> mine;
 	uint32_t serial = 0;
 	for (long i = 0; i < ops; i++) {
+		sh->ops.fetch_add(1, std::memory_order_relaxed);
 		const size_t what = r.below(10);
 		if (what < 4 || mine.empty()) {
 			size_t sz = pick_size(r, sh->page);
-			auto *p = static_cast<unsigned char *>(rtheap_alloc(sh->heap, sz));
+			const bool z = sh->zalloc && r.below(5) == 0;
+			auto *p = static_cast<unsigned char *>(z ? rtheap_zalloc(sh->heap, sz)
+			                                         : rtheap_alloc(sh->heap, sz));
 			if (!p) {
 				sh->failed.fetch_add(1, std::memory_order_relaxed);
 				continue;
 			}
+			if (z && !zeroed(p, sz))
+				sh->bad_content.fetch_add(1, std::memory_order_relaxed);
 			stamp(p, sz, id, serial++);
 			mine.emplace_back(p, sz);
 		} else if (what < 7) {
@@ -257,8 +266,7 @@ TEST_P(Concurrency, CrossThreadStressPiMutex)
 	EXPECT_EQ(st.alloc_calls, st.free_calls);
 	EXPECT_EQ(st.free, st.usable);
 	EXPECT_EQ(st.pages_bucket + st.pages_run, 0u);
-	struct rtheap_fault f{};
-	EXPECT_EQ(rtheap_check(&heap, &f), 0) << (f.what ? f.what : "");
+	EXPECT_TRUE(rtt::heap_ok(&heap));
 	// All memory is back in one piece per extent.
 	EXPECT_EQ(st.free_runs, 1u);
 	void *all = rtheap_alloc(&heap, st.largest_free);
@@ -313,6 +321,79 @@ TEST(ConcurrencyExtend, ExtendWhileAllocating)
 	for (AlignedBuf *e : extra)
 		delete e;
 }
+
+// Each lock mode with a few workers (a spinning waiter needs the holder to
+// run): rtheap_zalloc among the allocations, one extent added with
+// RTHEAP_F_ZEROED and one without (its map cleared outside the lock) while
+// the workers run, and statistics that match what the workers saw.
+class ConcurrencyLocks : public ::testing::TestWithParam<rtheap_lock_mode_t> {};
+
+TEST_P(ConcurrencyLocks, ZallocAndExtendWhileRunning)
+{
+	const rtheap_lock_mode_t lock = GetParam();
+	constexpr unsigned kWorkers = 4;
+	const long ops = (lock == RTHEAP_LOCK_SPIN ? 100000L : 40000L) / (kTsan ? 5 : 1);
+	AlignedBuf first(128 << 10), second(2 << 20), third(512 << 10);
+	// mmap'ed memory is zero-filled: RTHEAP_F_ZEROED may be claimed for it.
+	std::memset(first.p, 0, first.n);
+	std::memset(second.p, 0, second.n);
+	rtheap_t heap{};
+	struct rtheap_config cfg{};
+	cfg.page_size = 256;
+	cfg.lock = lock;
+	cfg.flags = RTHEAP_F_ZEROED;
+	cfg.name = "locks";
+	ASSERT_EQ(rtheap_init(&heap, first.p, first.n, &cfg), 0);
+	Shared sh(64);
+	sh.heap = &heap;
+	sh.page = rtheap_page_size(&heap);
+	sh.zalloc = true;
+	const long total = static_cast<long>(kWorkers) * ops;
+	std::atomic<int> ext_rc{1};
+	std::thread extender([&] {
+		while (sh.ops.load() < total / 4)
+			std::this_thread::yield();
+		int rc1 = rtheap_extend(&heap, second.p, second.n, RTHEAP_F_ZEROED);
+		while (sh.ops.load() < total / 2)
+			std::this_thread::yield();
+		int rc2 = rtheap_extend(&heap, third.p, third.n, 0);
+		ext_rc = rc1 | rc2;
+	});
+	std::vector<std::thread> ts;
+	for (unsigned i = 0; i < kWorkers; i++)
+		ts.emplace_back(worker, &sh, i, ops);
+	for (auto &t : ts)
+		t.join();
+	extender.join();
+	drain_slots(sh);
+	EXPECT_EQ(ext_rc.load(), 0);
+	EXPECT_EQ(sh.bad_content.load(), 0) << "damaged or not zeroed blocks";
+	EXPECT_EQ(sh.bad_free.load(), 0);
+	EXPECT_GT(sh.cross_frees.load(), 100) << "too few cross-thread frees to mean anything";
+	rtheap_stats st{};
+	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
+	EXPECT_EQ(st.extents, 3u);
+	EXPECT_EQ(st.used, 0u);
+	EXPECT_EQ(st.live_blocks, 0u);
+	EXPECT_EQ(st.free, st.usable);
+	EXPECT_EQ(st.alloc_calls, st.free_calls);
+	EXPECT_EQ(st.failed_allocs, static_cast<size_t>(sh.failed.load()));
+	EXPECT_EQ(st.free_runs, 3u); // one per extent
+	EXPECT_EQ(st.errors, 0u);
+	EXPECT_TRUE(rtt::heap_ok(&heap));
+	std::printf("[ info ] lock %d: %u threads x %ld ops: %zu allocs, %ld cross-thread frees, "
+	            "%ld failed allocs\n",
+	            static_cast<int>(lock), kWorkers, ops, st.alloc_calls, sh.cross_frees.load(),
+	            sh.failed.load());
+	ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ConcurrencyLocks,
+                         ::testing::Values(RTHEAP_LOCK_PI_MUTEX, RTHEAP_LOCK_SPIN),
+                         [](const ::testing::TestParamInfo<rtheap_lock_mode_t> &i) {
+	                         return std::string(i.param == RTHEAP_LOCK_SPIN ? "Spinlock"
+	                                                                        : "PiMutex");
+                         });
 
 // rtheap_check runs while extents are being added and blocks allocated and
 // freed: every check must pass, and ThreadSanitizer must see no race between

@@ -28,33 +28,22 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+using rtt::AlignedBuf;
+
 namespace {
 
 // Memory that is not part of any heap, for "foreign address" rows.
 alignas(64) unsigned char g_foreign[1024];
 
-struct AlignedBuf {
-	unsigned char *p = nullptr;
-	size_t n = 0;
-	explicit AlignedBuf(size_t size, size_t align = 32768)
-	{
-		n = size;
-		p = static_cast<unsigned char *>(
-			std::aligned_alloc(align, (size + align - 1) / align * align));
-	}
-	~AlignedBuf() { std::free(p); }
-	AlignedBuf(const AlignedBuf &) = delete;
-	AlignedBuf &operator=(const AlignedBuf &) = delete;
-};
-
 struct Recorded {
 	rtheap_error_kind_t kind;
 	const void *addr;
+	rtheap_t *heap;
 };
 
-void record_error(rtheap_t *, rtheap_error_kind_t kind, const void *addr, void *arg)
+void record_error(rtheap_t *h, rtheap_error_kind_t kind, const void *addr, void *arg)
 {
-	static_cast<std::vector<Recorded> *>(arg)->push_back({kind, addr});
+	static_cast<std::vector<Recorded> *>(arg)->push_back({kind, addr, h});
 }
 
 struct Live {
@@ -63,41 +52,15 @@ struct Live {
 	unsigned char seed;
 };
 
+// The fixture's pattern in a live block (tests/test_common.h).
 void fill(const Live &b)
 {
-	for (size_t i = 0; i < b.n; i++)
-		b.p[i] = static_cast<unsigned char>(b.seed + i * 7u);
+	rtt::fill(b.p, b.n, b.seed);
 }
 
 bool intact(const Live &b)
 {
-	for (size_t i = 0; i < b.n; i++)
-		if (b.p[i] != static_cast<unsigned char>(b.seed + i * 7u))
-			return false;
-	return true;
-}
-
-// Statistics that a rejected call must not change.
-void expect_same_stats(const rtheap_stats &a, const rtheap_stats &b)
-{
-	EXPECT_EQ(a.page_size, b.page_size);
-	EXPECT_EQ(a.extents, b.extents);
-	EXPECT_EQ(a.size, b.size);
-	EXPECT_EQ(a.usable, b.usable);
-	EXPECT_EQ(a.used, b.used);
-	EXPECT_EQ(a.free, b.free);
-	EXPECT_EQ(a.peak_used, b.peak_used);
-	EXPECT_EQ(a.largest_free, b.largest_free);
-	EXPECT_EQ(a.free_runs, b.free_runs);
-	EXPECT_EQ(a.pages_bucket, b.pages_bucket);
-	EXPECT_EQ(a.pages_run, b.pages_run);
-	EXPECT_EQ(a.live_blocks, b.live_blocks);
-	EXPECT_EQ(a.alloc_calls, b.alloc_calls);
-	EXPECT_EQ(a.free_calls, b.free_calls);
-	for (int c = 0; c < RTHEAP_NR_CLASSES; c++) {
-		EXPECT_EQ(a.class_live[c], b.class_live[c]) << "class " << c;
-		EXPECT_EQ(a.class_pages[c], b.class_pages[c]) << "class " << c;
-	}
+	return rtt::verify(b.p, b.n, b.seed) == SIZE_MAX;
 }
 
 // A heap with a mix of live blocks (bucket blocks of several classes, a
@@ -162,15 +125,14 @@ protected:
 	// counted in between.
 	void expect_unchanged(size_t misuses)
 	{
-		struct rtheap_fault f{};
-		EXPECT_EQ(rtheap_check(&heap, &f), 0) << (f.what ? f.what : "");
+		EXPECT_TRUE(rtt::heap_ok(&heap));
 		for (const Live &b : live) {
 			EXPECT_TRUE(intact(b)) << static_cast<void *>(b.p);
 			EXPECT_EQ(rtheap_check_block(&heap, b.p), 0);
 		}
 		rtheap_stats now{};
 		ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
-		expect_same_stats(before, now);
+		rtt::expect_same_stats(before, now, "rejected call", false);
 		EXPECT_EQ(now.errors, before.errors + misuses);
 		EXPECT_EQ(errs.size(), misuses);
 	}
@@ -195,6 +157,7 @@ TEST(ErrInit, NullBuffer)
 	rtheap_t h{};
 	EXPECT_EQ(rtheap_init(&h, nullptr, 64 * 1024, nullptr), -EINVAL);
 	EXPECT_EQ(rtheap_page_size(&h), 0u); // still not initialised
+	EXPECT_EQ(rtheap_alloc(&h, 16), nullptr);
 }
 
 TEST(ErrInit, MisalignedBuffer)
@@ -206,16 +169,18 @@ TEST(ErrInit, MisalignedBuffer)
 		EXPECT_EQ(rtheap_page_size(&h), 0u);
 	}
 	// 8-byte alignment is enough.
-	ASSERT_EQ(rtheap_init(&h, b.p + 8, b.n - 8, nullptr), 0);
-	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
-	EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	for (size_t off : {8, 16, 24, 40}) {
+		ASSERT_EQ(rtheap_init(&h, b.p + off, b.n - off, nullptr), 0) << off;
+		EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+		EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	}
 }
 
 TEST(ErrInit, TooSmall)
 {
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (size_t page : {256u, 1024u, 4096u}) {
+	for (size_t page : {256u, 512u, 1024u, 4096u}) {
 		struct rtheap_config cfg{};
 		cfg.page_size = page;
 		for (size_t sz : {size_t{0}, size_t{8}, size_t{RTHEAP_EXTENT_HDR},
@@ -224,11 +189,12 @@ TEST(ErrInit, TooSmall)
 			EXPECT_EQ(rtheap_init(&h, b.p, sz, &cfg), -EINVAL)
 				<< "page " << page << " size " << sz;
 		}
-		// The documented sizing macro is always enough for two pages.
+		// The documented sizing macro is always enough for two pages, and
+		// gives exactly two in a page-aligned buffer.
 		ASSERT_EQ(rtheap_init(&h, b.p, RTHEAP_BUFFER_SIZE(2 * page, page), &cfg), 0);
 		rtheap_stats st{};
 		ASSERT_EQ(rtheap_get_stats(&h, &st), 0);
-		EXPECT_GE(st.usable, 2 * page);
+		EXPECT_EQ(st.usable, 2 * page);
 		EXPECT_EQ(rtheap_check(&h, nullptr), 0);
 		ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
 	}
@@ -260,7 +226,7 @@ TEST(ErrInit, PageSizeNotPowerOfTwo)
 {
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (size_t page : {3u, 12u, 100u, 257u, 384u, 1000u, 4097u, 24576u}) {
+	for (size_t page : {3u, 12u, 24u, 100u, 257u, 384u, 1000u, 4097u, 24576u}) {
 		struct rtheap_config cfg{};
 		cfg.page_size = page;
 		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << page;
@@ -271,7 +237,7 @@ TEST(ErrInit, PageSizeOutOfRange)
 {
 	AlignedBuf b(256 * 1024);
 	rtheap_t h{};
-	for (size_t page : {size_t{1}, size_t{2}, size_t{4}, size_t{65536}, size_t{1} << 20,
+	for (size_t page : {size_t{1}, size_t{2}, size_t{4}, size_t{65536}, size_t{131072}, size_t{1} << 20,
 	                    size_t{1} << 31, SIZE_MAX / 2 + 1, SIZE_MAX}) {
 		struct rtheap_config cfg{};
 		cfg.page_size = page;
@@ -296,7 +262,7 @@ TEST(ErrInit, UnknownLockMode)
 {
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (int mode : {3, 4, 100, -1}) {
+	for (int mode : {3, 4, 7, 100, -1}) {
 		struct rtheap_config cfg{};
 		cfg.lock = static_cast<rtheap_lock_mode_t>(mode);
 		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << mode;
@@ -307,7 +273,7 @@ TEST(ErrInit, UnknownFlags)
 {
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
-	for (unsigned fl : {1u << 3, 1u << 7, 1u << 31, ~0u}) {
+	for (unsigned fl : {1u << 3, 1u << 7, 1u << 20, 1u << 31, ~0u}) {
 		struct rtheap_config cfg{};
 		cfg.flags = fl;
 		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << fl;
@@ -345,6 +311,9 @@ void expect_all_reject(rtheap_t *h, void *some_ptr)
 	EXPECT_EQ(rtheap_set_error_handler(h, record_error, nullptr), -EINVAL);
 	EXPECT_EQ(rtheap_get_stats(h, &st), -EINVAL);
 	EXPECT_EQ(rtheap_check(h, nullptr), -EINVAL);
+	struct rtheap_fault f{};
+	EXPECT_EQ(rtheap_check(h, &f), -EINVAL);
+	EXPECT_EQ(rtheap_set_error_handler(h, nullptr, nullptr), -EINVAL);
 	EXPECT_EQ(rtheap_page_size(h), 0u);
 	EXPECT_EQ(rtheap_round_size(h, 16), 0u);
 }
@@ -428,11 +397,16 @@ TEST(ErrUninit, AfterDestroyEveryCall)
 
 struct FlushLog {
 	std::vector<std::pair<void *, size_t>> calls;
+	std::vector<rtheap_t *> heaps;  // the heap passed to each call
+	std::vector<void *> cookies;    // the cookie passed to each call
 };
 
-void log_flush(rtheap_t *, void *b, size_t size, void *cookie)
+void log_flush(rtheap_t *h, void *b, size_t size, void *cookie)
 {
-	static_cast<FlushLog *>(cookie)->calls.emplace_back(b, size);
+	auto *log = static_cast<FlushLog *>(cookie);
+	log->calls.emplace_back(b, size);
+	log->heaps.push_back(h);
+	log->cookies.push_back(cookie);
 }
 
 TEST(ErrDestroy, DoubleDestroy)
@@ -546,6 +520,10 @@ TEST(ErrDestroy, FlushOncePerExtentThenReinit)
 			n += got == w;
 		EXPECT_EQ(n, 1u) << w.first;
 	}
+	for (size_t i = 0; i < log.calls.size(); i++) {
+		EXPECT_EQ(log.heaps[i], &h);
+		EXPECT_EQ(log.cookies[i], &log);
+	}
 	// Same memory, initialised again: a fresh, consistent heap.
 	ASSERT_EQ(rtheap_init(&h, a.p, a.n, nullptr), 0);
 	ASSERT_EQ(rtheap_extend(&h, b.p, b.n, 0), 0);
@@ -553,9 +531,16 @@ TEST(ErrDestroy, FlushOncePerExtentThenReinit)
 	ASSERT_EQ(rtheap_get_stats(&h, &st), 0);
 	EXPECT_EQ(st.used, 0u);
 	EXPECT_EQ(st.live_blocks, 0u);
+	EXPECT_EQ(st.alloc_calls, 0u);
 	EXPECT_EQ(st.extents, 2u);
 	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
-	EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	auto *p = static_cast<unsigned char *>(rtheap_alloc(&h, 100));
+	ASSERT_NE(p, nullptr);
+	EXPECT_TRUE((p >= a.p && p < a.p + a.n) || (p >= b.p && p < b.p + b.n));
+	log = FlushLog{};
+	EXPECT_EQ(rtheap_destroy(&h, log_flush, &log), 0);
+	ASSERT_EQ(log.calls.size(), 2u); // only the extents of the new heap
+	EXPECT_TRUE(log.calls[0].first == a.p || log.calls[1].first == a.p);
 }
 
 // ------------------------------------------------------------------
@@ -579,7 +564,8 @@ TEST_F(ErrHeap, ExtendMisaligned)
 TEST_F(ErrHeap, ExtendTooSmall)
 {
 	AlignedBuf b(64 * 1024);
-	for (size_t sz : {size_t{0}, size_t{RTHEAP_EXTENT_HDR}, size_t{RTHEAP_EXTENT_HDR} + 2 * P() - 1})
+	for (size_t sz : {size_t{0}, size_t{RTHEAP_EXTENT_HDR}, size_t{RTHEAP_EXTENT_HDR} + P(),
+	                  size_t{RTHEAP_EXTENT_HDR} + 2 * P() - 1})
 		EXPECT_EQ(rtheap_extend(&heap, b.p, sz, 0), -EINVAL) << sz;
 	expect_unchanged(0);
 }
@@ -599,7 +585,8 @@ TEST_F(ErrHeap, ExtendSizeNearSizeMax)
 TEST_F(ErrHeap, ExtendUnknownFlags)
 {
 	AlignedBuf b(64 * 1024);
-	for (unsigned fl : {1u << 3, 1u << 30, ~0u})
+	// RTHEAP_F_DEBUG_FILL is an init flag, not an extend flag.
+	for (unsigned fl : {1u << 3, 1u << 9, 1u << 30, ~0u, unsigned{RTHEAP_F_DEBUG_FILL}})
 		EXPECT_EQ(rtheap_extend(&heap, b.p, b.n, fl), -EINVAL) << fl;
 	expect_unchanged(0);
 }
@@ -670,26 +657,18 @@ TEST_F(ErrHeap, AllocSizeNearSizeMax)
 {
 	const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1, SIZE_MAX - P(),
 	                        SIZE_MAX / 2 + 1, (SIZE_MAX / P()) * P(),
-	                        size_t{RTHEAP_MAX_EXTENT_PAGES} * P() + 1, kBuf, kBuf * 4};
+	                        size_t{RTHEAP_MAX_EXTENT_PAGES} * P() + 1, kBuf, kBuf * 4,
+	                        SIZE_MAX - 4095, SIZE_MAX / 2, before.usable + 1};
 	for (size_t s : sizes) {
 		EXPECT_EQ(rtheap_alloc(&heap, s), nullptr) << s;
 		EXPECT_EQ(rtheap_zalloc(&heap, s), nullptr) << s;
 	}
-	for (size_t s : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1})
+	for (size_t s : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1, SIZE_MAX - 4095})
 		EXPECT_EQ(rtheap_round_size(&heap, s), 0u) << s;
 	rtheap_stats now{};
 	ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
 	EXPECT_EQ(now.failed_allocs, before.failed_allocs + 2 * (sizeof sizes / sizeof sizes[0]));
 	expect_unchanged(0);
-}
-
-struct LowmemLog {
-	std::vector<size_t> requests;
-};
-
-void log_lowmem(rtheap_t *, size_t, size_t request, void *arg)
-{
-	static_cast<LowmemLog *>(arg)->requests.push_back(request);
 }
 
 // ------------------------------------------------------------------
@@ -700,8 +679,8 @@ void log_lowmem(rtheap_t *, size_t, size_t request, void *arg)
 // error, as size 0: NULL, nothing counted, no low-memory call.
 TEST_F(ErrHeap, AllocAlignedBadAlign)
 {
-	LowmemLog lm;
-	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	rtt::LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, rtt::LowmemLog::record, &lm), 0);
 	snapshot();
 	// Through a variable, as a caller computing the alignment would.
 	volatile size_t bad[] = {0, 3, 48, 24, 12288, 3 * P(), SIZE_MAX, SIZE_MAX / 2};
@@ -725,8 +704,8 @@ TEST_F(ErrHeap, AllocAlignedBadAlign)
 // NULL, counted as failed allocations, low-memory call with the size.
 TEST_F(ErrHeap, AllocAlignedHugeSizeOrAlign)
 {
-	LowmemLog lm;
-	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	rtt::LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, rtt::LowmemLog::record, &lm), 0);
 	snapshot();
 	struct Req {
 		size_t size, align;
@@ -761,8 +740,8 @@ TEST_F(ErrHeap, AllocAlignedHugeSizeOrAlign)
 
 TEST_F(ErrHeap, AllocExhaustionAndRecovery)
 {
-	LowmemLog lm;
-	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, log_lowmem, &lm), 0);
+	rtt::LowmemLog lm;
+	ASSERT_EQ(rtheap_set_lowmem(&heap, 0, rtt::LowmemLog::record, &lm), 0);
 	// Exhaust with big runs, then page blocks, then every bucket class.
 	std::vector<void *> got;
 	std::vector<size_t> levels;
@@ -882,6 +861,7 @@ protected:
 				ok |= errs[0].kind == k;
 			EXPECT_TRUE(ok) << "kind " << errs[0].kind;
 			EXPECT_EQ(errs[0].addr, p);
+			EXPECT_EQ(errs[0].heap, &heap);
 		}
 	}
 };
@@ -903,6 +883,9 @@ TEST_P(ErrFree, ForeignAddress)
 	expect_refused(&on_stack, -EFAULT, {RTHEAP_ERR_FOREIGN});
 	expect_refused(buf.p - 16, -EFAULT, {RTHEAP_ERR_FOREIGN});
 	expect_refused(buf.p + buf.n, -EFAULT, {RTHEAP_ERR_FOREIGN});
+	expect_refused(buf.p + buf.n + 4096, -EFAULT, {RTHEAP_ERR_FOREIGN});
+	rtt::Mapping other(4096);
+	expect_refused(other.data(), -EFAULT, {RTHEAP_ERR_FOREIGN});
 	expect_refused(reinterpret_cast<void *>(uintptr_t{16}), -EFAULT, {RTHEAP_ERR_FOREIGN});
 	expect_refused(reinterpret_cast<void *>(UINTPTR_MAX & ~uintptr_t{15}), -EFAULT,
 	               {RTHEAP_ERR_FOREIGN});
@@ -924,10 +907,16 @@ TEST_P(ErrFree, InteriorPointer)
 		for (size_t off : {size_t{1}, size_t{8}, size_t{16}, us / 2, us - 16, us - 1}) {
 			if (off == 0 || off >= us)
 				continue;
+			EXPECT_EQ(rtheap_check_block(&heap, b.p + off), -EINVAL);
+			EXPECT_EQ(rtheap_usable_size(&heap, b.p + off), 0u);
 			expect_refused(b.p + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
 		}
-		if (us > P())
-			expect_refused(b.p + P(), -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+		// every later page of a multi-page block, and into one
+		for (size_t off = P(); off < us; off += P()) {
+			EXPECT_EQ(rtheap_check_block(&heap, b.p + off), -EINVAL);
+			expect_refused(b.p + off, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+			expect_refused(b.p + off + 128, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+		}
 	}
 }
 
@@ -937,7 +926,31 @@ TEST_P(ErrFree, PointerIntoFreePage)
 	// address inside it.
 	expect_refused(freed_run, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
 	expect_refused(freed_run + P(), -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+	expect_refused(freed_run + 3 * P(), -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
 	expect_refused(freed_run + 16, -EINVAL, {RTHEAP_ERR_NOT_BLOCK});
+	// A page never handed out (near the end of the extent).
+	unsigned char *unused = buf.p + buf.n - 2 * P();
+	for (const Live &b : live)
+		ASSERT_FALSE(unused >= b.p && unused < b.p + b.n) << "test assumption";
+	expect_refused(unused, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
+	// A slot of a bucket page in use that holds no live block (never used,
+	// or freed_small).
+	const unsigned char *keep = live[9].p; // the 32-byte block kept in make()
+	ASSERT_EQ(live[9].n, 32u);
+	auto *page = reinterpret_cast<unsigned char *>(reinterpret_cast<uintptr_t>(keep) &
+	                                               ~static_cast<uintptr_t>(P() - 1));
+	unsigned char *slot = nullptr;
+	for (size_t off = 0; off < P() && !slot; off += 32) {
+		bool used = page + off == freed_small;
+		for (const Live &b : live)
+			used |= page + off == b.p;
+		if (!used)
+			slot = page + off;
+	}
+	ASSERT_NE(slot, nullptr);
+	EXPECT_EQ(rtheap_check_block(&heap, slot), -EINVAL);
+	EXPECT_EQ(rtheap_usable_size(&heap, slot), 0u);
+	expect_refused(slot, -EINVAL, {RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE});
 }
 
 TEST_P(ErrFree, DoubleFreeBucketBlock)
@@ -952,6 +965,17 @@ TEST_P(ErrFree, DoubleFreeBucketBlock)
 	live.erase(live.begin() + 1);
 	ck_calls = 0;
 	expect_refused(b.p, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+	// A block whose bucket page became empty again: the fixture's only
+	// 64-byte block.
+	size_t k = 0;
+	while (k < live.size() && live[k].n != 64)
+		k++;
+	ASSERT_LT(k, live.size());
+	Live c = live[k];
+	ASSERT_EQ(release(c.p), 0);
+	live.erase(live.begin() + static_cast<std::ptrdiff_t>(k));
+	ck_calls = 0;
+	expect_refused(c.p, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
 }
 
 TEST_P(ErrFree, DoubleFreeRun)
@@ -963,6 +987,18 @@ TEST_P(ErrFree, DoubleFreeRun)
 	live.erase(live.begin() + 7);
 	ck_calls = 0;
 	expect_refused(b.p, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+	// A one-page block and a long run, each freed between live blocks.
+	for (size_t sz : {P(), 20 * P()}) {
+		auto *r = static_cast<unsigned char *>(rtheap_alloc(&heap, sz));
+		auto *g = static_cast<unsigned char *>(rtheap_alloc(&heap, 16));
+		ASSERT_NE(r, nullptr);
+		ASSERT_NE(g, nullptr);
+		live.push_back({g, 16, static_cast<unsigned char>(100 + sz / P())});
+		fill(live.back());
+		ASSERT_EQ(release(r), 0);
+		ck_calls = 0;
+		expect_refused(r, -EINVAL, {RTHEAP_ERR_DOUBLE_FREE, RTHEAP_ERR_NOT_BLOCK});
+	}
 }
 
 TEST_P(ErrFree, MisalignedPointer)
@@ -1116,9 +1152,11 @@ TEST_F(ErrHeap, DefaultHandlerOncePerKind)
 	// prints the first address of each kind: ErrCallback suite).
 	std::string out = ::testing::internal::GetCapturedStderr();
 	EXPECT_EQ(out, "");
+	EXPECT_TRUE(errs.empty()); // the recording handler was replaced
 	rtheap_stats st{};
 	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
 	EXPECT_EQ(st.errors, before.errors + 4);
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 }
 
 TEST(ErrAbort, AbortOnErrorFlag)

@@ -151,26 +151,15 @@ TEST_P(Pmr, BadAlignmentIsRefused)
 	EXPECT_EQ(0u, rtt::stats(h()).failed_allocs); // refused before the heap
 }
 
-struct LowLog {
-	int calls = 0;
-	size_t last_request = 0;
-};
-
-void on_low(rtheap_t *, size_t, size_t request, void *arg)
-{
-	auto *l = static_cast<LowLog *>(arg);
-	l->calls++;
-	l->last_request = request;
-}
 
 TEST_P(Pmr, ExhaustionThrowsBadAlloc)
 {
-	LowLog low;
-	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, on_low, &low));
+	rtt::LowmemLog low;
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, rtt::LowmemLog::record, &low));
 	rtheap::memory_resource mr(h());
 	EXPECT_THROW((void)mr.allocate(2 * kHeap), std::bad_alloc);
-	EXPECT_EQ(1, low.calls);
-	EXPECT_EQ(2 * kHeap, low.last_request);
+	ASSERT_EQ(1u, low.requests.size());
+	EXPECT_EQ(2 * kHeap, low.requests.back());
 	EXPECT_EQ(1u, rtt::stats(h()).failed_allocs);
 	// The non-throwing variant, and a size that overflows with the padding.
 	EXPECT_EQ(nullptr, mr.try_allocate(2 * kHeap));
@@ -199,7 +188,7 @@ TEST_P(Pmr, ExhaustionThrowsBadAlloc)
 			ASSERT_EQ(i, v[i]);
 		EXPECT_TRUE(heap_ok(h()));
 	}
-	EXPECT_GE(low.calls, 3);
+	EXPECT_GE(low.requests.size(), 3u);
 	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, nullptr, nullptr));
 }
 

@@ -12,7 +12,7 @@
  * on demand, so overlapping blocks or metadata written into live blocks
  * are caught.  Any mismatch aborts, which libFuzzer reports as a crash.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined (see tests/reliability.cmake).
+ * Build: clang -fsanitize=fuzzer,address,undefined (see tests/CMakeLists.txt).
  */
 #include <errno.h>
 #include <stdint.h>
