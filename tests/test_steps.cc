@@ -235,20 +235,36 @@ struct BigHeap {
 	size_t usable() { return rtt::stats(h.get()).usable; }
 };
 
-TEST(Steps, WorstCaseDoesNotDependOnHeapSize)
+// One adversarial program run three times: on a 1 MiB heap and a 256 MiB
+// heap with the same budget (80 % of the small heap), then on the big heap
+// with 80 % of it.  Both heaps are checked, and empty at the end.
+struct ThreeRuns {
+	Maxima a, b, c;
+};
+ThreeRuns three_runs(Maxima (*program)(rtheap_t *, uint64_t, size_t), uint64_t seed,
+                     void (*show)(const char *, const Maxima &))
 {
 	BigHeap small(1 << 20), big(256u << 20);
 	const size_t budget = small.usable() * 4 / 5;
-	Maxima a = adversarial(small.h.get(), 1, budget);
-	Maxima b = adversarial(big.h.get(), 1, budget);
+	ThreeRuns r;
+	r.a = program(small.h.get(), seed, budget);
+	r.b = program(big.h.get(), seed, budget);
 	EXPECT_TRUE(heap_ok(small.h.get()));
 	EXPECT_TRUE(heap_ok(big.h.get()));
-	// The same program, with 80% of the big heap as its budget.
-	Maxima c = adversarial(big.h.get(), 2, big.usable() * 4 / 5);
+	r.c = program(big.h.get(), seed + 1, big.usable() * 4 / 5);
 	EXPECT_TRUE(heap_ok(big.h.get()));
-	print("1 MiB heap:", a);
-	print("256 MiB heap, same budget:", b);
-	print("256 MiB heap, 80% budget:", c);
+	show("1 MiB heap:", r.a);
+	show("256 MiB heap, same budget:", r.b);
+	show("256 MiB heap, 80% budget:", r.c);
+	EXPECT_EQ(0u, rtt::stats(small.h.get()).used);
+	EXPECT_EQ(0u, rtt::stats(big.h.get()).used);
+	return r;
+}
+
+TEST(Steps, WorstCaseDoesNotDependOnHeapSize)
+{
+	const ThreeRuns r = three_runs(adversarial, 1, print);
+	const Maxima &a = r.a, &b = r.b, &c = r.c;
 	EXPECT_EQ(a.alloc, b.alloc);
 	EXPECT_EQ(a.free, b.free);
 	EXPECT_EQ(a.alloc, c.alloc);
@@ -259,8 +275,6 @@ TEST(Steps, WorstCaseDoesNotDependOnHeapSize)
 		EXPECT_LT(m->free, kStepBound);
 		EXPECT_GT(m->allocs, 10000u);
 	}
-	EXPECT_EQ(0u, rtt::stats(small.h.get()).used);
-	EXPECT_EQ(0u, rtt::stats(big.h.get()).used);
 }
 
 void print_aligned(const char *what, const Maxima &m)
@@ -275,17 +289,8 @@ void print_aligned(const char *what, const Maxima &m)
 // the heap size and the alignment.
 TEST(Steps, AlignedWorstCaseDoesNotDependOnHeapSize)
 {
-	BigHeap small(1 << 20), big(256u << 20);
-	const size_t budget = small.usable() * 4 / 5;
-	Maxima a = adversarial_aligned(small.h.get(), 5, budget);
-	Maxima b = adversarial_aligned(big.h.get(), 5, budget);
-	EXPECT_TRUE(heap_ok(small.h.get()));
-	EXPECT_TRUE(heap_ok(big.h.get()));
-	Maxima c = adversarial_aligned(big.h.get(), 6, big.usable() * 4 / 5);
-	EXPECT_TRUE(heap_ok(big.h.get()));
-	print_aligned("1 MiB heap:", a);
-	print_aligned("256 MiB heap, same budget:", b);
-	print_aligned("256 MiB heap, 80% budget:", c);
+	const ThreeRuns r = three_runs(adversarial_aligned, 5, print_aligned);
+	const Maxima &a = r.a, &b = r.b, &c = r.c;
 	EXPECT_EQ(a.aligned_run, b.aligned_run);
 	EXPECT_EQ(a.aligned_run, c.aligned_run);
 	EXPECT_EQ(a.free, b.free);
@@ -303,8 +308,6 @@ TEST(Steps, AlignedWorstCaseDoesNotDependOnHeapSize)
 		EXPECT_GT(m->aligned_others, 3000u);
 		EXPECT_GT(m->aligned_fails, 2u);
 	}
-	EXPECT_EQ(0u, rtt::stats(small.h.get()).used);
-	EXPECT_EQ(0u, rtt::stats(big.h.get()).used);
 }
 
 TEST(Steps, SixtyFourExtentsCostAtMostLogEMoreToFree)
