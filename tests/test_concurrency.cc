@@ -232,6 +232,26 @@ void drain_slots(Shared &sh)
 	}
 }
 
+// After the workers: the blocks still in slots released, no damaged block
+// and no refused release seen, and the heap empty, with no misuse counted
+// and every allocation matched by a release.  The statistics are returned
+// for the checks of each test.
+rtheap_stats expect_all_released(Shared &sh)
+{
+	drain_slots(sh);
+	EXPECT_EQ(sh.bad_content.load(), 0) << "damaged or not zeroed blocks";
+	EXPECT_EQ(sh.bad_free.load(), 0);
+	rtheap_stats st{};
+	EXPECT_EQ(rtheap_get_stats(sh.heap, &st), 0);
+	EXPECT_EQ(st.used, 0u);
+	EXPECT_EQ(st.live_blocks, 0u);
+	EXPECT_EQ(st.free, st.usable);
+	EXPECT_EQ(st.alloc_calls, st.free_calls);
+	EXPECT_EQ(st.errors, 0u);
+	EXPECT_TRUE(rtt::heap_ok(sh.heap));
+	return st;
+}
+
 class Concurrency : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(Concurrency, CrossThreadStressPiMutex)
@@ -254,19 +274,9 @@ TEST_P(Concurrency, CrossThreadStressPiMutex)
 		ts.emplace_back(worker, &sh, i, ops);
 	for (auto &t : ts)
 		t.join();
-	drain_slots(sh);
-	EXPECT_EQ(sh.bad_content.load(), 0);
-	EXPECT_EQ(sh.bad_free.load(), 0);
+	const rtheap_stats st = expect_all_released(sh);
 	EXPECT_GT(sh.cross_frees.load(), 0);
-	rtheap_stats st{};
-	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
-	EXPECT_EQ(st.used, 0u);
-	EXPECT_EQ(st.live_blocks, 0u);
-	EXPECT_EQ(st.errors, 0u);
-	EXPECT_EQ(st.alloc_calls, st.free_calls);
-	EXPECT_EQ(st.free, st.usable);
 	EXPECT_EQ(st.pages_bucket + st.pages_run, 0u);
-	EXPECT_TRUE(rtt::heap_ok(&heap));
 	// All memory is back in one piece per extent.
 	EXPECT_EQ(st.free_runs, 1u);
 	void *all = rtheap_alloc(&heap, st.largest_free);
@@ -307,16 +317,9 @@ TEST(ConcurrencyExtend, ExtendWhileAllocating)
 	for (auto &t : ts)
 		t.join();
 	helper.join();
-	drain_slots(sh);
+	const rtheap_stats st = expect_all_released(sh);
 	EXPECT_EQ(extend_errors.load(), 0);
-	EXPECT_EQ(sh.bad_content.load(), 0);
-	EXPECT_EQ(sh.bad_free.load(), 0);
-	rtheap_stats st{};
-	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
 	EXPECT_EQ(st.extents, size_t{kExtents + 1});
-	EXPECT_EQ(st.used, 0u);
-	EXPECT_EQ(st.live_blocks, 0u);
-	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 	ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
 	for (AlignedBuf *e : extra)
 		delete e;
@@ -365,22 +368,12 @@ TEST_P(ConcurrencyLocks, ZallocAndExtendWhileRunning)
 	for (auto &t : ts)
 		t.join();
 	extender.join();
-	drain_slots(sh);
+	const rtheap_stats st = expect_all_released(sh);
 	EXPECT_EQ(ext_rc.load(), 0);
-	EXPECT_EQ(sh.bad_content.load(), 0) << "damaged or not zeroed blocks";
-	EXPECT_EQ(sh.bad_free.load(), 0);
 	EXPECT_GT(sh.cross_frees.load(), 100) << "too few cross-thread frees to mean anything";
-	rtheap_stats st{};
-	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
 	EXPECT_EQ(st.extents, 3u);
-	EXPECT_EQ(st.used, 0u);
-	EXPECT_EQ(st.live_blocks, 0u);
-	EXPECT_EQ(st.free, st.usable);
-	EXPECT_EQ(st.alloc_calls, st.free_calls);
 	EXPECT_EQ(st.failed_allocs, static_cast<size_t>(sh.failed.load()));
 	EXPECT_EQ(st.free_runs, 3u); // one per extent
-	EXPECT_EQ(st.errors, 0u);
-	EXPECT_TRUE(rtt::heap_ok(&heap));
 	std::printf("[ info ] lock %d: %u threads x %ld ops: %zu allocs, %ld cross-thread frees, "
 	            "%ld failed allocs\n",
 	            static_cast<int>(lock), kWorkers, ops, st.alloc_calls, sh.cross_frees.load(),
@@ -434,17 +427,11 @@ TEST(ConcurrencyExtend, CheckWhileExtending)
 		std::this_thread::yield();
 	done = true;
 	checker.join();
-	drain_slots(sh);
+	const rtheap_stats st = expect_all_released(sh);
 	EXPECT_GT(checks.load(), 0);
 	EXPECT_EQ(check_errors.load(), 0);
 	EXPECT_EQ(extend_errors.load(), 0);
-	EXPECT_EQ(sh.bad_content.load(), 0);
-	EXPECT_EQ(sh.bad_free.load(), 0);
-	rtheap_stats st{};
-	ASSERT_EQ(rtheap_get_stats(&heap, &st), 0);
 	EXPECT_EQ(st.extents, size_t{kExtents + 1});
-	EXPECT_EQ(st.used, 0u);
-	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 	ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
 	for (AlignedBuf *e : extra)
 		delete e;
