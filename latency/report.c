@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,16 +198,26 @@ void table_legend(FILE *f)
 /* CSV and JSON files                                                  */
 /* ------------------------------------------------------------------ */
 
+/* Open two output files, or neither: false (nothing left open) if either
+ * cannot be opened. */
+static bool open_pair(const char *a, const char *b, FILE **f, FILE **g)
+{
+	*f = open_out(a);
+	*g = open_out(b);
+	if (*f && *g)
+		return true;
+	if (*f)
+		fclose(*f);
+	if (*g)
+		fclose(*g);
+	return false;
+}
+
 void write_latency_csv(void)
 {
-	FILE *f = open_out("latency.csv"), *g = open_out("icount.csv");
-	if (!f || !g) {
-		if (f)
-			fclose(f);
-		if (g)
-			fclose(g);
+	FILE *f, *g;
+	if (!open_pair("latency.csv", "icount.csv", &f, &g))
 		return;
-	}
 	fprintf(f, "group,workload,heap_bytes,extents,allocator,op,count,failed_allocs,"
 	           "p50_ns,p99_ns,p999_ns,p9999_ns,max_ns,rawmax_ns,mean_ns,replays,status\n");
 	fprintf(g, "group,workload,heap_bytes,extents,allocator,op,count,"
@@ -241,14 +252,9 @@ void write_latency_csv(void)
 
 void write_other_csv(void)
 {
-	FILE *f = open_out("throughput.csv"), *g = open_out("fill.csv");
-	if (!f || !g) {
-		if (f)
-			fclose(f);
-		if (g)
-			fclose(g);
+	FILE *f, *g;
+	if (!open_pair("throughput.csv", "fill.csv", &f, &g))
 		return;
-	}
 	fprintf(f, "workload,heap_bytes,allocator,ops,ns_per_op_best,ns_per_op_median,replays,status\n");
 	fprintf(g, "distribution,buffer_bytes,allocator,usable_pct_min,usable_pct_avg,"
 	           "usable_pct_max,rounded_pct_avg,blocks_avg,seeds,status\n");
