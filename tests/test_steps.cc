@@ -77,6 +77,48 @@ private:
 	rtheap_t *h_;
 };
 
+// The blocks an adversarial program holds and their bytes, released
+// through the probe.
+struct Held {
+	Held(Probe &pr, rtheap_t *h) : pr_(pr), h_(h) {}
+	void *keep(void *p)
+	{
+		if (p) {
+			blocks.push_back(p);
+			used += rtheap_usable_size(h_, p);
+		}
+		return p;
+	}
+	void drop(size_t k)
+	{
+		void *p = blocks[k];
+		used -= rtheap_usable_size(h_, p);
+		pr_.release(p);
+		blocks[k] = blocks.back();
+		blocks.pop_back();
+	}
+	// Free every other block, in order: holes between the live ones.
+	void drop_every_other()
+	{
+		std::vector<void *> kept;
+		for (size_t i = 0; i < blocks.size(); i++) {
+			if (i % 2) {
+				used -= rtheap_usable_size(h_, blocks[i]);
+				pr_.release(blocks[i]);
+			} else {
+				kept.push_back(blocks[i]);
+			}
+		}
+		blocks.swap(kept);
+	}
+	std::vector<void *> blocks;
+	size_t used = 0;
+
+private:
+	Probe &pr_;
+	rtheap_t *h_;
+};
+
 // Fragment the heap into many free runs and half-filled bucket pages, then
 // torment it.  `budget` caps the bytes held, so that the same sequence can
 // run on heaps of different sizes.
@@ -84,23 +126,11 @@ Maxima adversarial(rtheap_t *h, uint64_t seed, size_t budget)
 {
 	Probe pr(h);
 	std::mt19937_64 rng(seed);
-	std::vector<void *> blocks;
-	size_t used = 0;
-	auto take = [&](size_t sz) {
-		void *p = pr.alloc(sz);
-		if (p) {
-			blocks.push_back(p);
-			used += rtheap_usable_size(h, p);
-		}
-		return p;
-	};
-	auto drop = [&](size_t k) {
-		void *p = blocks[k];
-		used -= rtheap_usable_size(h, p);
-		pr.release(p);
-		blocks[k] = blocks.back();
-		blocks.pop_back();
-	};
+	Held held(pr, h);
+	const std::vector<void *> &blocks = held.blocks;
+	const size_t &used = held.used;
+	auto take = [&](size_t sz) { return held.keep(pr.alloc(sz)); };
+	auto drop = [&](size_t k) { held.drop(k); };
 	const size_t smalls[] = {16, 24, 40, 64, 100, 128};
 	const size_t larges[] = {129, 256, 257, 512, 3 * 256, 5 * 256 - 7, 9 * 256};
 
@@ -111,16 +141,7 @@ Maxima adversarial(rtheap_t *h, uint64_t seed, size_t budget)
 	}
 	// 2. Free every other block: holes between live runs, bucket pages
 	//    with every other slot free.
-	std::vector<void *> keep;
-	for (size_t i = 0; i < blocks.size(); i++) {
-		if (i % 2) {
-			used -= rtheap_usable_size(h, blocks[i]);
-			pr.release(blocks[i]);
-		} else {
-			keep.push_back(blocks[i]);
-		}
-	}
-	blocks.swap(keep);
+	held.drop_every_other();
 	// 3. Sizes that just miss the holes (one page more than each hole,
 	//    one class above), allocated and freed at once.
 	for (int i = 0; i < 2000; i++) {
@@ -156,22 +177,11 @@ Maxima adversarial_aligned(rtheap_t *h, uint64_t seed, size_t budget)
 {
 	Probe pr(h);
 	std::mt19937_64 rng(seed);
-	std::vector<void *> blocks;
-	size_t used = 0;
-	auto keep = [&](void *p) {
-		if (p) {
-			blocks.push_back(p);
-			used += rtheap_usable_size(h, p);
-		}
-		return p;
-	};
-	auto drop = [&](size_t k) {
-		void *p = blocks[k];
-		used -= rtheap_usable_size(h, p);
-		pr.release(p);
-		blocks[k] = blocks.back();
-		blocks.pop_back();
-	};
+	Held held(pr, h);
+	const std::vector<void *> &blocks = held.blocks;
+	const size_t &used = held.used;
+	auto keep = [&](void *p) { return held.keep(p); };
+	auto drop = [&](size_t k) { held.drop(k); };
 	const size_t sizes[] = {1, 40, 129, 256, 257, 3 * 256, 5 * 256 - 7, 9 * 256};
 	auto align = [&](unsigned k) { return size_t{1} << (k % 15); }; // 1 .. 64 pages
 	// 1. Plain and aligned blocks alternately, every alignment.
@@ -181,16 +191,7 @@ Maxima adversarial_aligned(rtheap_t *h, uint64_t seed, size_t budget)
 			break;
 	}
 	// 2. Free every other block: holes of many lengths and offsets.
-	std::vector<void *> kept;
-	for (size_t i = 0; i < blocks.size(); i++) {
-		if (i % 2) {
-			used -= rtheap_usable_size(h, blocks[i]);
-			pr.release(blocks[i]);
-		} else {
-			kept.push_back(blocks[i]);
-		}
-	}
-	blocks.swap(kept);
+	held.drop_every_other();
 	// 3. Aligned requests that just miss the holes, freed at once.
 	for (unsigned i = 0; i < 3000; i++) {
 		void *p = pr.alloc_aligned(sizes[i % 8] + (i % 3) * kPage, align(i * 7));
