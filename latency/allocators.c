@@ -2,7 +2,9 @@
 /*
  * allocators.c -- every allocator of the latency harness behind one vtable.
  *
- * rtheap is linked in.  The peers (jemalloc, mimalloc, tcmalloc) are found
+ * rtheap is linked in, and so are TLSF and o1heap when built from the
+ * user's sources (their adapters are in peers_static.c).  The process
+ * allocators among the peers (jemalloc, mimalloc, tcmalloc) are found
  * at configure time; a worker measuring one of them is started with that
  * library in LD_PRELOAD (so it is the process allocator, as a user would
  * deploy it, and jemalloc's static TLS is available) and its prefixed entry
@@ -36,6 +38,7 @@ const char rig_skipped_at_build[] = RIG_SKIPPED_PEERS;
 
 struct rt_ctx {
 	rtheap_t heap;            /* first member: the ctx is the heap */
+	rtheap_lock_mode_t lock;
 	unsigned n;
 	void *buf[RIG_MAX_EXT];
 	size_t len[RIG_MAX_EXT];
@@ -59,11 +62,19 @@ static void *map_populated(size_t len)
  * A heap buffer, faulted in.  With RIG_THP=1 in the environment (option
  * --thp) it is 2 MiB aligned and advised MADV_HUGEPAGE before the first
  * touch, so that transparent huge pages back it where the kernel allows.
+ * RIG_NO_PREFAULT=1 (diagnostics) leaves it to be faulted in on use.
  */
-static void *map_buffer(size_t len)
+void *rig_map_buffer(size_t len)
 {
 	const size_t huge = (size_t)2 << 20;
 	char *raw, *p;
+	if (getenv("RIG_NO_PREFAULT")) {
+		/* diagnostics: pages faulted in on first touch (unless
+		 * mlockall locks them), to count in the timed pass's page
+		 * faults what it touches that the warm-up did not */
+		raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		return raw == MAP_FAILED ? NULL : raw;
+	}
 	if (!getenv("RIG_THP"))
 		return map_populated(len);
 	raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
@@ -81,9 +92,32 @@ static void *map_buffer(size_t len)
 	return p;
 }
 
-static void *rt_init_mode(size_t bytes, unsigned extents, rtheap_lock_mode_t lock)
+size_t rig_buffer_size(size_t bytes)
+{
+	return RTHEAP_BUFFER_SIZE(bytes, RTHEAP_DEFAULT_PAGE);
+}
+
+/* rtheap_init over the first buffer of @c, rtheap_extend over the others. */
+static int rt_build(struct rt_ctx *c, unsigned n)
 {
 	struct rtheap_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.lock = c->lock;
+	cfg.name = "latency";
+	for (unsigned i = 0; i < n; i++) {
+		int rc = i ? rtheap_extend(&c->heap, c->buf[i], c->len[i], 0)
+		           : rtheap_init(&c->heap, c->buf[0], c->len[0], &cfg);
+		if (rc) {
+			fprintf(stderr, "rtheap-latency: rtheap_%s(%zu bytes): %s\n",
+			        i ? "extend" : "init", c->len[i], strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void *rt_init_mode(size_t bytes, unsigned extents, rtheap_lock_mode_t lock)
+{
 	struct rt_ctx *c;
 	size_t per;
 
@@ -94,33 +128,30 @@ static void *rt_init_mode(size_t bytes, unsigned extents, rtheap_lock_mode_t loc
 	c = map_populated(sizeof(*c));
 	if (!c)
 		return NULL;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.lock = lock;
-	cfg.name = "latency";
+	c->lock = lock;
 	per = RTHEAP_BUFFER_SIZE(bytes / extents, RTHEAP_DEFAULT_PAGE);
 	for (unsigned i = 0; i < extents; i++) {
-		int rc;
 		c->len[i] = per;
-		c->buf[i] = map_buffer(per);
+		c->buf[i] = rig_map_buffer(per);
 		if (!c->buf[i])
 			goto fail;
 		c->n = i + 1;
-		if (i == 0)
-			rc = rtheap_init(&c->heap, c->buf[0], per, &cfg);
-		else
-			rc = rtheap_extend(&c->heap, c->buf[i], per, 0);
-		if (rc) {
-			fprintf(stderr, "rtheap-latency: rtheap_%s(%zu bytes): %s\n",
-			        i ? "extend" : "init", per, strerror(-rc));
-			goto fail;
-		}
 	}
-	return c;
+	if (rt_build(c, c->n) == 0)
+		return c;
 fail:
 	for (unsigned i = 0; i < c->n; i++)
 		munmap(c->buf[i], c->len[i]);
 	munmap(c, sizeof(*c));
 	return NULL;
+}
+
+/* A fresh heap over the same, already touched, buffers. */
+static int rt_reset(void *ctx)
+{
+	struct rt_ctx *c = ctx;
+	rtheap_destroy(&c->heap, NULL, NULL);
+	return rt_build(c, c->n);
 }
 
 static void *rt_init_none(size_t bytes, unsigned extents)
@@ -182,13 +213,13 @@ static size_t rt_usable(void *ctx, void *p)
 static const struct rig_alloc a_rtheap = {
 	"rtheap", "rtheap, lock mode NONE", 0, rt_load, rt_init_none, rt_alloc,
 	rt_free, rt_destroy, rt_init_fixed, NULL, rt_destroy_fixed, rt_usable,
-	sizeof(rtheap_t),
+	sizeof(rtheap_t), rt_reset,
 };
 
 static const struct rig_alloc a_rtheap_pi = {
 	"rtheap-pi", "rtheap, lock mode PI_MUTEX", 0, rt_load, rt_init_pi, rt_alloc,
 	rt_free, rt_destroy, rt_init_fixed, NULL, rt_destroy_fixed, rt_usable,
-	sizeof(rtheap_t),
+	sizeof(rtheap_t), rt_reset,
 };
 
 /* ------------------------------------------------------------------ */
@@ -240,7 +271,7 @@ static size_t gl_usable(void *ctx, void *p)
 
 static const struct rig_alloc a_glibc = {
 	"glibc", "glibc malloc/free", 1, gl_load, gl_init, gl_alloc, gl_free,
-	gl_destroy, NULL, NULL, NULL, gl_usable, 0,
+	gl_destroy, NULL, NULL, NULL, gl_usable, 0, NULL,
 };
 
 /* ------------------------------------------------------------------ */
@@ -315,7 +346,7 @@ static size_t jm_usable(void *ctx, void *p)
 static const struct rig_alloc a_jemalloc = {
 	"jemalloc", "jemalloc mallocx/dallocx (" RIG_JEMALLOC_NAME ")", 1,
 	jm_load, jm_init, jm_alloc, jm_free, gl_destroy, NULL, NULL, NULL,
-	jm_usable, 0,
+	jm_usable, 0, NULL,
 };
 #endif
 
@@ -387,7 +418,7 @@ static void mi_destroy_fixed(void *ctx)
 static const struct rig_alloc a_mimalloc = {
 	"mimalloc", "mimalloc mi_heap_malloc/mi_free (fresh mi_heap_new)", 1,
 	mi_load, mi_init, mi_alloc, mi_free_op, mi_destroy, mi_init_fixed,
-	NULL, mi_destroy_fixed, mi_usable, 0,
+	NULL, mi_destroy_fixed, mi_usable, 0, NULL,
 };
 #endif
 
@@ -432,7 +463,7 @@ static size_t tc_usable(void *ctx, void *p)
 static const struct rig_alloc a_tcmalloc = {
 	"tcmalloc", "tcmalloc tc_malloc/tc_free (gperftools, minimal)", 1,
 	tc_load, tc_init, tc_alloc, tc_free_op, gl_destroy, NULL, NULL, NULL,
-	tc_usable, 0,
+	tc_usable, 0, NULL,
 };
 #endif
 
@@ -448,6 +479,12 @@ const struct rig_alloc *const rig_allocs[] = {
 #endif
 #ifdef RIG_HAVE_TCMALLOC
 	&a_tcmalloc,
+#endif
+#ifdef RIG_HAVE_TLSF
+	&rig_alloc_tlsf,
+#endif
+#ifdef RIG_HAVE_O1HEAP
+	&rig_alloc_o1heap,
 #endif
 	NULL,
 };

@@ -30,6 +30,7 @@ struct opts {
 	char allocs[256];
 	char only[256];
 	int cpu, prio, rt, icount, callgrind, plots, tune, force_clock;
+	int replays_given;    /* --replays given (the peers group has 5 otherwise) */
 };
 
 extern struct opts O;
@@ -51,6 +52,8 @@ extern char rt_why[256];
 
 /* The allocator is among those of --alloc (or no --alloc). */
 int alloc_selected(const char *name);
+/* The allocators of the group "peers", NULL-terminated: rtheap first. */
+extern const char *const peer_allocs[];
 
 /* ---------------- output files and tables (report.c) ---------------- */
 
@@ -68,6 +71,8 @@ void print_timer(void);
 void summary_tables(FILE *f);
 void table_legend(FILE *f);
 void table_timed(FILE *f, const char *group, const char *unit);
+/* The side-by-side table of the group "peers", as text (md 0) or Markdown. */
+void table_peers(FILE *f, int md);
 
 /* files */
 void write_latency_csv(void);

@@ -43,7 +43,9 @@ static void usage(FILE *f)
 	"  --seed N         trace seed (default 1)\n"
 	"  --replays K      replays per case, per-op minimum kept (default 7)\n"
 	"  --alloc LIST     comma-separated allocators (default: all built in)\n"
-	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount\n"
+	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,peers\n"
+	"  --peers          the side-by-side table of rtheap, TLSF and o1heap (adds the group\n"
+	"                   peers to --only; without --only, only that group is run)\n"
 	"  --cpu N          CPU of the measuring thread (default: the last one)\n"
 	"  --prio N         SCHED_FIFO priority (default 80)\n"
 	"  --no-rt          do not ask for SCHED_FIFO\n"
@@ -300,6 +302,34 @@ static void probe_rt(void)
 /* Planning                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The side-by-side comparison with the peers that manage a caller's buffer
+ * (group "peers", run by --full and --peers): rtheap (lock mode NONE), TLSF
+ * and o1heap on the same traces and the same buffer size, 5 replays unless
+ * --replays is given; worst case, throughput and instruction counts.
+ */
+const char *const peer_allocs[] = { "rtheap", "tlsf", "o1heap", NULL };
+
+static void plan_peers(size_t churn)
+{
+	const size_t m = O.level ? 64 * MIB : 4 * MIB, g = O.level ? 1024 * MIB : 16 * MIB;
+	const struct { enum rig_workload wl; size_t heap; } w[] = {
+		{ WL_SMALL, m }, { WL_MIXED, m }, { WL_HOLES_SMALL, m }, { WL_HOLES_MID, m },
+		{ WL_SMALL, g },
+	};
+	const enum rig_mode modes[3] = { MODE_TIMED, MODE_TPUT, MODE_ICOUNT };
+	for (int k = 0; k < (O.icount ? 3 : 2); k++)
+		for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+			for (int a = 0; peer_allocs[a]; a++) {
+				struct rec *x;
+				if (!alloc_selected(peer_allocs[a]))
+					continue;
+				x = add_case("peers", modes[k], w[i].wl, peer_allocs[a], w[i].heap, 1, churn);
+				if (x)
+					x->c.replays = O.replays_given ? O.replays : O.level ? 5 : 2;
+			}
+}
+
 static void plan(void)
 {
 	const size_t base = O.level ? 16 * MIB : 1 * MIB;
@@ -337,6 +367,8 @@ static void plan(void)
 				if (x)
 					x->c.fill_dist = d;
 			}
+	if (O.level == 2 || in_list(O.only, "peers"))
+		plan_peers(churn);
 	if (O.icount) {
 		size_t ih[2] = { 1 * MIB, O.level == 2 ? 1024 * MIB : O.level ? 16 * MIB : 4 * MIB };
 		for (int h = 0; h < 2; h++)
@@ -360,7 +392,7 @@ static void plan(void)
 static void progress(size_t i, const struct rec *x)
 {
 	char h[32];
-	fprintf(stderr, "\r[%3zu/%zu] %-10s %-6s %-9s %5s x%-2u %-10s", i + 1, nrecs, x->group,
+	fprintf(stderr, "\r[%3zu/%zu] %-10s %-6s %-13s %5s x%-2u %-10s", i + 1, nrecs, x->group,
 	        mode_name(x->c.mode), rig_workload_name(x->c.wl),
 	        human(x->c.heap_bytes, h, sizeof(h)), x->c.extents, x->c.alloc);
 	fflush(stderr);
@@ -423,6 +455,7 @@ int main(int argc, char **argv)
 	uint64_t t0;
 	char cmd[PATH_MAX + 64];
 	ssize_t n;
+	int peers = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "--worker"))
@@ -443,9 +476,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--tiny")) O.level = 0;
 		else if (!strcmp(a, "--out") && v) { O.out = v; i++; }
 		else if (!strcmp(a, "--seed") && v) { O.seed = strtoull(v, NULL, 0); i++; }
-		else if (!strcmp(a, "--replays") && v) { O.replays = (unsigned)atoi(v); i++; }
+		else if (!strcmp(a, "--replays") && v) { O.replays = (unsigned)atoi(v); O.replays_given = 1; i++; }
 		else if (!strcmp(a, "--alloc") && v) { snprintf(O.allocs, sizeof(O.allocs), "%s", v); i++; }
 		else if (!strcmp(a, "--only") && v) { snprintf(O.only, sizeof(O.only), "%s", v); i++; }
+		else if (!strcmp(a, "--peers")) peers = 1;
 		else if (!strcmp(a, "--cpu") && v) { O.cpu = atoi(v); i++; }
 		else if (!strcmp(a, "--prio") && v) { O.prio = atoi(v); i++; }
 		else if (!strcmp(a, "--no-rt")) O.rt = 0;
@@ -470,6 +504,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (peers && !in_list(O.only, "peers"))
+		snprintf(O.only + strlen(O.only), sizeof(O.only) - strlen(O.only), "%speers",
+		         O.only[0] ? "," : "");
 	if (O.replays < 1 || O.replays > 64) {
 		fprintf(stderr, "rtheap-latency: --replays must be in 1..64\n");
 		return 2;
@@ -526,6 +563,7 @@ int main(int argc, char **argv)
 			    recs[j].c.heap_bytes == x->c.heap_bytes &&
 			    recs[j].c.extents == x->c.extents && recs[j].c.churn == x->c.churn &&
 			    recs[j].c.fill_dist == x->c.fill_dist &&
+			    recs[j].c.replays == x->c.replays &&
 			    !strcmp(recs[j].c.alloc, x->c.alloc))
 				dup = &recs[j];
 		progress(i, x);
@@ -557,6 +595,7 @@ int main(int argc, char **argv)
 	table_timed(stdout, "growth", "ns");
 	table_timed(stdout, "extents", "ns");
 	table_timed(stdout, "icount", "instr");
+	table_peers(stdout, 0);
 
 	write_latency_csv();
 	write_other_csv();

@@ -380,10 +380,18 @@ void write_json(double elapsed)
 		        x->r.status == 0 ? "ok" : x->r.status == 1 ? "skipped" : "failed");
 		json_str(f, x->r.note);
 		if (x->r.status == 0) {
+			if (x->c.mode == MODE_TIMED || x->c.mode == MODE_TPUT)
+				fprintf(f, ", \"replays\": %u, \"timed_pass_page_faults_max\": %llu, "
+				           "\"timed_pass_involuntary_switches_max\": %llu", x->c.replays,
+				        (unsigned long long)x->r.timed_minflt,
+				        (unsigned long long)x->r.timed_nivcsw);
 			if (x->c.mode == MODE_TIMED || x->c.mode == MODE_ICOUNT) {
 				fprintf(f, ", \"unit\": \"%s\", \"ops\": %llu, \"failed_allocs\": %llu",
 				        x->c.mode == MODE_TIMED ? "ns" : "instructions",
 				        (unsigned long long)x->r.nops, (unsigned long long)x->r.failed);
+				if (x->r.holes_pairs)
+					fprintf(f, ", \"holes_pairs\": %llu",
+					        (unsigned long long)x->r.holes_pairs);
 				for (int op = 0; op < 2; op++) {
 					const struct rig_opstats *s = op ? &x->r.f : &x->r.a;
 					fprintf(f, ", \"%s\": {\"count\": %llu, \"p50\": %.1f, \"p99\": %.1f, "
@@ -402,6 +410,7 @@ void write_json(double elapsed)
 				fprintf(f, ", \"ops\": %llu, \"ns_per_op\": %.2f, \"ns_per_op_median\": %.2f",
 				        (unsigned long long)x->r.nops, x->r.ns_per_op, x->r.ns_per_op_median);
 			} else {
+				/* fill: -1 = block sizes unknown (no usable-size call) */
 				fprintf(f, ", \"usable_pct_min\": %.2f, \"usable_pct_avg\": %.2f, "
 				           "\"usable_pct_max\": %.2f, \"rounded_pct_avg\": %.2f, \"blocks_avg\": %.0f",
 				        x->r.fill_pct_min, x->r.fill_pct_avg, x->r.fill_pct_max,
@@ -559,9 +568,10 @@ void summary_tables(FILE *f)
 			if (x->r.status)
 				fprintf(f, "    %-10s %s\n", x->c.alloc, x->r.note);
 			else
-				fprintf(f, "    %-10s requested %5.1f%% (min %.1f, max %.1f), rounded blocks %5.1f%%, %0.f blocks\n",
+				fprintf(f, "    %-10s requested %5.1f%% (min %.1f, max %.1f), rounded blocks %5.1f%%, %0.f blocks%s\n",
 				        x->c.alloc, x->r.fill_pct_avg, x->r.fill_pct_min, x->r.fill_pct_max,
-				        x->r.fill_round_avg, x->r.fill_blocks_avg);
+				        x->r.fill_round_avg, x->r.fill_blocks_avg,
+				        x->r.fill_round_avg < 0 ? " (block sizes unknown)" : "");
 		}
 	}
 }
@@ -703,6 +713,9 @@ void write_markdown(void)
 			fprintf(f, "| %s | %s |", d ? "log-uniform 16..65536" : "uniform 16..4096", x->c.alloc);
 			if (x->r.status)
 				fprintf(f, " %s | | |\n", x->r.note);
+			else if (x->r.fill_round_avg < 0)
+				fprintf(f, " %.1f (%.1f .. %.1f) | n/a | %.0f |\n", x->r.fill_pct_avg,
+				        x->r.fill_pct_min, x->r.fill_pct_max, x->r.fill_blocks_avg);
 			else
 				fprintf(f, " %.1f (%.1f .. %.1f) | %.1f | %.0f |\n", x->r.fill_pct_avg,
 				        x->r.fill_pct_min, x->r.fill_pct_max, x->r.fill_round_avg,
@@ -780,7 +793,181 @@ void write_markdown(void)
 			}
 		}
 	}
+	table_peers(f, 1);
 	fclose(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* The side-by-side table of the group "peers"                         */
+/* ------------------------------------------------------------------ */
+
+static const char *const peer_fig_name[5] = {
+	"alloc worst (ns)", "free worst (ns)", "throughput (ns/op)",
+	"alloc max (instr)", "free max (instr)",
+};
+
+static const char *peer_wl_label(enum rig_workload wl)
+{
+	switch (wl) {
+	case WL_SMALL: return "uniform 16 B..4 KiB";
+	case WL_MIXED: return "log-uniform 16 B..256 KiB";
+	case WL_HOLES_SMALL: return "holes 48 B / 1000 B";
+	case WL_HOLES_MID: return "holes 512 B / 1536 B";
+	default: return rig_workload_name(wl);
+	}
+}
+
+/* Figure @fig of @alloc on the row (wl, heap); 0 if not measured. */
+static int peer_val(enum rig_workload wl, size_t heap, const char *alloc, int fig,
+                    double *v)
+{
+	static const enum rig_mode m[5] = { MODE_TIMED, MODE_TIMED, MODE_TPUT,
+	                                    MODE_ICOUNT, MODE_ICOUNT };
+	const struct rec *x = find("peers", m[fig], wl, heap, 1, alloc, 0);
+	if (!x || x->r.status)
+		return 0;
+	*v = fig == 2 ? x->r.ns_per_op : fig % 3 == 0 ? x->r.a.max : x->r.f.max;
+	return 1;
+}
+
+/* The rows: distinct (workload, heap) of the group, in plan order. */
+static size_t peer_rows(const struct rec **rows, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nrecs; i++) {
+		int seen = 0;
+		if (strcmp(recs[i].group, "peers"))
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (rows[k]->c.wl == recs[i].c.wl && rows[k]->c.heap_bytes == recs[i].c.heap_bytes)
+				seen = 1;
+		if (!seen && n < max)
+			rows[n++] = &recs[i];
+	}
+	return n;
+}
+
+static void peer_cell(FILE *f, int md, int ok, double v, int fig)
+{
+	char b[32];
+	if (!ok)
+		snprintf(b, sizeof(b), "n/a");
+	else
+		snprintf(b, sizeof(b), fig == 2 ? "%.1f" : "%.0f", v);
+	if (md)
+		fprintf(f, " %s |", b);
+	else
+		fprintf(f, " %10s", b);
+}
+
+/* Failed allocations, fill pairs and page faults of a row, for the notes. */
+static void peer_notes(FILE *f, const struct rec *row, int md)
+{
+	char h[32], line[512];
+	size_t len = 0;
+	line[0] = 0;
+	for (int a = 0; peer_allocs[a]; a++) {
+		const struct rec *x = find("peers", MODE_TIMED, row->c.wl, row->c.heap_bytes, 1,
+		                           peer_allocs[a], 0);
+		if (!x || x->r.status)
+			continue;
+		if (x->r.holes_pairs)
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %llu pairs",
+			                        len ? ", " : "", x->c.alloc,
+			                        (unsigned long long)x->r.holes_pairs);
+		if (x->r.failed)
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %llu failed allocs",
+			                        len ? ", " : "", x->c.alloc,
+			                        (unsigned long long)x->r.failed);
+		if (x->r.timed_minflt)
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+			                        "%s%s %llu page faults in a timed pass", len ? ", " : "",
+			                        x->c.alloc, (unsigned long long)x->r.timed_minflt);
+		if (len >= sizeof(line))
+			break;
+	}
+	if (!line[0])
+		return;
+	if (md)
+		fprintf(f, "- %s, %s: %s\n", peer_wl_label(row->c.wl),
+		        human(row->c.heap_bytes, h, sizeof(h)), line);
+	else
+		fprintf(f, "  %s, %s: %s\n", peer_wl_label(row->c.wl),
+		        human(row->c.heap_bytes, h, sizeof(h)), line);
+}
+
+static void peer_row(FILE *f, int md, const struct rec *row, int fig)
+{
+	char h[32];
+	double v[8], best = 0;
+	int ok[8], nbest = 0;
+	if (md)
+		fprintf(f, "| %s | %s | %s |", fig ? "" : peer_wl_label(row->c.wl),
+		        fig ? "" : human(row->c.heap_bytes, h, sizeof(h)), peer_fig_name[fig]);
+	else
+		fprintf(f, "%-26s %5s  %-19s", fig ? "" : peer_wl_label(row->c.wl),
+		        fig ? "" : human(row->c.heap_bytes, h, sizeof(h)), peer_fig_name[fig]);
+	for (int a = 0; peer_allocs[a] && a < 8; a++) {
+		ok[a] = peer_val(row->c.wl, row->c.heap_bytes, peer_allocs[a], fig, &v[a]);
+		peer_cell(f, md, ok[a], v[a], fig);
+		if (a && ok[a] && (!nbest++ || v[a] < best))
+			best = v[a];
+	}
+	/* rtheap / the better of the peers measured */
+	if (ok[0] && nbest && best > 0)
+		fprintf(f, md ? " %.2f |\n" : " %10.2f\n", v[0] / best);
+	else
+		fprintf(f, md ? " n/a |\n" : " %10s\n", "n/a");
+}
+
+void table_peers(FILE *f, int md)
+{
+	const struct rec *rows[16];
+	size_t n = peer_rows(rows, 16);
+	unsigned replays = 0;
+	int nfig = 2;
+	if (!n)
+		return;
+	for (size_t i = 0; i < nrecs; i++)
+		if (!strcmp(recs[i].group, "peers")) {
+			if (recs[i].c.mode == MODE_TIMED)
+				replays = recs[i].c.replays;
+			if (recs[i].c.mode == MODE_TPUT && nfig < 3)
+				nfig = 3;
+			if (recs[i].c.mode == MODE_ICOUNT)
+				nfig = 5;
+		}
+	fprintf(f, md ? "\nSide by side with the peers over a caller buffer "
+	                "(worst = max over the trace of the per-op minimum of %u replays; "
+	                "ratio = rtheap / min(tlsf, o1heap)):\n\n"
+	              : "\nPEERS: rtheap (lock NONE), TLSF, o1heap over the same buffer size; worst = max over\n"
+	                "  the trace of the per-op minimum of %u replays; ratio = rtheap / min(tlsf, o1heap)\n",
+	        replays);
+	if (md) {
+		fprintf(f, "| workload | heap | figure |");
+		for (int a = 0; peer_allocs[a]; a++)
+			fprintf(f, " %s |", peer_allocs[a]);
+		fprintf(f, " ratio |\n|---|---|---|");
+		for (int a = 0; peer_allocs[a]; a++)
+			fprintf(f, "---|");
+		fprintf(f, "---|\n");
+	} else {
+		fprintf(f, "%-26s %5s  %-19s", "workload", "heap", "figure");
+		for (int a = 0; peer_allocs[a]; a++)
+			fprintf(f, " %10s", peer_allocs[a]);
+		fprintf(f, " %10s\n", "ratio");
+	}
+	for (size_t i = 0; i < n; i++)
+		for (int fig = 0; fig < nfig; fig++)
+			peer_row(f, md, rows[i], fig);
+	fprintf(f, "\n");
+	for (size_t i = 0; i < n; i++)
+		peer_notes(f, rows[i], md);
+	for (int a = 0; peer_allocs[a]; a++)
+		if (!rig_find_alloc(peer_allocs[a]))
+			fprintf(f, "%s%s: not built in (see docs/latency.md: RTHEAP_PEER_%s_DIR)\n",
+			        md ? "- " : "  ", peer_allocs[a],
+			        !strcmp(peer_allocs[a], "tlsf") ? "TLSF" : "O1HEAP");
 }
 
 /* Header lines: the clock the timed cases used, and their scheduling. */

@@ -14,7 +14,9 @@
  * library is loaded with LD_PRELOAD into its own workers only (it is then
  * the process allocator, as users deploy it; jemalloc could not be
  * dlopen()ed anyway, it needs static TLS), so every other case runs on
- * the plain C library.
+ * the plain C library.  TLSF and o1heap, which manage a caller's buffer as
+ * rtheap does, are compiled into the harness from the user's sources
+ * (peers_static.c).
  */
 #ifndef RTHEAP_LATENCY_RIG_H
 #define RTHEAP_LATENCY_RIG_H
@@ -48,10 +50,29 @@ struct rig_alloc {
 	void (*destroy_fixed)(void *ctx);
 	/** Usable size of a live block, or 0 if unknown. */
 	size_t (*usable)(void *ctx, void *ptr);
-	/** Bytes of heap descriptor at the start of the context (rtheap),
-	 *  left out of the cache-line counts; 0 for the peers. */
+	/** Bytes of heap descriptor at the start of the context (rtheap's
+	 *  rtheap_t, TLSF's control structure, o1heap's instance: set by
+	 *  load), left out of the cache-line counts; 0 for the others. */
 	size_t desc_size;
+	/** Make the heap fresh again over the same memory, keeping @p ctx
+	 *  (0, or nonzero on failure); NULL if the allocator cannot.  The
+	 *  measured pass then repeats the warm-up's calls on the same
+	 *  addresses and touches no memory the warm-up did not touch. */
+	int (*reset)(void *ctx);
 };
+
+/** A heap buffer of @p len bytes, mmap'ed and faulted in (2 MiB aligned
+ *  and advised MADV_HUGEPAGE with --thp); NULL on failure. */
+void *rig_map_buffer(size_t len);
+/** The buffer size rtheap uses for @p bytes usable bytes in one extent:
+ *  the memory every heap over a caller's buffer is given. */
+size_t rig_buffer_size(size_t bytes);
+#ifdef RIG_HAVE_TLSF
+extern struct rig_alloc rig_alloc_tlsf;      /* peers_static.c */
+#endif
+#ifdef RIG_HAVE_O1HEAP
+extern struct rig_alloc rig_alloc_o1heap;    /* peers_static.c */
+#endif
 
 /** The allocators compiled in; NULL-terminated. */
 extern const struct rig_alloc *const rig_allocs[];
@@ -73,7 +94,12 @@ enum rig_workload {
 	WL_SMALL = 0,  /**< uniform 16 B .. 4 KiB, ~50 % live */
 	WL_MIXED,      /**< log-uniform 16 B .. 256 KiB, ~50 % live */
 	WL_FRAG,       /**< adversarial fragmentation */
-	WL_COUNT
+	WL_COUNT,      /**< the workloads every allocator runs */
+	/* Adversarial holes A/B, for heaps over a caller's buffer only (the
+	 * fill depends on the allocator's capacity, see rig_holes_sizes). */
+	WL_HOLES_SMALL = WL_COUNT, /**< holes 48 B / 1000 B */
+	WL_HOLES_MID,  /**< holes 512 B / 1536 B */
+	WL_ALL
 };
 
 /** A replayable operation trace: size[i] > 0 allocates into slot[i],
@@ -91,6 +117,13 @@ struct rig_trace {
 
 int rig_trace_make(struct rig_trace *t, enum rig_workload wl, size_t heap_bytes,
                    size_t churn, uint64_t seed);
+/** Sizes A and B of a holes workload; 0 if @p wl is not one. */
+int rig_holes_sizes(enum rig_workload wl, uint32_t *a, uint32_t *b);
+/** A holes trace whose fill makes exactly @p pairs A/B pairs (the worker
+ *  measures how many the allocator holds; rig_trace_make uses the pairs
+ *  whose requested bytes fill the heap). */
+int rig_trace_make_holes(struct rig_trace *t, enum rig_workload wl, size_t heap_bytes,
+                         size_t churn, uint64_t seed, size_t pairs);
 void rig_trace_free(struct rig_trace *t);
 const char *rig_workload_name(enum rig_workload wl);
 int rig_workload_parse(const char *s);
@@ -157,6 +190,9 @@ struct rig_result {
 	double fill_pct_min, fill_pct_avg, fill_pct_max;   /**< requested bytes */
 	double fill_round_avg; /**< bytes of the rounded blocks */
 	double fill_blocks_avg;
+	uint64_t holes_pairs;  /**< holes workloads: A/B pairs of the fill */
+	uint64_t timed_minflt; /**< most page faults in one replay's timed pass */
+	uint64_t timed_nivcsw; /**< most involuntary switches in one timed pass */
 };
 
 /** Parameters of one worker run. */

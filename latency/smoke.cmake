@@ -4,7 +4,9 @@
 # Runs a tiny harness pass and checks that every output file appears and
 # parses (CSV: same field count on every row; JSON: the documented keys).
 # It asserts nothing about times, and runs without SCHED_FIFO (--no-rt) so
-# as not to starve tests running in parallel.
+# as not to starve tests running in parallel.  A second tiny run, --peers,
+# checks the side-by-side table (rtheap, and TLSF and o1heap when built in,
+# or the line saying they are not).
 cmake_minimum_required(VERSION 3.19) # string(JSON)
 if(NOT EXE OR NOT OUT)
   message(FATAL_ERROR "usage: cmake -DEXE=... -DOUT=... -P smoke.cmake")
@@ -132,4 +134,56 @@ string(FIND "${h}" "# Max Latencies:" pos)
 if(pos EQUAL -1)
   message(FATAL_ERROR "histogram lacks the '# Max Latencies:' summary")
 endif()
-message(STATUS "latency smoke test: ${nres} results, ${nh} histograms, files parse")
+
+# ---- the side-by-side table of the peers (--peers) ----
+execute_process(COMMAND "${EXE}" --list OUTPUT_VARIABLE built RESULT_VARIABLE rc)
+execute_process(COMMAND "${EXE}" --tiny --peers --replays 2 --no-rt --no-plots --no-callgrind
+                        --out "${OUT}/peers"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE pout ERROR_VARIABLE perr)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "rtheap-latency --peers failed (${rc}):\n${pout}\n${perr}")
+endif()
+string(FIND "${pout}" "PEERS:" pos)
+if(pos EQUAL -1)
+  message(FATAL_ERROR "--peers: no PEERS table on stdout:\n${pout}")
+endif()
+file(STRINGS "${OUT}/peers/results.md" md)
+set(num "[0-9]+(\\.[0-9]+)?")
+set(rows 0)
+foreach(line IN LISTS md)
+  # | workload | heap | figure | rtheap | tlsf | o1heap | ratio |
+  if(line MATCHES "^\\| [^|]* \\| [^|]* \\| (alloc worst|free worst|throughput) \\(ns")
+    string(REPLACE "|" ";" cells "${line}")
+    list(GET cells 4 rt)
+    string(STRIP "${rt}" rt)
+    if(NOT rt MATCHES "^${num}$")
+      message(FATAL_ERROR "--peers: rtheap not measured: ${line}")
+    endif()
+    foreach(peer tlsf o1heap)
+      if(peer STREQUAL "tlsf")
+        list(GET cells 5 v)
+      else()
+        list(GET cells 6 v)
+      endif()
+      string(STRIP "${v}" v)
+      string(REGEX MATCH "\n${peer} " have "\n${built}")
+      if(have AND NOT v MATCHES "^${num}$")
+        message(FATAL_ERROR "--peers: ${peer} is built in but not measured: ${line}")
+      endif()
+    endforeach()
+    math(EXPR rows "${rows} + 1")
+  endif()
+endforeach()
+if(rows LESS 15)
+  message(FATAL_ERROR "--peers: ${rows} figure rows in results.md, expected 5 workloads x 3")
+endif()
+foreach(peer tlsf o1heap)
+  string(REGEX MATCH "\n${peer} " have "\n${built}")
+  if(NOT have)
+    string(FIND "${pout}" "${peer}: not built in" pos)
+    if(pos EQUAL -1)
+      message(FATAL_ERROR "--peers: ${peer} is not built in and the table does not say so")
+    endif()
+  endif()
+endforeach()
+message(STATUS "latency smoke test: ${nres} results, ${nh} histograms, files parse; peers table: ${rows} rows")

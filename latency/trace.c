@@ -51,16 +51,17 @@ uint64_t rig_rng_log(struct rig_rng *r, uint64_t lo, uint64_t hi)
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
-static const char *const wl_names[WL_COUNT] = { "small", "mixed", "frag" };
+static const char *const wl_names[WL_ALL] = { "small", "mixed", "frag", "holes48-1000",
+                                              "holes512-1536" };
 
 const char *rig_workload_name(enum rig_workload wl)
 {
-	return (unsigned)wl < WL_COUNT ? wl_names[wl] : "?";
+	return (unsigned)wl < WL_ALL ? wl_names[wl] : "?";
 }
 
 int rig_workload_parse(const char *s)
 {
-	for (int i = 0; i < WL_COUNT; i++)
+	for (int i = 0; i < WL_ALL; i++)
 		if (strcmp(s, wl_names[i]) == 0)
 			return i;
 	return -1;
@@ -173,34 +174,25 @@ static int gen_steady(struct gen *g, enum rig_workload wl, size_t heap, size_t c
 }
 
 /*
- * Adversarial fragmentation: alternate large (4 KiB) and small (16..64 B)
- * blocks until 80 % of the heap is requested, free every other large block
- * (holes of exactly one large block between live neighbours, for any
- * allocator), then request sizes that just do not fit a hole (4 KiB + 1 ..
- * 4 KiB + 512) while keeping at most 16 of them live, mixed with small
- * requests that do fit; finally drain.
+ * Holes: alternate a small block (size in small_lo .. small_hi) and a large
+ * one until the fill is done (@pairs pairs, or @target requested bytes),
+ * then free every @stride-th large block, leaving holes of one large block
+ * between live neighbours for any allocator; then @churn operations:
+ * requests of big_lo .. big_hi (sizes that do not fit a hole; at most 16
+ * live, the oldest freed first), and one time in four a small request (at
+ * most 64 live); finally drain in random order.
  */
-static int gen_frag(struct gen *g, size_t heap, size_t churn)
+struct holes_spec {
+	uint32_t small_lo, small_hi, large, stride, big_lo, big_hi;
+	size_t target, pairs;
+	uint64_t reseed;   /* pairs given: the churn's own seed (the same
+	                    * churn whatever the number of pairs) */
+};
+
+static int holes_churn(struct gen *g, const struct holes_spec *h, size_t churn)
 {
-	const uint32_t large = 4096;
-	size_t target = heap / 10 * 8;
-	uint32_t *larges, nlarge = 0, fifo[16], head = 0, n = 0;
+	uint32_t fifo[16], head = 0, n = 0;
 	uint32_t small[64], shead = 0, ns = 0;
-	size_t maxl = target / large + 1;
-	larges = map_array(maxl * sizeof(*larges));
-	if (!larges)
-		return -1;
-	while (g->live_bytes + large + 64 <= target && nlarge < maxl) {
-		if (gen_alloc(g, large))
-			return -1;
-		larges[nlarge++] = g->live[g->nlive - 1];
-		if (gen_alloc(g, (uint32_t)rig_rng_range(&g->rng, 16, 64)))
-			return -1;
-	}
-	for (uint32_t i = 0; i < nlarge; i += 2)
-		if (gen_free_slot(g, larges[i]))
-			return -1;
-	munmap(larges, maxl * sizeof(*larges));
 	for (size_t i = 0; i < churn; i++) {
 		if (rig_rng_next(&g->rng) % 4 == 0) {
 			/* a small request that fits anywhere; at most 64 live */
@@ -210,7 +202,7 @@ static int gen_frag(struct gen *g, size_t heap, size_t churn)
 				shead = (shead + 1) % 64;
 				ns--;
 			}
-			if (gen_alloc(g, (uint32_t)rig_rng_range(&g->rng, 16, 64)))
+			if (gen_alloc(g, (uint32_t)rig_rng_range(&g->rng, h->small_lo, h->small_hi)))
 				return -1;
 			small[(shead + ns) % 64] = g->live[g->nlive - 1];
 			ns++;
@@ -222,19 +214,92 @@ static int gen_frag(struct gen *g, size_t heap, size_t churn)
 			head = (head + 1) % 16;
 			n--;
 		}
-		if (gen_alloc(g, large + (uint32_t)rig_rng_range(&g->rng, 1, 512)))
+		if (gen_alloc(g, (uint32_t)rig_rng_range(&g->rng, h->big_lo, h->big_hi)))
 			return -1;
 		fifo[(head + n) % 16] = g->live[g->nlive - 1];
 		n++;
 	}
+	return 0;
+}
+
+static int gen_holes(struct gen *g, const struct holes_spec *h, size_t churn)
+{
+	uint32_t *larges, nlarge = 0;
+	size_t maxl = h->pairs ? h->pairs : h->target / h->large + 1;
+	larges = map_array(maxl * sizeof(*larges));
+	if (!larges)
+		return -1;
+	while (nlarge < maxl &&
+	       (h->pairs || g->live_bytes + h->large + h->small_hi <= h->target)) {
+		if (gen_alloc(g, h->large))
+			return -1;
+		larges[nlarge++] = g->live[g->nlive - 1];
+		if (gen_alloc(g, (uint32_t)rig_rng_range(&g->rng, h->small_lo, h->small_hi)))
+			return -1;
+	}
+	for (uint32_t i = 0; i < nlarge; i += h->stride)
+		if (gen_free_slot(g, larges[i]))
+			return -1;
+	munmap(larges, maxl * sizeof(*larges));
+	if (h->pairs)
+		rig_rng_seed(&g->rng, h->reseed);
+	if (holes_churn(g, h, churn))
+		return -1;
 	while (g->nlive)
 		if (gen_free_random(g))
 			return -1;
 	return 0;
 }
 
-int rig_trace_make(struct rig_trace *t, enum rig_workload wl, size_t heap_bytes,
-                   size_t churn, uint64_t seed)
+/*
+ * frag: 4 KiB large blocks and 16..64 B small ones up to 80 % of the heap,
+ * every other large block freed, requests of 4 KiB + 1 .. 4 KiB + 512.
+ * holes A/B: A and B alternately (the large block B allocated first), all
+ * the B's freed, requests of B + 1 .. 2 B (they fit no hole of TLSF or
+ * rtheap; o1heap rounds a block with its 32-byte header up to a power of
+ * two, so for B = 1536 the requests up to 2016 B do fit its 2 KiB holes).
+ */
+static void holes_spec_of(enum rig_workload wl, size_t heap, size_t pairs,
+                          struct holes_spec *h)
+{
+	uint32_t a = 0, b = 0;
+	memset(h, 0, sizeof(*h));
+	if (wl == WL_FRAG) {
+		h->small_lo = 16;
+		h->small_hi = 64;
+		h->large = 4096;
+		h->stride = 2;
+		h->big_lo = 4096 + 1;
+		h->big_hi = 4096 + 512;
+		h->target = heap / 10 * 8;
+		return;
+	}
+	rig_holes_sizes(wl, &a, &b);
+	h->small_lo = h->small_hi = a;
+	h->large = b;
+	h->stride = 1;
+	h->big_lo = b + 1;
+	h->big_hi = 2 * b;
+	h->target = heap;
+	h->pairs = pairs;
+}
+
+int rig_holes_sizes(enum rig_workload wl, uint32_t *a, uint32_t *b)
+{
+	if (wl == WL_HOLES_SMALL) {
+		*a = 48;
+		*b = 1000;
+	} else if (wl == WL_HOLES_MID) {
+		*a = 512;
+		*b = 1536;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static int trace_make(struct rig_trace *t, enum rig_workload wl, size_t heap_bytes,
+                      size_t churn, uint64_t seed, size_t pairs)
 {
 	struct gen g;
 	size_t maxblocks = heap_bytes / 16 + churn + 64;
@@ -256,15 +321,35 @@ int rig_trace_make(struct rig_trace *t, enum rig_workload wl, size_t heap_bytes,
 	if (!t->slot || !t->size || !g.live || !g.pos || !g.slot_size || !g.freeslots)
 		return -1;
 	rig_rng_seed(&g.rng, seed * 1000003u + (uint64_t)wl * 7919u + heap_bytes);
-	if (wl == WL_FRAG)
-		rc = gen_frag(&g, heap_bytes, churn);
-	else
+	if (wl == WL_SMALL || wl == WL_MIXED) {
 		rc = gen_steady(&g, wl, heap_bytes, churn);
+	} else {
+		struct holes_spec h;
+		holes_spec_of(wl, heap_bytes, pairs, &h);
+		h.reseed = seed * 1000003u + (uint64_t)wl * 7919u + 1;
+		rc = gen_holes(&g, &h, churn);
+	}
 	munmap(g.live, maxblocks * sizeof(uint32_t));
 	munmap(g.pos, maxblocks * sizeof(uint32_t));
 	munmap(g.slot_size, maxblocks * sizeof(uint32_t));
 	munmap(g.freeslots, maxblocks * sizeof(uint32_t));
 	return rc;
+}
+
+int rig_trace_make(struct rig_trace *t, enum rig_workload wl, size_t heap_bytes,
+                   size_t churn, uint64_t seed)
+{
+	uint32_t a, b;
+	size_t pairs = 0;
+	if (rig_holes_sizes(wl, &a, &b))
+		pairs = heap_bytes / (a + b);   /* the requested bytes fill the heap */
+	return trace_make(t, wl, heap_bytes, churn, seed, pairs);
+}
+
+int rig_trace_make_holes(struct rig_trace *t, enum rig_workload wl, size_t heap_bytes,
+                         size_t churn, uint64_t seed, size_t pairs)
+{
+	return trace_make(t, wl, heap_bytes, churn, seed, pairs);
 }
 
 void rig_trace_free(struct rig_trace *t)

@@ -76,6 +76,7 @@ struct child_report {
 	int ok;
 	int fifo, mlock, cpu;
 	uint64_t failed;
+	uint64_t minflt, nivcsw;   /* page faults, involuntary switches (timed pass) */
 	double ns_per_op;
 	char err[160];
 };
@@ -170,6 +171,55 @@ static void touch(void *p, size_t bytes)
 	memset(p, 0, bytes);
 }
 
+/*
+ * Between the warm-up and the measured pass: a fresh heap over the same
+ * memory, when the allocator can make one (rtheap, TLSF, o1heap), so that
+ * the measured pass makes the warm-up's calls again and gets the same
+ * addresses: it touches no page and no line the warm-up did not touch.
+ * Measured on the drained heap instead, a heap of many extents handed
+ * out runs in an order the warm-up never used (the order of its free
+ * lists after the drain), so the measured pass touched a few pages for
+ * the first time (see docs/latency.md, "extents").  The process
+ * allocators have no reset: their measured pass runs on the drained heap.
+ */
+static int reset_heap(const struct rig_alloc *A, void *ctx, struct child_report *rep)
+{
+	/* RIG_NO_RESET=1 (diagnostics): measure on the drained heap */
+	if (!A->reset || getenv("RIG_NO_RESET") || A->reset(ctx) == 0)
+		return 0;
+	snprintf(rep->err, sizeof(rep->err), "heap reset failed");
+	return -1;
+}
+
+/* RIG_TOP=N: list the N slowest operations of a timed case (diagnostics);
+ * the figures are computed afterwards from the same, unchanged, minima. */
+static void list_slowest(const struct rig_alloc *A, const struct rig_trace *t,
+                         uint32_t *minv, const uint32_t *maxv, const struct rig_timer *tm)
+{
+	int top = atoi(getenv("RIG_TOP")), nl = 0;
+	size_t listed[64];
+	uint32_t saved[64];
+	if (top > 64)
+		top = 64;
+	for (int k = 0; k < top; k++) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i < t->nops; i++)
+			if (minv[i] != SKIP && (best == SIZE_MAX || minv[i] > minv[best]))
+				best = i;
+		if (best == SIZE_MAX)
+			break;
+		fprintf(stderr, "top %s op %zu/%zu %s size %u slot %u: min %.0f ns max %.0f ns\n",
+		        A->name, best, t->nops, t->size[best] ? "alloc" : "free",
+		        t->size[best], t->slot[best], minv[best] / tm->ticks_per_ns,
+		        maxv[best] / tm->ticks_per_ns);
+		listed[nl] = best;
+		saved[nl++] = minv[best];
+		minv[best] = SKIP; /* for the next round */
+	}
+	while (nl--)
+		minv[listed[nl]] = saved[nl];
+}
+
 /* Timed and throughput modes: K replays in forked children. */
 static int run_replays(const struct rig_case *c, const struct rig_alloc *A,
                        const struct rig_trace *t, const struct rig_timer *tm,
@@ -202,6 +252,7 @@ static int run_replays(const struct rig_case *c, const struct rig_alloc *A,
 		if (pid == 0) {
 			void *ctx;
 			uint64_t failed;
+			struct rusage ru0, ru1;
 			rt_setup(c, rep);
 			rig_tune_process(A->name, c->tune);
 			ctx = A->init(c->heap_bytes, c->extents);
@@ -222,8 +273,13 @@ static int run_replays(const struct rig_case *c, const struct rig_alloc *A,
 				 * allocator's later mmap calls fail; lock what the
 				 * warm-up mapped (if it fits) and warm up again */
 				rep->mlock = mlockall(MCL_CURRENT) == 0;
+				if (reset_heap(A, ctx, rep))
+					_exit(3);
 				pass_plain(A, ctx, t, ptr);
 			}
+			if (reset_heap(A, ctx, rep))
+				_exit(3);
+			getrusage(RUSAGE_SELF, &ru0);
 			if (c->mode == MODE_TPUT) {
 				uint64_t n0 = rig_now_ns();
 				failed = pass_plain(A, ctx, t, ptr);
@@ -231,6 +287,10 @@ static int run_replays(const struct rig_case *c, const struct rig_alloc *A,
 			} else {
 				failed = pass_timed(A, ctx, t, ptr, cyc, tm->overhead);
 			}
+			getrusage(RUSAGE_SELF, &ru1);
+			rep->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt) +
+			              (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
+			rep->nivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
 			rep->failed = failed;
 			A->destroy(ctx);
 			rep->ok = 1;
@@ -247,6 +307,10 @@ static int run_replays(const struct rig_case *c, const struct rig_alloc *A,
 		r->rt_mlock = rep->mlock;
 		r->rt_cpu = rep->cpu;
 		r->failed = rep->failed;
+		if (rep->minflt > r->timed_minflt)
+			r->timed_minflt = rep->minflt;
+		if (rep->nivcsw > r->timed_nivcsw)
+			r->timed_nivcsw = rep->nivcsw;
 		if (c->mode == MODE_TPUT) {
 			tput[nt++] = rep->ns_per_op;
 			continue;
@@ -272,23 +336,8 @@ static int run_replays(const struct rig_case *c, const struct rig_alloc *A,
 		r->ns_per_op = tput[0];
 		r->ns_per_op_median = tput[nt / 2];
 	} else {
-		/* RIG_TOP=N: list the N slowest operations (diagnostics) */
-		if (getenv("RIG_TOP")) {
-			int top = atoi(getenv("RIG_TOP"));
-			for (int k2 = 0; k2 < top; k2++) {
-				size_t best = SIZE_MAX;
-				for (size_t i = 0; i < t->nops; i++)
-					if (minv[i] != SKIP && (best == SIZE_MAX || minv[i] > minv[best]))
-						best = i;
-				if (best == SIZE_MAX)
-					break;
-				fprintf(stderr, "top %s op %zu/%zu %s size %u slot %u: min %.0f ns max %.0f ns\n",
-				        A->name, best, t->nops, t->size[best] ? "alloc" : "free",
-				        t->size[best], t->slot[best], minv[best] / tm->ticks_per_ns,
-				        maxv[best] / tm->ticks_per_ns);
-				minv[best] = SKIP;
-			}
-		}
+		if (getenv("RIG_TOP"))
+			list_slowest(A, t, minv, maxv, tm);
 		/* split into alloc and free arrays (reuse cyc as scratch) */
 		uint32_t *am = cyc, *ar = map_private(t->nops * sizeof(uint32_t));
 		uint32_t *fm = map_private(t->nops * sizeof(uint32_t));
@@ -479,6 +528,10 @@ static int run_icount(const struct rig_case *c, const struct rig_alloc *A,
 		lines_excl_hi = (const char *)ctx + A->desc_size;
 	}
 	pass_plain(A, ctx, t, ptr);
+	if (A->reset && !getenv("RIG_NO_RESET") && A->reset(ctx)) { /* as timed */
+		snprintf(r->note, sizeof(r->note), "heap reset failed");
+		return -1;
+	}
 	r->failed = pass_counted(A, ctx, t, ptr, cnt, lin, ovh_a, ovh_f, callgrind);
 	A->destroy(ctx);
 	if (getenv("RIG_TOP")) {
@@ -601,9 +654,54 @@ static int run_fill(const struct rig_case *c, const struct rig_alloc *A,
 	r->fill_pct_min = mn;
 	r->fill_pct_max = mx;
 	r->fill_pct_avg = sum / k;
-	r->fill_round_avg = sumr / k;
+	r->fill_round_avg = A->usable ? sumr / k : -1; /* -1: unknown */
 	r->fill_blocks_avg = sumb / k;
 	return 0;
+}
+
+/*
+ * Holes workloads: the A/B pairs a fresh heap of this allocator holds
+ * before the first failure (at most what the buffer could hold with no
+ * overhead at all).  The trace fills 15/16 of that, "nearly full" for
+ * every allocator whatever its rounding and overhead.
+ */
+static size_t holes_capacity(const struct rig_case *c, const struct rig_alloc *A,
+                             uint32_t a, uint32_t b)
+{
+	const size_t cap = rig_buffer_size(c->heap_bytes) / (a + b) + 1;
+	size_t n = 0;
+	void *ctx = A->init(c->heap_bytes, c->extents);
+	if (!ctx)
+		return 0;
+	while (n < cap && A->alloc(ctx, b) && A->alloc(ctx, a))
+		n++;
+	A->destroy(ctx); /* live blocks abandoned with the heap */
+	return n;
+}
+
+static int make_trace(const struct rig_case *c, const struct rig_alloc *A,
+                      struct rig_trace *t, struct rig_result *r)
+{
+	uint32_t a, b;
+	int rc;
+	if (rig_holes_sizes(c->wl, &a, &b)) {
+		size_t n = holes_capacity(c, A, a, b);
+		if (n < 16) {
+			r->status = 2;
+			snprintf(r->note, sizeof(r->note), "holes: the heap holds %zu A/B pairs", n);
+			return -1;
+		}
+		r->holes_pairs = n - n / 16;
+		rc = rig_trace_make_holes(t, c->wl, c->heap_bytes, c->churn, c->seed,
+		                          r->holes_pairs);
+	} else {
+		rc = rig_trace_make(t, c->wl, c->heap_bytes, c->churn, c->seed);
+	}
+	if (rc) {
+		r->status = 2;
+		snprintf(r->note, sizeof(r->note), "trace generation failed");
+	}
+	return rc;
 }
 
 int rig_worker_main(const struct rig_case *c, struct rig_result *r)
@@ -637,11 +735,8 @@ int rig_worker_main(const struct rig_case *c, struct rig_result *r)
 			r->status = 2;
 		return rc;
 	}
-	if (rig_trace_make(&t, c->wl, c->heap_bytes, c->churn, c->seed)) {
-		r->status = 2;
-		snprintf(r->note, sizeof(r->note), "trace generation failed");
+	if (make_trace(c, A, &t, r))
 		return -1;
-	}
 	r->nops = t.nops;
 	r->peak_live = t.peak_live;
 	if (c->mode == MODE_ICOUNT) {
