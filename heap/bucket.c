@@ -109,7 +109,7 @@ RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
 	struct rt_bnode *prev = nd->prev, *next = nd->next;
 	rt_assert(prev || x->bkt_head[cls] == nd,
 	          "a page node without predecessor heads its class list (B1)");
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+	if (rt_unlikely(RT_DEBUG(ck, h)))
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
 	BKT_CLOSE(ck, nd);
 	if (prev) {
@@ -130,8 +130,7 @@ RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
 RT_HOT bool bkt_unlink_checked(struct rt_heap *h, struct rt_extent *x,
                                unsigned cls, struct rt_bnode *nd, const unsigned ck)
 {
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) &&
-	    !rt_debug_bnode_ok(h, x, cls, nd)) {
+	if (rt_unlikely(RT_DEBUG(ck, h)) && !rt_debug_bnode_ok(h, x, cls, nd)) {
 		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
 		return false;
 	}
@@ -209,7 +208,7 @@ RT_HOT void *take_new_page(struct rt_heap *h, unsigned cls, const unsigned ck)
 	uint32_t pg;
 	if (!rt_runs_take(h, 1, &x, &pg, ck))
 		return NULL;
-	if (h->flags & RTHEAP_F_DEBUG_FILL) {
+	if (rt_unlikely(RT_DEBUG(ck, h))) {
 		void *pa = rt_page_addr(h, x, pg);
 		rt_debug_take(h, x, pg, 1);
 		hook_open(ck, pa, h->page);
@@ -262,7 +261,7 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, const unsigned ck)
 
 /* -- release -- */
 
-static void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
+RT_HOT void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                        unsigned cls, uint32_t node, const unsigned ck)
 {
 	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node), ck);
@@ -278,21 +277,21 @@ RT_HOT void bkt_block_drop(struct rt_heap *h, unsigned cls, void *blk,
                            const unsigned ck)
 {
 	size_t bsize = (size_t)16 << cls;
-	if (h->flags & RTHEAP_F_DEBUG_FILL)
+	if (rt_unlikely(RT_DEBUG(ck, h)))
 		rt_debug_fill(blk, bsize, RT_FILL_FREED);
 	hook_block_free(ck, blk, bsize);
 	rt_assert(h->class_live[cls] > 0, "live block count underflow");
 	h->class_live[cls]--;
 }
 
-/* Block b of an inline page (entry e): mark it free, put the page back on
+/* Block b (at blk) of an inline page (entry e): mark it free, put the page back on
  * its list if it was full (B1), release it if it is now empty (B4). */
 RT_HOT int bkt_free_inline(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
-                           uint32_t e, uint32_t b, const unsigned ck)
+                           uint32_t e, uint32_t b, void *blk,
+                           const unsigned ck)
 {
 	unsigned cls = BK_CLS(e);
 	uint32_t nb = nblocks_of(h, cls);
-	void *blk = block_addr(h, x, pg, cls, b);
 	uint32_t bits = BK_IBITS(e);
 	if ((bits >> b) & 1u) {
 		rt_report(h, RTHEAP_ERR_DOUBLE_FREE, blk);
@@ -317,11 +316,11 @@ RT_HOT int bkt_free_inline(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 /* The same for a side page: the bitmap in the side table, the count in
  * the entry. */
 RT_HOT int bkt_free_side(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
-                         uint32_t e, uint32_t b, const unsigned ck)
+                         uint32_t e, uint32_t b, void *blk,
+                         const unsigned ck)
 {
 	unsigned cls = BK_CLS(e);
 	uint32_t nb = nblocks_of(h, cls);
-	void *blk = block_addr(h, x, pg, cls, b);
 	uint32_t *w = side_words(h, x, pg);
 	if (side_test(w, b)) {
 		rt_report(h, RTHEAP_ERR_DOUBLE_FREE, blk);
@@ -357,8 +356,7 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 {
 	unsigned cls = BK_CLS(e);
 	int err;
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) &&
-	    !rt_bucket_free_ok(h, x, pg, e, off)) {
+	if (rt_unlikely(RT_DEBUG(ck, h)) && !rt_bucket_free_ok(h, x, pg, e, off)) {
 		rt_report(h, RTHEAP_ERR_CORRUPT, ptr);
 		return -EUCLEAN;
 	}
@@ -371,8 +369,8 @@ RT_HOT int rt_bucket_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 	}
 	uint32_t b = (uint32_t)(off >> (cls + 4));
 	if (nblocks_of(h, cls) <= BK_INLINE_MAX)
-		return bkt_free_inline(h, x, pg, e, b, ck);
-	return bkt_free_side(h, x, pg, e, b, ck);
+		return bkt_free_inline(h, x, pg, e, b, ptr, ck);
+	return bkt_free_side(h, x, pg, e, b, ptr, ck);
 }
 
 /* Debug mode, before rt_bucket_free(): if this release empties the page,

@@ -98,6 +98,8 @@ static int check_extent_table(struct rt_heap *h, struct walk *w)
 	if (h->nr_ext == 0 || h->nr_ext > RTHEAP_MAX_EXTENTS ||
 	    h->nr_live > h->nr_ext)
 		FAIL("extent count out of range", h, -1, -1);
+	if (h->lk_half != (h->nr_ext > 1 ? 1u << rt_fls32(h->nr_ext - 1) : 0))
+		FAIL("extent lookup step does not match the extent count", h, -1, -1);
 	size_t size = 0, published = 0;
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
 		struct rt_extent *x = h->by_slot[i];
@@ -130,7 +132,7 @@ static int check_free_run(struct rt_heap *h, struct walk *w,
 		FAIL("two adjacent free runs", rt_page_addr(h, x, pg), xi, pg);
 	struct rt_node *nd = rt_run_node(x, pg, len);
 	struct rt_node v = rt_run_node_read(h, nd);
-	if (v.ext != x || v.start != pg || v.len != len)
+	if (v.ext != x || v.start != pg || v.len != len || v.idx != rt_runs_index(len))
 		FAIL("free run node does not describe its run", nd, xi, pg);
 	w->free_runs++;
 	return 0;

@@ -103,6 +103,7 @@ static bool run_node_ok(const struct rt_heap *h, const struct rt_node *nd)
 	return v.ext == x && v.len && v.start < x->npages &&
 	       v.len <= x->npages - v.start &&
 	       rt_run_node(x, v.start, v.len) == nd &&
+	       v.idx == rt_runs_index(v.len) &&
 	       x->map[v.start] == PG_MAKE(PG_FREE, v.len);
 }
 

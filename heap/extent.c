@@ -96,20 +96,25 @@ size_t rtheap_overhead(size_t size, size_t page_size)
 	return size - (size_t)n * page_size;
 }
 
-/* Binary search of the sorted table of buffer addresses, without branches:
- * ceil(log2 E) steps, none for a single extent.  The final unsigned
+/* Binary search of the sorted table of buffer addresses, without branches
+ * (Shar's power-of-two steps): with k the largest power of two below E, a
+ * first probe at E - k leaves k candidates, halved by each further probe:
+ * ceil(log2 E) probes, none for a single extent.  The final unsigned
  * compare also rejects an address below the first extent (it wraps) and
  * an extent still being added (its lookup size is 0 until published). */
 RT_HOT struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
 	const uintptr_t *base = h->bases;
-	uint32_t lo = 0, n = h->nr_ext;
-	while (n > 1) {
-		uint32_t half = n / 2;
+	uint32_t lo = 0, k = h->lk_half;
+	if (k) {
+		uint32_t hi = h->nr_ext - k;
 		RT_STEP();
-		lo = base[lo + half] <= a ? lo + half : lo;
-		n -= half;
+		lo = base[hi] <= a ? hi : 0;
+		for (k >>= 1; k; k >>= 1) {
+			RT_STEP();
+			lo = base[lo + k] <= a ? lo + k : lo;
+		}
 	}
 	return a - base[lo] < h->lsize[lo] ? h->sorted[lo] : NULL;
 }
@@ -167,6 +172,7 @@ RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
 	h->rsize[pos] = size;
 	h->lsize[pos] = 0; /* not found by lookups until published */
 	*slot = h->nr_ext++;
+	h->lk_half = h->nr_ext > 1 ? 1u << rt_fls32(h->nr_ext - 1) : 0;
 	return 0;
 }
 

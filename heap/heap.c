@@ -273,9 +273,10 @@ RT_HOT void *alloc_take(struct rt_heap *h, size_t size, size_t *bsize,
 }
 
 /*
- * The allocation, for ck = 0 (no memory checker: the hooks compile to
- * nothing) and ck = RT_CK_ANY (the checked copy, hooks.h): lock, take,
- * account, unlock, deliver.
+ * The allocation, for ck = 0 (no memory checker and no debug mode: the
+ * hooks and debug checks compile to nothing) and ck = RT_CK_ANY (the slow
+ * copy, rt_copy_of()): lock, take, account, unlock, deliver.  The caller
+ * has checked h and size.
  */
 RT_HOT void *alloc_body(struct rt_heap *h, size_t size, const unsigned ck)
 {
@@ -283,8 +284,6 @@ RT_HOT void *alloc_body(struct rt_heap *h, size_t size, const unsigned ck)
 	size_t bsize;
 	bool bucket;
 
-	if (rt_unlikely(!rt_heap_ok(h) || size == 0))
-		return NULL;
 	heap_lock(h);
 	void *p = alloc_take(h, size, &bsize, &bucket, ck);
 	bool notify = alloc_end(h, p, size, bsize, bucket, &pd, ck);
@@ -302,7 +301,9 @@ RT_COLD void *alloc_checked(struct rt_heap *h, size_t size)
 void *rtheap_alloc(rtheap_t *heap, size_t size)
 {
 	struct rt_heap *h = rt_heap_of(heap);
-	if (rt_unlikely(hook_state()))
+	if (rt_unlikely(!rt_heap_ok(h) || size == 0))
+		return NULL;
+	if (rt_unlikely(rt_copy_of(h)))
 		return alloc_checked(h, size);
 	return alloc_body(h, size, 0);
 }
@@ -342,9 +343,6 @@ RT_HOT void *alloc_aligned_body(struct rt_heap *h, size_t size, size_t align,
 	size_t bsize = 0;
 	bool bucket;
 
-	if (rt_unlikely(!rt_heap_ok(h) || size == 0 || align == 0 ||
-	                (align & (align - 1))))
-		return NULL;
 	heap_lock(h);
 	void *p = alloc_aligned_take(h, size, align, &bsize, &bucket, ck);
 	bool notify = alloc_end(h, p, size, bsize, bucket, &pd, ck);
@@ -362,7 +360,10 @@ RT_COLD void *alloc_aligned_checked(struct rt_heap *h, size_t size, size_t align
 void *rtheap_alloc_aligned(rtheap_t *heap, size_t size, size_t align)
 {
 	struct rt_heap *h = rt_heap_of(heap);
-	if (rt_unlikely(hook_state()))
+	if (rt_unlikely(!rt_heap_ok(h) || size == 0 || align == 0 ||
+	                (align & (align - 1))))
+		return NULL;
+	if (rt_unlikely(rt_copy_of(h)))
 		return alloc_aligned_checked(h, size, align);
 	return alloc_aligned_body(h, size, align, 0);
 }
@@ -485,7 +486,7 @@ int rtheap_free(rtheap_t *heap, void *ptr)
 		return -EINVAL;
 	if (rt_unlikely(!ptr))
 		return 0; /* as free(NULL): nothing to do, not a misuse */
-	if (rt_unlikely(hook_state()))
+	if (rt_unlikely(rt_copy_of(h)))
 		return free_checked(h, ptr, NULL);
 	return free_body(h, ptr, NULL, 0);
 }
@@ -497,7 +498,7 @@ int rtheap_test_and_free(rtheap_t *heap, void *ptr, int (*ckfn)(void *block))
 		return -EINVAL;
 	if (rt_unlikely(!ptr))
 		return 0; /* as rtheap_free(NULL); ckfn is not called */
-	if (rt_unlikely(hook_state()))
+	if (rt_unlikely(rt_copy_of(h)))
 		return free_checked(h, ptr, ckfn);
 	return free_body(h, ptr, ckfn, 0);
 }

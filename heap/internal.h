@@ -126,6 +126,7 @@ struct rt_node {
 	struct rt_node *prev, *next;
 	struct rt_extent *ext;
 	uint32_t start, len;
+	uint32_t idx; /* its list, rt_runs_index(len), while listed */
 };
 
 /* Node of a bucket page on its extent's per-class list, stored in one of
@@ -180,6 +181,8 @@ struct rt_heap {
 
 	/* extents */
 	uint32_t nr_ext;      /* reserved extents (slots used) */
+	uint32_t lk_half;     /* largest power of two below nr_ext, 0 if none:
+	                       * the first probe of rt_extent_find() */
 	struct rt_extent *by_slot[RTHEAP_MAX_EXTENTS]; /* NULL until published */
 	uint32_t nr_live;     /* published extents */
 	/* the sorted table: by buffer address, reserved and published */
@@ -313,7 +316,15 @@ RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
 RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
 
 /* ck, the last argument of the hot functions below: which memory checkers
- * to speak to, 0 on the path without any (hooks.h). */
+ * to speak to, 0 on the path without any (hooks.h).  The copy with
+ * ck = RT_CK_ANY also serves heaps in debug mode (rt_copy_of), so that the
+ * plain copy tests no debug flag: RT_DEBUG(ck, h) is a constant false in
+ * it. */
+static inline unsigned rt_copy_of(const struct rt_heap *h)
+{
+	return hook_state() | (h->flags & RTHEAP_F_DEBUG_FILL);
+}
+#define RT_DEBUG(ck, h) ((ck) && ((h)->flags & RTHEAP_F_DEBUG_FILL))
 
 /* runs.c: free-run index (take: find, cut; release: merge, insert) */
 RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len);

@@ -19,13 +19,13 @@
 
 /* Pages [start, start+n) of x were just taken: they become a block. */
 RT_HOT void *page_claim(struct rt_heap *h, struct rt_extent *x, uint32_t start,
-                        uint32_t n, size_t *bsize)
+                        uint32_t n, size_t *bsize, const unsigned ck)
 {
 	rt_assert(n && start + n <= x->npages, "a taken run lies in its extent");
 	rt_map_set(x, start, PG_MAKE(PG_RUN, n));
 	h->pages_run += n;
 	*bsize = (size_t)n << h->pshift;
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+	if (rt_unlikely(RT_DEBUG(ck, h)))
 		rt_debug_take(h, x, start, n);
 	return rt_page_addr(h, x, start);
 }
@@ -40,7 +40,7 @@ RT_HOT void *rt_page_alloc(struct rt_heap *h, size_t size, size_t *bsize,
 	uint32_t start;
 	if (!rt_runs_take(h, n, &x, &start, ck))
 		return NULL;
-	return page_claim(h, x, start, n, bsize);
+	return page_claim(h, x, start, n, bsize, ck);
 }
 
 /* A run of whole pages for size bytes, its first page aligned to align
@@ -54,7 +54,7 @@ RT_HOT void *rt_page_alloc_aligned(struct rt_heap *h, size_t size, size_t align,
 	uint32_t start;
 	if (!rt_runs_take_aligned(h, n, a, &x, &start, ck))
 		return NULL;
-	return page_claim(h, x, start, n, bsize);
+	return page_claim(h, x, start, n, bsize, ck);
 }
 
 /*
@@ -74,8 +74,7 @@ RT_HOT int rt_page_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 		rt_report(h, RTHEAP_ERR_NOT_BLOCK, ptr);
 		return -EINVAL;
 	}
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) &&
-	    !rt_debug_release_ok(h, x, pg, n)) {
+	if (rt_unlikely(RT_DEBUG(ck, h)) && !rt_debug_release_ok(h, x, pg, n)) {
 		rt_report(h, RTHEAP_ERR_CORRUPT, ptr);
 		return -EUCLEAN;
 	}
@@ -83,7 +82,7 @@ RT_HOT int rt_page_free(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
 		return err;
 	rt_assert(n && pg + n <= x->npages, "a RUN entry's run lies in its extent (P1)");
 	*bsize = (size_t)n << h->pshift;
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+	if (rt_unlikely(RT_DEBUG(ck, h)))
 		rt_debug_fill(ptr, *bsize, RT_FILL_FREED);
 	hook_block_free(ck, ptr, *bsize);
 	rt_assert(h->pages_run >= n, "run page count underflow");

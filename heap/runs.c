@@ -8,8 +8,9 @@
  *      page strictly inside it is NONE;
  *  R2  no two free runs are adjacent (release merges both neighbours);
  *  R3  every free run is on exactly one list, runs[fl][sl] for its length,
- *      and the bit of that list is set in sl_bitmap[fl] (and fl in
- *      fl_bitmap) exactly when the list is not empty;
+ *      whose index its node records (idx), and the bit of that list is set
+ *      in sl_bitmap[fl] (and fl in fl_bitmap) exactly when the list is not
+ *      empty;
  *  R4  the node of a run ending the extent is ext->tail, otherwise it lives
  *      in the run's first page.
  * Every function below is O(1): no loop at all.
@@ -92,13 +93,15 @@ RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
 
 /* -- the free lists -- */
 
-RT_HOT void rt_runs_push(struct rt_heap *h, struct rt_node *nd, const unsigned ck)
+/* Push nd on list i, the list of its length. */
+RT_HOT void run_list_push_at(struct rt_heap *h, struct rt_node *nd, unsigned i,
+                             const unsigned ck)
 {
 	RUN_OPEN(ck, h, nd);
-	unsigned i = rt_runs_index(nd->len);
 	struct rt_node *head = h->runs[i];
 	RT_STEP();
-	rt_assert(nd->len && nd->start + nd->len <= nd->ext->npages &&
+	rt_assert(i == rt_runs_index(nd->len) && nd->len &&
+	          nd->start + nd->len <= nd->ext->npages &&
 	          rt_run_node(nd->ext, nd->start, nd->len) == nd,
 	          "a pushed node describes a run of its extent (R4)");
 	rt_assert(!head == !(h->sl_bitmap[i >> RT_SL_SHIFT] &
@@ -106,16 +109,26 @@ RT_HOT void rt_runs_push(struct rt_heap *h, struct rt_node *nd, const unsigned c
 	          "a list is empty iff its bitmap bit is clear (R3)");
 	nd->prev = NULL;
 	nd->next = head;
+	nd->idx = i;
+	RUN_CLOSE(ck, h, nd);
 	if (head) {
 		RUN_OPEN(ck, h, head);
 		head->prev = nd;
 		RUN_CLOSE(ck, h, head);
+	} else { /* the list was empty: its bits (R3) */
+		h->sl_bitmap[i >> RT_SL_SHIFT] |= 1u << (i & (RT_SL_COUNT - 1));
+		h->fl_bitmap |= 1u << (i >> RT_SL_SHIFT);
 	}
-	RUN_CLOSE(ck, h, nd);
 	h->runs[i] = nd;
-	h->sl_bitmap[i >> RT_SL_SHIFT] |= 1u << (i & (RT_SL_COUNT - 1));
-	h->fl_bitmap |= 1u << (i >> RT_SL_SHIFT);
 	h->free_runs++;
+}
+
+RT_HOT void rt_runs_push(struct rt_heap *h, struct rt_node *nd, const unsigned ck)
+{
+	RUN_OPEN(ck, h, nd);
+	unsigned i = rt_runs_index(nd->len);
+	RUN_CLOSE(ck, h, nd);
+	run_list_push_at(h, nd, i, ck);
 }
 
 RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i,
@@ -149,10 +162,15 @@ RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i
 	h->free_runs--;
 }
 
-RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd, uint32_t len,
+/* Unlist a node: its list index is in the node (R3). */
+RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd,
                             const unsigned ck)
 {
-	run_list_remove_at(h, nd, rt_runs_index(len), ck);
+	RUN_OPEN(ck, h, nd);
+	unsigned i = nd->idx;
+	RUN_CLOSE(ck, h, nd);
+	rt_assert(i == rt_runs_index(nd->len), "a listed node records its list (R3)");
+	run_list_remove_at(h, nd, i, ck);
 }
 
 /* -- node placement -- */
@@ -172,12 +190,12 @@ RT_HOT struct rt_node *run_node_make(struct rt_heap *h, struct rt_extent *x,
 
 /* The node's bytes become plain free memory again (debug: the pattern). */
 RT_HOT void run_node_drop(struct rt_heap *h, struct rt_extent *x,
-                          struct rt_node *nd)
+                          struct rt_node *nd, const unsigned ck)
 {
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) && nd != &x->tail) {
-		hook_open(hook_state(), nd, sizeof(*nd));
+	if (rt_unlikely(RT_DEBUG(ck, h)) && nd != &x->tail) {
+		hook_open(ck, nd, sizeof(*nd));
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
-		hook_close(hook_state(), nd, sizeof(*nd));
+		hook_close(ck, nd, sizeof(*nd));
 	}
 }
 
@@ -243,9 +261,9 @@ RT_HOT struct rt_node *run_find(struct rt_heap *h, uint32_t n, unsigned *ip,
 
 /* Debug mode: check the node found and its neighbours before following
  * them (false: corrupt, reported). */
-RT_HOT bool run_checked(struct rt_heap *h, struct rt_node *nd)
+RT_HOT bool run_checked(struct rt_heap *h, struct rt_node *nd, const unsigned ck)
 {
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL) && !rt_debug_run_ok(h, nd)) {
+	if (rt_unlikely(RT_DEBUG(ck, h)) && !rt_debug_run_ok(h, nd)) {
 		rt_report(h, RTHEAP_ERR_CORRUPT, nd);
 		return false;
 	}
@@ -276,7 +294,7 @@ RT_HOT void run_take_whole(struct rt_heap *h, struct rt_extent *x,
                            uint32_t n, const unsigned ck)
 {
 	run_list_remove_at(h, nd, i, ck);
-	run_node_drop(h, x, nd);
+	run_node_drop(h, x, nd, ck);
 	if (n > 1)
 		rt_map_set(x, start + n - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
 }
@@ -311,7 +329,7 @@ RT_HOT uint32_t run_cut(struct rt_heap *h, struct rt_extent *x,
 	nd->len = rlen;
 	RUN_CLOSE(ck, h, nd);
 	if (ri != i)
-		rt_runs_push(h, nd, ck);
+		run_list_push_at(h, nd, ri, ck);
 	rt_assert(rt_run_node(x, rstart, rlen) == nd,
 	          "the remainder of a cut keeps its node (R4)");
 	return blk;
@@ -328,7 +346,7 @@ RT_HOT bool rt_runs_take(struct rt_heap *h, uint32_t n, struct rt_extent **xp,
 	unsigned i = 0;
 	uint32_t start, len;
 	struct rt_node *nd = run_find(h, n, &i, ck);
-	if (!nd || !run_checked(h, nd))
+	if (!nd || !run_checked(h, nd, ck))
 		return false;
 	struct rt_extent *x = run_read(h, nd, &start, &len, ck);
 	rt_assert(len >= n, "the run found holds the request");
@@ -372,7 +390,7 @@ RT_HOT bool rt_runs_take_aligned(struct rt_heap *h, uint32_t n, uint32_t a,
 		if (!nd)
 			return false;
 	}
-	if (!run_checked(h, nd))
+	if (!run_checked(h, nd, ck))
 		return false;
 	uint32_t start, len;
 	struct rt_extent *x = run_read(h, nd, &start, &len, ck);
@@ -386,8 +404,8 @@ RT_HOT bool rt_runs_take_aligned(struct rt_heap *h, uint32_t n, uint32_t a,
 	uint32_t blk = start + off, rem = len - off - n;
 
 	run_list_remove_at(h, nd, i, ck);
-	run_node_drop(h, x, nd);
-	if (rt_unlikely(h->flags & RTHEAP_F_DEBUG_FILL))
+	run_node_drop(h, x, nd, ck);
+	if (rt_unlikely(RT_DEBUG(ck, h)))
 		rt_debug_skip(h, x, start, blk);
 	if (off)
 		rt_runs_insert(h, x, start, off, ck);
@@ -417,8 +435,8 @@ RT_HOT void run_merge_prev(struct rt_heap *h, struct rt_extent *x,
 	struct rt_node *nd = (struct rt_node *)(void *)rt_page_addr(h, x, *start - l);
 	rt_assert(run_node_read(h, nd, ck).start == *start - l,
 	          "the node of the previous free run is in its first page");
-	run_list_remove(h, nd, l, ck);
-	run_node_drop(h, x, nd);
+	run_list_remove(h, nd, ck);
+	run_node_drop(h, x, nd, ck);
 	if (l > 1)
 		rt_map_set(x, *start - 1, PG_MAKE(PG_NONE, 0));
 	rt_map_set(x, *start, PG_MAKE(PG_NONE, 0));
@@ -443,8 +461,8 @@ RT_HOT void run_merge_next(struct rt_heap *h, struct rt_extent *x,
 	struct rt_node *nd = rt_run_node(x, start + *len, r);
 	rt_assert(run_node_read(h, nd, ck).start == start + *len,
 	          "the node of the next free run describes it");
-	run_list_remove(h, nd, r, ck);
-	run_node_drop(h, x, nd);
+	run_list_remove(h, nd, ck);
+	run_node_drop(h, x, nd, ck);
 	rt_map_set(x, start + *len, PG_MAKE(PG_NONE, 0));
 	*len += r;
 }
