@@ -136,20 +136,24 @@ struct rt_bnode {
 	struct rt_bnode *prev, *next;
 };
 
+/* The header starts the caller's buffer (RTHEAP_EXTENT_HDR bytes, a
+ * multiple of 64).  What every alloc and free reads comes first, in the
+ * first 64 bytes: one cache line when the buffer is 64-byte aligned. */
 struct rt_extent {
-	struct rt_node tail;  /* node of the free run ending the extent */
-	uint32_t magic;
-	uint32_t npages;
 	uint8_t *pages;       /* page array, aligned to the page size */
 	uint32_t *map;        /* npages entries */
+	size_t span;          /* bytes of page array once published, 0 before */
+	uint32_t npages;
+	uint32_t pshift;      /* log2(page size), copied from the heap */
 	uint32_t *side;       /* side bitmaps (P > 256), P/512 words a page */
+	uint32_t slot;        /* index in heap->by_slot */
+	uint32_t magic;
+	/* then the per-class lists and the tail node, read when used */
+	struct rt_bnode *bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
+	struct rt_node tail;  /* node of the free run ending the extent */
 	void *buf;            /* buffer and size as given by the caller */
 	size_t size;
-	uint32_t pshift;      /* log2(page size), copied from the heap */
-	uint32_t slot;        /* index in heap->by_slot */
-	size_t span;          /* bytes of page array once published, 0 before */
 	uint32_t hw;          /* pages below hw were handed out once (debug fill) */
-	struct rt_bnode *bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
 };
 
 /* A set of extent slots: one word up to 64 extents (first member in one
