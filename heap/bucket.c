@@ -15,7 +15,7 @@
  * Invariants maintained here:
  *  B1  a bucket page is on its class list iff it has a free block;
  *  B2  the node block of a listed page is free and holds its list node;
- *  B3  bkt_exts[c] holds an extent iff its list for class c is not empty;
+ *  B3  cls[c].exts holds an extent iff its list for class c is not empty;
  *  B4  a page whose blocks are all free is not a bucket page any more: it
  *      is released to the page runs at once.
  * The release path is whole here: the debug check of what emptying a page
@@ -85,7 +85,7 @@ RT_HOT void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
 {
 	struct rt_bnode *head = x->bkt_head[cls];
 	RT_STEP();
-	rt_assert(!head == !rt_extset_has(&h->bkt_exts[cls], x->slot),
+	rt_assert(!head == !rt_extset_has(&h->cls[cls].exts, x->slot),
 	          "an extent is in its class's set iff its list is not empty (B3)");
 	BKT_OPEN(ck, nd);
 	nd->prev = NULL;
@@ -96,7 +96,7 @@ RT_HOT void bkt_list_push(struct rt_heap *h, struct rt_extent *x, unsigned cls,
 		head->prev = nd;
 		BKT_CLOSE(ck, head);
 	} else {
-		rt_extset_add(&h->bkt_exts[cls], x->slot);
+		rt_extset_add(&h->cls[cls].exts, x->slot);
 	}
 	x->bkt_head[cls] = nd;
 }
@@ -117,7 +117,7 @@ RT_HOT void bkt_list_unlink(struct rt_heap *h, struct rt_extent *x,
 		prev->next = next;
 		BKT_CLOSE(ck, prev);
 	} else if (!(x->bkt_head[cls] = next)) {
-		rt_extset_del(&h->bkt_exts[cls], x->slot);
+		rt_extset_del(&h->cls[cls].exts, x->slot);
 	}
 	if (next) {
 		BKT_OPEN(ck, next);
@@ -233,13 +233,13 @@ RT_HOT void *take_new_page(struct rt_heap *h, unsigned cls, const unsigned ck)
 	}
 	bkt_list_push(h, x, cls, block_addr(h, x, pg, cls, 0), ck);
 	h->pages_bucket++;
-	h->class_pages[cls]++;
+	h->cls[cls].pages++;
 	return block_addr(h, x, pg, cls, b);
 }
 
 RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, const unsigned ck)
 {
-	struct rt_extset *s = &h->bkt_exts[cls];
+	struct rt_extset *s = &h->cls[cls].exts;
 	void *p;
 	if (!rt_extset_empty(s)) {
 		struct rt_extent *x = h->by_slot[rt_extset_first(s)];
@@ -255,7 +255,7 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, const unsigned ck)
 		if (!p)
 			return NULL;
 	}
-	h->class_live[cls]++;
+	h->cls[cls].live++;
 	return p;
 }
 
@@ -265,10 +265,10 @@ RT_HOT void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                        unsigned cls, uint32_t node, const unsigned ck)
 {
 	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node), ck);
-	rt_assert(h->pages_bucket > 0 && h->class_pages[cls] > 0,
+	rt_assert(h->pages_bucket > 0 && h->cls[cls].pages > 0,
 	          "bucket page count underflow");
 	h->pages_bucket--;
-	h->class_pages[cls]--;
+	h->cls[cls].pages--;
 	rt_runs_release(h, x, pg, 1, ck);
 }
 
@@ -280,8 +280,8 @@ RT_HOT void bkt_block_drop(struct rt_heap *h, unsigned cls, void *blk,
 	if (rt_unlikely(RT_DEBUG(ck, h)))
 		rt_debug_fill(blk, bsize, RT_FILL_FREED);
 	hook_block_free(ck, blk, bsize);
-	rt_assert(h->class_live[cls] > 0, "live block count underflow");
-	h->class_live[cls]--;
+	rt_assert(h->cls[cls].live > 0, "live block count underflow");
+	h->cls[cls].live--;
 }
 
 /* Block b (at blk) of an inline page (entry e): mark it free, put the page back on

@@ -74,15 +74,15 @@ static int check_sorted_table(struct rt_heap *h, struct walk *w)
 {
 	uint32_t in_table = 0;
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
-		struct rt_extent *x = h->sorted[i];
-		if (h->bases[i] != (uintptr_t)x)
+		struct rt_extent *x = h->look[i].x;
+		if (h->look[i].base != (uintptr_t)x)
 			FAIL("extent search table out of date", x, -1, -1);
-		if (i + 1 < h->nr_ext && h->bases[i] + h->rsize[i] > h->bases[i + 1])
+		if (i + 1 < h->nr_ext && h->look[i].base + h->rsize[i] > h->look[i + 1].base)
 			FAIL("extent table not sorted or overlapping", x, -1, -1);
-		if (!h->lsize[i])
+		if (!h->look[i].lsize)
 			continue;
 		in_table++;
-		if (h->lsize[i] != h->rsize[i] || x->slot >= h->nr_ext ||
+		if (h->look[i].lsize != h->rsize[i] || x->slot >= h->nr_ext ||
 		    h->by_slot[x->slot] != x)
 			FAIL("extent table entry does not match its extent", x, -1, -1);
 	}
@@ -251,7 +251,7 @@ static int check_bucket_lists(struct rt_heap *h, struct walk *w)
 {
 	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++) {
 		size_t seen = 0;
-		struct rt_extset *s = &h->bkt_exts[c];
+		struct rt_extset *s = &h->cls[c].exts;
 		for (uint32_t i = 0; i < RT_EXT_WORDS * 64u; i++) {
 			struct rt_extent *x = i < h->nr_ext ? h->by_slot[i] : NULL;
 			bool in_set = (s->w[i >> 6] >> (i & 63)) & 1u;
@@ -306,8 +306,8 @@ static int check_stats(struct rt_heap *h, struct walk *w)
 	if (h->used > h->peak || h->used > h->usable)
 		FAIL("used exceeds peak or usable", h, -1, -1);
 	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++)
-		if (w->class_live[c] != h->class_live[c] ||
-		    w->class_pages[c] != h->class_pages[c])
+		if (w->class_live[c] != h->cls[c].live ||
+		    w->class_pages[c] != h->cls[c].pages)
 			FAIL("per-class counts differ from the maps", h, -1, -1);
 	/* low-memory limits agree with the armed flag (heap.c) */
 	if (h->lowmem_armed ? h->lowmem_rearm != 0

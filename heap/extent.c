@@ -16,8 +16,8 @@
  *      the extent.
  * The page array itself is never written.
  *
- * Invariants: X1 sorted[0..nr_ext) is ordered by buffer address, bases[i]
- * is sorted[i]->buf, and no two buffers overlap; X2 by_slot[i]->slot == i
+ * Invariants: X1 look[0..nr_ext) is ordered by buffer address, look[i].base
+ * is look[i].x->buf, and no two buffers overlap; X2 by_slot[i]->slot == i
  * for every published extent; X3 a published extent's map obeys the
  * invariants of runs.c and bucket.c.
  */
@@ -105,18 +105,18 @@ size_t rtheap_overhead(size_t size, size_t page_size)
 RT_HOT struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	const uintptr_t *base = h->bases;
+	const struct rt_look *t = h->look;
 	uint32_t lo = 0, k = h->lk_half;
 	if (k) {
 		uint32_t hi = h->nr_ext - k;
 		RT_STEP();
-		lo = base[hi] <= a ? hi : 0;
+		lo = t[hi].base <= a ? hi : 0;
 		for (k >>= 1; k; k >>= 1) {
 			RT_STEP();
-			lo = base[lo + k] <= a ? lo + k : lo;
+			lo = t[lo + k].base <= a ? lo + k : lo;
 		}
 	}
-	return a - base[lo] < h->lsize[lo] ? h->sorted[lo] : NULL;
+	return a - t[lo].base < t[lo].lsize ? t[lo].x : NULL;
 }
 
 /* Index in the sorted table where an extent at address a goes (or is). */
@@ -125,7 +125,7 @@ static uint32_t sorted_pos(const struct rt_heap *h, uintptr_t a)
 	uint32_t lo = 0, hi = h->nr_ext;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
-		if (h->bases[mid] < a)
+		if (h->look[mid].base < a)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -156,21 +156,19 @@ RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
 	/* a bad buffer is -EINVAL first, even when the table is full */
 	uintptr_t a = (uintptr_t)buf;
 	uint32_t pos = sorted_pos(h, a);
-	if (pos > 0 && h->bases[pos - 1] + h->rsize[pos - 1] > a)
+	if (pos > 0 && h->look[pos - 1].base + h->rsize[pos - 1] > a)
 		return -EINVAL;
-	if (pos < h->nr_ext && a + size > h->bases[pos])
+	if (pos < h->nr_ext && a + size > h->look[pos].base)
 		return -EINVAL;
 	if (h->nr_ext >= RTHEAP_MAX_EXTENTS)
 		return -ENOSPC;
 	uint32_t n = h->nr_ext - pos;
-	memmove(&h->sorted[pos + 1], &h->sorted[pos], n * sizeof(h->sorted[0]));
-	memmove(&h->bases[pos + 1], &h->bases[pos], n * sizeof(h->bases[0]));
+	memmove(&h->look[pos + 1], &h->look[pos], n * sizeof(h->look[0]));
 	memmove(&h->rsize[pos + 1], &h->rsize[pos], n * sizeof(h->rsize[0]));
-	memmove(&h->lsize[pos + 1], &h->lsize[pos], n * sizeof(h->lsize[0]));
-	h->sorted[pos] = (struct rt_extent *)buf;
-	h->bases[pos] = a;
+	h->look[pos].x = (struct rt_extent *)buf;
+	h->look[pos].base = a;
+	h->look[pos].lsize = 0; /* not found by lookups until published */
 	h->rsize[pos] = size;
-	h->lsize[pos] = 0; /* not found by lookups until published */
 	*slot = h->nr_ext++;
 	h->lk_half = h->nr_ext > 1 ? 1u << rt_fls32(h->nr_ext - 1) : 0;
 	return 0;
@@ -213,11 +211,11 @@ RT_FN struct rt_extent *rt_extent_prepare(struct rt_heap *h, void *buf,
 RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
 {
 	uint32_t pos = sorted_pos(h, (uintptr_t)x->buf);
-	rt_assert(h->sorted[pos] == x, "a reserved extent stays in the table");
+	rt_assert(h->look[pos].x == x, "a reserved extent stays in the table");
 	rt_assert(x->slot < h->nr_ext && !h->by_slot[x->slot],
 	          "a reserved slot is published once (X2)");
 	x->span = (size_t)x->npages << h->pshift;
-	h->lsize[pos] = x->size;
+	h->look[pos].lsize = x->size;
 	h->by_slot[x->slot] = x;
 	h->nr_live++;
 	rt_runs_push(h, &x->tail, hook_state());

@@ -28,6 +28,10 @@ _Static_assert(_Alignof(struct rt_heap) <= _Alignof(rtheap_t),
 _Static_assert(RTHEAP_MAX_PAGE >> 4 <= (16u << (RTHEAP_NR_CLASSES - 1)) * 2,
                "bucket classes must reach half of the largest page");
 _Static_assert(RTHEAP_MAX_EXTENTS <= 64 * 64, "extset summary is one word");
+#if UINTPTR_MAX > 0xffffffffu
+_Static_assert(offsetof(struct rt_heap, look) == 128,
+               "the hot fields fill the first two lines of the descriptor");
+#endif
 
 #ifdef RTHEAP_STEP_COUNT
 _Thread_local unsigned long rtheap_step_counter;
@@ -610,8 +614,8 @@ int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st)
 	st->failed_allocs = h->failed;
 	st->errors = h->errors;
 	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++) {
-		st->class_live[c] = h->class_live[c];
-		st->class_pages[c] = h->class_pages[c];
+		st->class_live[c] = h->cls[c].live;
+		st->class_pages[c] = h->cls[c].pages;
 	}
 	heap_unlock(h);
 	return 0;

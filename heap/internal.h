@@ -163,6 +163,9 @@ struct rt_extset {
 	uint64_t w[RT_EXT_WORDS];
 };
 
+/* The fields every alloc and free reads or writes come first (the first
+ * two cache lines of a 64-byte aligned descriptor), so that a cold call
+ * misses on as few descriptor lines as possible. */
 struct rt_heap {
 	uint32_t magic;
 	uint32_t flags;
@@ -170,46 +173,49 @@ struct rt_heap {
 	uint32_t nclasses;    /* bucket classes in use: blocks 16 .. P/2 */
 	size_t page;          /* page size */
 	size_t max_request;   /* largest request that could ever fit */
-	size_t side_words;    /* 32-bit side bitmap words per page (P/512) */
 	int lock_mode;
-	atomic_flag spin;
-	pthread_mutex_t mtx;
-
-	/* free-run index */
-	uint32_t fl_bitmap;
-	uint32_t sl_bitmap[RT_FL_COUNT];
-	struct rt_node *runs[RT_FL_COUNT * RT_SL_COUNT]; /* by rt_runs_index() */
-
-	/* buckets: extents holding a partial page of each class */
-	struct rt_extset bkt_exts[RTHEAP_NR_CLASSES];
-
-	/* extents */
 	uint32_t nr_ext;      /* reserved extents (slots used) */
 	uint32_t lk_half;     /* largest power of two below nr_ext, 0 if none:
 	                       * the first probe of rt_extent_find() */
+	uint32_t fl_bitmap;   /* free-run index: non-empty first levels */
+	bool alloc_slow;      /* every alloc takes the slow end (debug, run watch) */
+	bool lowmem_armed;
+	atomic_flag spin;
+	size_t used, peak, alloc_calls, free_calls; /* live = alloc - free */
+	size_t lowmem_trip;   /* armed: notify when used exceeds this */
+	size_t lowmem_rearm;  /* disarmed: re-arm when used is below this */
+	size_t free_runs, pages_bucket, pages_run;
+	/* the sorted table: by buffer address, reserved and published; what a
+	 * lookup reads of one extent is in one entry (one line, one extent) */
+	struct rt_look {
+		uintptr_t base;       /* buffer address */
+		size_t lsize;         /* lookup size: 0 until published */
+		struct rt_extent *x;  /* the extent (its buffer) */
+	} look[RTHEAP_MAX_EXTENTS];
+	pthread_mutex_t mtx;
+
+	/* free-run index */
+	uint32_t sl_bitmap[RT_FL_COUNT];
+	struct rt_node *runs[RT_FL_COUNT * RT_SL_COUNT]; /* by rt_runs_index() */
+
+	/* buckets, by class: what a bucket alloc or free touches, together */
+	struct rt_class {
+		struct rt_extset exts; /* extents holding a partial page */
+		size_t live, pages;    /* blocks handed out, bucket pages */
+	} cls[RTHEAP_NR_CLASSES];
+
+	/* extents */
 	struct rt_extent *by_slot[RTHEAP_MAX_EXTENTS]; /* NULL until published */
 	uint32_t nr_live;     /* published extents */
-	/* the sorted table: by buffer address, reserved and published */
-	struct rt_extent *sorted[RTHEAP_MAX_EXTENTS];
-	uintptr_t bases[RTHEAP_MAX_EXTENTS]; /* buffer addresses */
 	size_t rsize[RTHEAP_MAX_EXTENTS];    /* buffer sizes (overlap checks) */
-	size_t lsize[RTHEAP_MAX_EXTENTS];    /* lookup sizes: 0 until published */
 
-	/* statistics */
-	size_t size, usable, used, peak, free_runs, pages_bucket, pages_run;
-	size_t alloc_calls, free_calls, failed, errors; /* live = alloc - free */
-	size_t class_live[RTHEAP_NR_CLASSES];
-	size_t class_pages[RTHEAP_NR_CLASSES];
-
-	/* notification */
+	/* statistics and settings off the hot path */
+	size_t size, usable, failed, errors;
+	size_t side_words;    /* 32-bit side bitmap words per page (P/512) */
 	size_t lowmem_threshold;
 	rtheap_lowmem_fn lowmem_fn;
 	void *lowmem_arg;
-	bool lowmem_armed;
-	size_t lowmem_trip;   /* armed: notify when used exceeds this */
-	size_t lowmem_rearm;  /* disarmed: re-arm when used is below this */
 	size_t lowmem_run;    /* also notify when the largest run is below */
-	bool alloc_slow;      /* every alloc takes the slow end (debug, run watch) */
 	rtheap_error_fn err_fn;
 	void *err_arg;
 	_Atomic unsigned err_seen; /* kinds the default handler recorded */

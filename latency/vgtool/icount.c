@@ -17,6 +17,11 @@
  *                                        out the caller's stack (low 32
  *                                        bits), and of those outside the
  *                                        range (high 32 bits)
+ *   VG_USERREQ_TOOL_BASE('I','C') + 3   copy the addresses of the lines
+ *                                        recorded by the last start/stop
+ *                                        (line number << 6) to args[1],
+ *                                        at most args[2] of them; returns
+ *                                        how many were recorded
  *
  * Line recording is instrumented only with --lines=yes.  The tool is
  * built and linked like valgrind's own tools (static, fixed load address)
@@ -150,6 +155,14 @@ static Bool icnt_client_request(ThreadId tid, UWord *args, UWord *ret)
 		*ret = (UWord)(nlines + lines_overflow) |
 		       ((UWord)(nlines + lines_overflow - nexcl) << 32);
 		return True;
+	case 3: {
+		Addr *dst = (Addr *)args[1];
+		UInt n = nlines < (UInt)args[2] ? nlines : (UInt)args[2];
+		for (UInt i = 0; i < n; i++)
+			dst[i] = lines[i] << 6;
+		*ret = (UWord)nlines;
+		return True;
+	}
 	default:
 		return False;
 	}

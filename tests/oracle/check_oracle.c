@@ -213,22 +213,22 @@ static void k_ext_size(struct ctx *c, struct oracle_result *r)
 }
 static void k_ext_bases(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->bases[1], c->h->bases[1] + 1);
-	want(r, c->h->sorted[1], -1, -1);
+	SET(c, c->h->look[1].base, c->h->look[1].base + 1);
+	want(r, c->h->look[1].x, -1, -1);
 }
 static void k_ext_overlap(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->rsize[0], c->h->bases[1] - c->h->bases[0] + 1);
-	want(r, c->h->sorted[0], -1, -1);
+	SET(c, c->h->rsize[0], c->h->look[1].base - c->h->look[0].base + 1);
+	want(r, c->h->look[0].x, -1, -1);
 }
 static void k_ext_lsize(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->lsize[1], c->h->lsize[1] + 1);
-	want(r, c->h->sorted[1], -1, -1);
+	SET(c, c->h->look[1].lsize, c->h->look[1].lsize + 1);
+	want(r, c->h->look[1].x, -1, -1);
 }
 static void k_ext_hidden(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->lsize[1], 0);
+	SET(c, c->h->look[1].lsize, 0);
 	want(r, c->h, -1, -1);
 }
 
@@ -362,12 +362,12 @@ static void k_run_count(struct ctx *c, struct oracle_result *r)
 /* ---- bucket lists ---- */
 static void k_bset_noext(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->bkt_exts[0].w[0], c->h->bkt_exts[0].w[0] | (1ull << 2));
+	SET(c, c->h->cls[0].exts.w[0], c->h->cls[0].exts.w[0] | (1ull << 2));
 	want(r, c->h, 2, -1);
 }
 static void k_bset_disagree(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->bkt_exts[c->cls].w[0], c->h->bkt_exts[c->cls].w[0] & ~1ull);
+	SET(c, c->h->cls[c->cls].exts.w[0], c->h->cls[c->cls].exts.w[0] & ~1ull);
 	want(r, c->x, 0, -1);
 }
 static void k_blist_outside(struct ctx *c, struct oracle_result *r)
@@ -394,7 +394,7 @@ static void k_blist_backlink(struct ctx *c, struct oracle_result *r)
 static void k_blist_count(struct ctx *c, struct oracle_result *r)
 {
 	SET(c, c->x->bkt_head[c->cls], NULL);
-	SET(c, c->h->bkt_exts[c->cls].w[0], c->h->bkt_exts[c->cls].w[0] & ~1ull);
+	SET(c, c->h->cls[c->cls].exts.w[0], c->h->cls[c->cls].exts.w[0] & ~1ull);
 	want(r, c->h, -1, -1);
 }
 
@@ -426,7 +426,7 @@ static void k_st_peak(struct ctx *c, struct oracle_result *r)
 }
 static void k_st_class(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->class_pages[c->cls], c->h->class_pages[c->cls] + 1);
+	SET(c, c->h->cls[c->cls].pages, c->h->cls[c->cls].pages + 1);
 	want(r, c->h, -1, -1);
 }
 static void k_st_lowmem(struct ctx *c, struct oracle_result *r)
