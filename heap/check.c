@@ -75,9 +75,9 @@ static int check_sorted_table(struct rt_heap *h, struct walk *w)
 	uint32_t in_table = 0;
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
 		struct rt_extent *x = h->look[i].x;
-		if (h->look[i].base != (uintptr_t)x)
+		if (h->bases[i] != (uintptr_t)x)
 			FAIL("extent search table out of date", x, -1, -1);
-		if (i + 1 < h->nr_ext && h->look[i].base + h->rsize[i] > h->look[i + 1].base)
+		if (i + 1 < h->nr_ext && h->bases[i] + h->rsize[i] > h->bases[i + 1])
 			FAIL("extent table not sorted or overlapping", x, -1, -1);
 		if (!h->look[i].lsize)
 			continue;

@@ -16,8 +16,7 @@
  *      the extent.
  * The page array itself is never written.
  *
- * Invariants: X1 look[0..nr_ext) is ordered by buffer address, look[i].base
- * is look[i].x->buf, and no two buffers overlap; X2 by_slot[i]->slot == i
+ * Invariants: X1 bases[0..nr_ext) is ordered, bases[i] is look[i].x->buf, and no two buffers overlap; X2 by_slot[i]->slot == i
  * for every published extent; X3 a published extent's map obeys the
  * invariants of runs.c and bucket.c.
  */
@@ -105,18 +104,18 @@ size_t rtheap_overhead(size_t size, size_t page_size)
 RT_HOT struct rt_extent *rt_extent_find(const struct rt_heap *h, const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	const struct rt_look *t = h->look;
+	const uintptr_t *base = h->bases;
 	uint32_t lo = 0, k = h->lk_half;
 	if (k) {
 		uint32_t hi = h->nr_ext - k;
 		RT_STEP();
-		lo = t[hi].base <= a ? hi : 0;
+		lo = base[hi] <= a ? hi : 0;
 		for (k >>= 1; k; k >>= 1) {
 			RT_STEP();
-			lo = t[lo + k].base <= a ? lo + k : lo;
+			lo = base[lo + k] <= a ? lo + k : lo;
 		}
 	}
-	return a - t[lo].base < t[lo].lsize ? t[lo].x : NULL;
+	return a - base[lo] < h->look[lo].lsize ? h->look[lo].x : NULL;
 }
 
 /* Index in the sorted table where an extent at address a goes (or is). */
@@ -125,7 +124,7 @@ static uint32_t sorted_pos(const struct rt_heap *h, uintptr_t a)
 	uint32_t lo = 0, hi = h->nr_ext;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
-		if (h->look[mid].base < a)
+		if (h->bases[mid] < a)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -156,17 +155,18 @@ RT_FN int rt_extent_reserve(struct rt_heap *h, void *buf, size_t size,
 	/* a bad buffer is -EINVAL first, even when the table is full */
 	uintptr_t a = (uintptr_t)buf;
 	uint32_t pos = sorted_pos(h, a);
-	if (pos > 0 && h->look[pos - 1].base + h->rsize[pos - 1] > a)
+	if (pos > 0 && h->bases[pos - 1] + h->rsize[pos - 1] > a)
 		return -EINVAL;
-	if (pos < h->nr_ext && a + size > h->look[pos].base)
+	if (pos < h->nr_ext && a + size > h->bases[pos])
 		return -EINVAL;
 	if (h->nr_ext >= RTHEAP_MAX_EXTENTS)
 		return -ENOSPC;
 	uint32_t n = h->nr_ext - pos;
+	memmove(&h->bases[pos + 1], &h->bases[pos], n * sizeof(h->bases[0]));
 	memmove(&h->look[pos + 1], &h->look[pos], n * sizeof(h->look[0]));
 	memmove(&h->rsize[pos + 1], &h->rsize[pos], n * sizeof(h->rsize[0]));
 	h->look[pos].x = (struct rt_extent *)buf;
-	h->look[pos].base = a;
+	h->bases[pos] = a;
 	h->look[pos].lsize = 0; /* not found by lookups until published */
 	h->rsize[pos] = size;
 	*slot = h->nr_ext++;

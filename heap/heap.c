@@ -29,7 +29,7 @@ _Static_assert(RTHEAP_MAX_PAGE >> 4 <= (16u << (RTHEAP_NR_CLASSES - 1)) * 2,
                "bucket classes must reach half of the largest page");
 _Static_assert(RTHEAP_MAX_EXTENTS <= 64 * 64, "extset summary is one word");
 #if UINTPTR_MAX > 0xffffffffu
-_Static_assert(offsetof(struct rt_heap, look) == 128,
+_Static_assert(offsetof(struct rt_heap, bases) == 128,
                "the hot fields fill the first two lines of the descriptor");
 #endif
 

@@ -185,10 +185,11 @@ struct rt_heap {
 	size_t lowmem_trip;   /* armed: notify when used exceeds this */
 	size_t lowmem_rearm;  /* disarmed: re-arm when used is below this */
 	size_t free_runs, pages_bucket, pages_run;
-	/* the sorted table: by buffer address, reserved and published; what a
-	 * lookup reads of one extent is in one entry (one line, one extent) */
+	/* the sorted table: by buffer address, reserved and published; the
+	 * addresses alone (the keys of the search, dense), then per entry
+	 * what the search's last step reads */
+	uintptr_t bases[RTHEAP_MAX_EXTENTS]; /* buffer addresses */
 	struct rt_look {
-		uintptr_t base;       /* buffer address */
 		size_t lsize;         /* lookup size: 0 until published */
 		struct rt_extent *x;  /* the extent (its buffer) */
 	} look[RTHEAP_MAX_EXTENTS];

@@ -33,7 +33,7 @@ alloc_run_log2_map_reads|heap/page.c|/^RT_HOT void \*page_claim(/,/^}/s/^\(\t*\)
 side_scan_one_word_late|heap/bucket.c|s/^\(\t*\)for (uint32_t i = nw; i-- > 0;) {$/\1for (uint32_t i = nw - 1; i-- > 0;) {/|test_api test_random test_steps|^(test_api|test_random|test_steps)\.
 merge_next_run_skipped|heap/runs.c|s/^\(\t*\)uint32_t e = rt_map_get(x, start + \*len);$/\1uint32_t e = PG_MAKE(PG_RUN, 1); (void)rt_map_get(x, start + *len);/|test_api test_random|^(test_api|test_random)\.
 lowmem_rearm_skipped|heap/heap.c|s/^\(\t*\)rt_lowmem_try_arm(h);$/\1if (0) rt_lowmem_try_arm(h);/|test_api|^test_api\.
-extent_lookup_off_by_one|heap/extent.c|s/return a - t\[lo\].base < t\[lo\].lsize ? t\[lo\].x : NULL;/return a - t[lo].base <= t[lo].lsize ? t[lo].x : NULL;/|test_extents test_errors test_api|^(test_extents|test_errors|test_api)\.
+extent_lookup_off_by_one|heap/extent.c|s/return a - base\[lo\] < h->look\[lo\].lsize ? h->look\[lo\].x : NULL;/return a - base[lo] <= h->look[lo].lsize ? h->look[lo].x : NULL;/|test_extents test_errors test_api|^(test_extents|test_errors|test_api)\.
 MUTANTS
 )
 

@@ -213,12 +213,12 @@ static void k_ext_size(struct ctx *c, struct oracle_result *r)
 }
 static void k_ext_bases(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->look[1].base, c->h->look[1].base + 1);
+	SET(c, c->h->bases[1], c->h->bases[1] + 1);
 	want(r, c->h->look[1].x, -1, -1);
 }
 static void k_ext_overlap(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->rsize[0], c->h->look[1].base - c->h->look[0].base + 1);
+	SET(c, c->h->rsize[0], c->h->bases[1] - c->h->bases[0] + 1);
 	want(r, c->h->look[0].x, -1, -1);
 }
 static void k_ext_lsize(struct ctx *c, struct oracle_result *r)
