@@ -316,6 +316,8 @@ static int check_stats(struct rt_heap *h, struct walk *w)
 	if (h->alloc_slow != ((h->flags & RTHEAP_F_DEBUG_FILL) ||
 	                      (h->lowmem_armed && h->lowmem_fn && h->lowmem_run)))
 		FAIL("allocation slow-path flag disagrees with its causes", h, -1, -1);
+	if (h->slow_copy != rt_copy_compute(h))
+		FAIL("hot-path copy disagrees with the checkers and the debug flag", h, -1, -1);
 	return 0;
 }
 

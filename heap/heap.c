@@ -148,6 +148,7 @@ static int rt_init(rtheap_t *heap, void *buf, size_t size,
 
 	err = add_extent(h, buf, size, c->flags);
 	rt_assert(!err, "the first extent was validated");
+	h->slow_copy = rt_copy_compute(h);
 	h->magic = RT_HEAP_MAGIC;
 	return 0;
 }

@@ -180,6 +180,7 @@ struct rt_heap {
 	uint32_t fl_bitmap;   /* free-run index: non-empty first levels */
 	bool alloc_slow;      /* every alloc takes the slow end (debug, run watch) */
 	bool lowmem_armed;
+	uint8_t slow_copy;    /* rt_copy_of(), fixed at init */
 	atomic_flag spin;
 	size_t used, peak, alloc_calls, free_calls; /* live = alloc - free */
 	size_t lowmem_trip;   /* armed: notify when used exceeds this */
@@ -333,7 +334,14 @@ RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x);
  * it. */
 static inline unsigned rt_copy_of(const struct rt_heap *h)
 {
-	return hook_state() | (h->flags & RTHEAP_F_DEBUG_FILL);
+	return h->slow_copy;
+}
+/* Computed once, at init: the checkers are known by then (the first
+ * extent's hook_pages_added() runs the detection if no constructor has),
+ * and the flags do not change. */
+static inline uint8_t rt_copy_compute(const struct rt_heap *h)
+{
+	return (hook_state() | (h->flags & RTHEAP_F_DEBUG_FILL)) != 0;
 }
 #define RT_DEBUG(ck, h) ((ck) && ((h)->flags & RTHEAP_F_DEBUG_FILL))
 
