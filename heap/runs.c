@@ -168,8 +168,8 @@ RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd,
 {
 	RUN_OPEN(ck, h, nd);
 	unsigned i = nd->idx;
-	RUN_CLOSE(ck, h, nd);
 	rt_assert(i == rt_runs_index(nd->len), "a listed node records its list (R3)");
+	RUN_CLOSE(ck, h, nd);
 	run_list_remove_at(h, nd, i, ck);
 }
 
