@@ -31,6 +31,11 @@ _Static_assert(sizeof(struct rt_extent) <= RTHEAP_EXTENT_HDR,
                "extent header must fit in RTHEAP_EXTENT_HDR bytes");
 _Static_assert(RTHEAP_EXTENT_HDR % 64 == 0,
                "extent header keeps the map cache-line aligned");
+#if UINTPTR_MAX > 0xffffffffu
+_Static_assert(offsetof(struct rt_extent, tail) == 64 &&
+               offsetof(struct rt_extent, bkt_head) < 128,
+               "extent header: hot fields in line 0, the tail node in line 1");
+#endif
 
 static size_t map_bytes(size_t page)
 {

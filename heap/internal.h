@@ -148,12 +148,12 @@ struct rt_extent {
 	uint32_t *side;       /* side bitmaps (P > 256), P/512 words a page */
 	uint32_t slot;        /* index in heap->by_slot */
 	uint32_t magic;
-	/* then the per-class lists and the tail node, read when used */
-	struct rt_bnode *bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
-	struct rt_node tail;  /* node of the free run ending the extent */
 	void *buf;            /* buffer and size as given by the caller */
 	size_t size;
+	/* the second line: the tail node whole (it is 40 bytes) */
+	struct rt_node tail;  /* node of the free run ending the extent */
 	uint32_t hw;          /* pages below hw were handed out once (debug fill) */
+	struct rt_bnode *bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
 };
 
 /* A set of extent slots: one word up to 64 extents (first member in one
