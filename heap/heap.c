@@ -196,6 +196,7 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie)
 	}
 	heap_lock_destroy(h);
 	h->nr_ext = 0;
+	h->lk_half = 0;
 	return 0;
 }
 

@@ -33,14 +33,14 @@
  * relaxed atomic: no data race for TSan to report.
  *
  * Cost without a checker.  A public entry point with hooks on its path
- * (rtheap_alloc, rtheap_free, rtheap_test_and_free) reads the word once,
- * with hook_state(), and runs one of two copies of the same inlined code:
- * with ck = 0 every hook below is an "if (0)" and disappears; the copy
- * with ck = RT_CK_ANY is out of line and cold.  So the normal path pays one
- * load, one test and one branch per call (plus a few tests of ck in
- * page_empty(), which stays out of line and is shared by both copies).
- * Code off the hot path (init, destroy, the checker, debug fill) passes
- * hook_state() as ck.
+ * (rtheap_alloc, rtheap_alloc_aligned, rtheap_free, rtheap_test_and_free)
+ * runs one of two copies of the same inlined code, chosen by the heap's
+ * slow_copy field (rt_copy_of(): set at init from this word and the debug
+ * flag, internal.h): with ck = 0 every hook below is an "if (0)" and
+ * disappears; the copy with ck = RT_CK_ANY is out of line and cold.  So
+ * the normal path pays one load (from the descriptor's first line), one
+ * test and one branch per call.  Code off the hot path (init, destroy, the
+ * checker, debug fill) passes hook_state() as ck.
  *
  * The discipline every caller follows:
  *  - hook_pages_added()   once per extent: the whole page array is free;

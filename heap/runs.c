@@ -162,14 +162,19 @@ RT_HOT void run_list_remove_at(struct rt_heap *h, struct rt_node *nd, unsigned i
 	h->free_runs--;
 }
 
-/* Unlist a node: its list index is in the node (R3). */
-RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd,
+/* Unlist the node of a free run of len pages (len read from the map): its
+ * list index is in the node (R3).  The node lies in free memory, where a
+ * program's stray write could land: an index out of range is not used to
+ * address the descriptor's tables; the map's length gives it instead. */
+RT_HOT void run_list_remove(struct rt_heap *h, struct rt_node *nd, uint32_t len,
                             const unsigned ck)
 {
 	RUN_OPEN(ck, h, nd);
 	unsigned i = nd->idx;
 	rt_assert(i == rt_runs_index(nd->len), "a listed node records its list (R3)");
 	RUN_CLOSE(ck, h, nd);
+	if (rt_unlikely(i >= RT_FL_COUNT * RT_SL_COUNT))
+		i = rt_runs_index(len);
 	run_list_remove_at(h, nd, i, ck);
 }
 
@@ -435,7 +440,7 @@ RT_HOT void run_merge_prev(struct rt_heap *h, struct rt_extent *x,
 	struct rt_node *nd = (struct rt_node *)(void *)rt_page_addr(h, x, *start - l);
 	rt_assert(run_node_read(h, nd, ck).start == *start - l,
 	          "the node of the previous free run is in its first page");
-	run_list_remove(h, nd, ck);
+	run_list_remove(h, nd, l, ck);
 	run_node_drop(h, x, nd, ck);
 	if (l > 1)
 		rt_map_set(x, *start - 1, PG_MAKE(PG_NONE, 0));
@@ -461,7 +466,7 @@ RT_HOT void run_merge_next(struct rt_heap *h, struct rt_extent *x,
 	struct rt_node *nd = rt_run_node(x, start + *len, r);
 	rt_assert(run_node_read(h, nd, ck).start == start + *len,
 	          "the node of the next free run describes it");
-	run_list_remove(h, nd, ck);
+	run_list_remove(h, nd, r, ck);
 	run_node_drop(h, x, nd, ck);
 	rt_map_set(x, start + *len, PG_MAKE(PG_NONE, 0));
 	*len += r;
