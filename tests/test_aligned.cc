@@ -13,19 +13,6 @@ using rtt::heap_ok;
 
 namespace {
 
-// The block size rtheap_alloc_aligned() accounts (rtheap.h): the plain
-// block when it is aligned enough, else max(size, align) up to a page,
-// else whole pages.
-size_t aligned_round(size_t size, size_t align, size_t page)
-{
-	const size_t r = rtt::expected_round(size, page);
-	if (align <= rtt::expected_align(r, page))
-		return r;
-	if (align <= page)
-		return rtt::expected_round(std::max(size, align), page);
-	return (size + page - 1) / page * page;
-}
-
 struct Block {
 	unsigned char *p;
 	size_t size, align;
@@ -93,7 +80,7 @@ protected:
 		EXPECT_NE(nullptr, p) << "size " << size << " align " << align;
 		if (!p)
 			return b;
-		const size_t want = aligned_round(size, align, P());
+		const size_t want = rtt::aligned_round(size, align, P());
 		EXPECT_EQ(0u, addr(p) % align) << "size " << size << " align " << align;
 		EXPECT_EQ(want, rtheap_usable_size(h(), p)) << "size " << size << " align " << align;
 		EXPECT_EQ(0, rtheap_check_block(h(), p));
@@ -133,7 +120,7 @@ TEST_P(Aligned, EveryAlignmentAndSizeThenFreeAndReuse)
 				const size_t sz = round ? ss[ss.size() - 1 - j] : ss[j];
 				live.push_back(take(sz, a));
 				ASSERT_NE(nullptr, live.back().p);
-				used += aligned_round(sz, a, P());
+				used += rtt::aligned_round(sz, a, P());
 			}
 		}
 		EXPECT_EQ(used, rtt::stats(h()).used);
@@ -250,7 +237,7 @@ TEST_P(Aligned, SucceedsWheneverTheLargestRunHoldsTheSpan)
 		}
 		ok++;
 		EXPECT_EQ(0u, addr(p) % a) << "size " << s << " align " << a;
-		EXPECT_EQ(aligned_round(s, a, P()), rtheap_usable_size(h(), p));
+		EXPECT_EQ(rtt::aligned_round(s, a, P()), rtheap_usable_size(h(), p));
 		EXPECT_TRUE(heap_ok(h()));
 		live.push_back(Block{p, s, a, seed_++});
 		fill(live.back());

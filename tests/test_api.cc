@@ -602,6 +602,9 @@ TEST(Overhead, ValuesAndVersion)
 		EXPECT_EQ((size_t)100, rtheap_overhead(100, page));
 		EXPECT_EQ((size_t)RTHEAP_EXTENT_HDR, rtheap_overhead(RTHEAP_EXTENT_HDR, page));
 	}
+	// Page size 0 is the default page size, as for rtheap_init.
+	for (size_t sz : {(size_t)4096, (size_t)100000, (size_t)(1 << 20)})
+		EXPECT_EQ(rtheap_overhead(sz, RTHEAP_DEFAULT_PAGE), rtheap_overhead(sz, 0)) << sz;
 	// Small page sizes are rounded up as rtheap_init does.
 	EXPECT_EQ(rtheap_overhead(1 << 20, 256), rtheap_overhead(1 << 20, 8));
 	EXPECT_EQ(rtheap_overhead(1 << 20, 256), rtheap_overhead(1 << 20, 64));
@@ -786,6 +789,91 @@ TEST_F(HeapTest, LowMemoryThresholdSetWhileBelowFiresOnNextAlloc)
 		EXPECT_EQ(0, rtheap_free(h(), p));
 	}
 	EXPECT_TRUE(heap_ok(h()));
+}
+
+// A threshold above the whole heap: the first allocation calls (free
+// memory is below it at once); memory never comes back above it, so
+// neither releases nor an extension too small to reach it re-arm the
+// callback; setting it again does.
+TEST_F(HeapTest, LowMemoryThresholdAboveTheHeap)
+{
+	std::vector<LowRec> log;
+	const size_t thr = 4 * kHeap;
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), thr, on_low, &log));
+	EXPECT_TRUE(log.empty());
+	void *p = rtheap_alloc(h(), 16);
+	ASSERT_NE(nullptr, p);
+	ASSERT_EQ(1u, log.size());
+	EXPECT_EQ(0u, log[0].request);
+	EXPECT_EQ(stats(h()).free, log[0].free_bytes);
+	ASSERT_EQ(0, rtheap_free(h(), p));
+	p = rtheap_alloc(h(), 16);
+	ASSERT_NE(nullptr, p);
+	EXPECT_EQ(1u, log.size()) << "a release re-armed a threshold above the heap";
+	ASSERT_EQ(0, rtheap_extend(h(), extra(kHeap), kHeap, RTHEAP_F_ZEROED));
+	ASSERT_LT(stats(h()).usable, thr);
+	void *q = rtheap_alloc(h(), 16);
+	ASSERT_NE(nullptr, q);
+	EXPECT_EQ(1u, log.size()) << "an extension still below the threshold re-armed it";
+	EXPECT_TRUE(heap_ok(h())) << "disarmed";
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), thr, on_low, &log));
+	void *r = rtheap_alloc_aligned(h(), 16, 64); // aligned allocations notify as well
+	ASSERT_NE(nullptr, r);
+	ASSERT_EQ(2u, log.size());
+	EXPECT_EQ(0u, log[1].request);
+	EXPECT_EQ(stats(h()).free, log[1].free_bytes);
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), 0, nullptr, nullptr));
+	for (void *b : {p, q, r})
+		EXPECT_EQ(0, rtheap_free(h(), b));
+	EXPECT_TRUE(heap_ok(h()));
+}
+
+// In debug mode every allocation takes the slow end (to fill the block):
+// the callback is still called once per crossing, not at every allocation
+// below the threshold, and re-armed by the release that brings memory back
+// (rtheap_free or rtheap_test_and_free).
+TEST(LowMemoryDebug, OncePerCrossing)
+{
+	constexpr size_t kP = 256;
+	rtt::Mapping m(kHeap);
+	ASSERT_TRUE(m.ok());
+	auto h = rtt::new_heap();
+	auto cfg = rtt::config(kP, RTHEAP_LOCK_NONE, RTHEAP_F_DEBUG_FILL);
+	ASSERT_EQ(0, rtheap_init(h.get(), m.data(), kHeap, &cfg));
+	std::vector<LowRec> log;
+	const size_t thr = stats(h.get()).usable / 2;
+	ASSERT_EQ(0, rtheap_set_lowmem(h.get(), thr, on_low, &log));
+	std::vector<void *> ps;
+	while (log.empty()) {
+		ps.push_back(rtheap_alloc(h.get(), kP));
+		ASSERT_NE(nullptr, ps.back());
+	}
+	EXPECT_LT(stats(h.get()).free, thr);
+	EXPECT_GE(stats(h.get()).free + kP, thr) << "called at the crossing";
+	for (int i = 0; i < 4; i++) {
+		ps.push_back(rtheap_alloc(h.get(), i % 2 ? 64 : kP));
+		ASSERT_NE(nullptr, ps.back());
+	}
+	EXPECT_EQ(1u, log.size());
+	EXPECT_TRUE(heap_ok(h.get())) << "disarmed";
+	while (stats(h.get()).free + rtheap_usable_size(h.get(), ps.back()) < thr) {
+		ASSERT_EQ(0, rtheap_free(h.get(), ps.back()));
+		ps.pop_back();
+	}
+	ASSERT_EQ(0, rtheap_test_and_free(h.get(), ps.back(), ck_accept)); // the crossing back
+	ps.pop_back();
+	EXPECT_GE(stats(h.get()).free, thr);
+	EXPECT_TRUE(heap_ok(h.get())) << "re-armed";
+	EXPECT_EQ(1u, log.size());
+	while (log.size() == 1) {
+		ps.push_back(rtheap_alloc(h.get(), kP));
+		ASSERT_NE(nullptr, ps.back());
+	}
+	EXPECT_EQ(2u, log.size());
+	for (void *p : ps)
+		EXPECT_EQ(0, rtheap_free(h.get(), p));
+	EXPECT_TRUE(heap_ok(h.get()));
+	EXPECT_EQ(0, rtheap_destroy(h.get(), nullptr, nullptr));
 }
 
 // The callback runs outside the heap lock: it may read the statistics,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 // rtheap_check() as an oracle: for every fault kind of heap/check.c that a
-// corruption can reach first, corrupt the heap's private structures
-// (tests/oracle/check_oracle.c, compiled with the library) and assert the
-// exact description and the place reported: address, extent and page.
-// Kinds no corruption can reach are listed in tests/oracle/README.md.
+// corruption can reach first, and for every part of its condition,
+// corrupt the heap's private structures (tests/oracle/check_oracle.c,
+// compiled with the library) and assert the exact description and the
+// place reported: address, extent and page.  Kinds no corruption can
+// reach are listed in tests/oracle/README.md.
 #include <cctype>
 #include <cstring>
 #include <set>
@@ -22,6 +23,7 @@ TEST_P(Oracle, FaultReportedWhereItIs)
 	struct oracle_result r;
 	oracle_run(GetParam(), &r);
 	SCOPED_TRACE(oracle_what(GetParam()));
+	SCOPED_TRACE(oracle_variant(GetParam()) ? oracle_variant(GetParam()) : "first case");
 	ASSERT_TRUE(r.setup_ok);
 	EXPECT_EQ(-EUCLEAN, r.rc);
 	ASSERT_NE(nullptr, r.got.what);
@@ -35,18 +37,31 @@ TEST_P(Oracle, FaultReportedWhereItIs)
 INSTANTIATE_TEST_SUITE_P(EveryKind, Oracle, ::testing::Range(0, oracle_count()),
                          [](const ::testing::TestParamInfo<int> &info) {
 	                         std::string n = "k" + std::to_string(info.param) + "_";
-	                         for (const char *p = oracle_what(info.param); *p; p++)
-		                         n += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+	                         std::string w = oracle_what(info.param);
+	                         if (oracle_variant(info.param))
+		                         w += std::string(" ") + oracle_variant(info.param);
+	                         for (char ch : w)
+		                         n += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
 	                         return n;
                          });
 
-// One case per kind, no kind twice.
+// Every reachable kind has its first case, then variants of kinds already
+// listed; no case twice.
 TEST(OracleTable, KindsDistinct)
 {
-	std::set<std::string> kinds;
-	for (int k = 0; k < oracle_count(); k++)
-		EXPECT_TRUE(kinds.insert(oracle_what(k)).second) << oracle_what(k);
-	EXPECT_EQ(50, oracle_count());
+	std::set<std::string> kinds, cases;
+	for (int k = 0; k < oracle_count(); k++) {
+		const char *v = oracle_variant(k);
+		if (!v)
+			EXPECT_TRUE(kinds.insert(oracle_what(k)).second) << oracle_what(k);
+		else
+			EXPECT_EQ(1u, kinds.count(oracle_what(k))) << "variant of an unlisted kind: "
+			                                           << oracle_what(k);
+		EXPECT_TRUE(cases.insert(std::string(oracle_what(k)) + "/" + (v ? v : "")).second)
+		    << oracle_what(k) << " / " << (v ? v : "");
+	}
+	EXPECT_EQ(50u, kinds.size());
+	EXPECT_EQ(78, oracle_count());
 }
 
 } // namespace

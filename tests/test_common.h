@@ -178,6 +178,19 @@ inline size_t expected_align(size_t rounded, size_t page)
 	return rounded <= page / 2 ? rounded : page;
 }
 
+// The block size rtheap_alloc_aligned() accounts (rtheap.h): the plain
+// block when it is aligned enough, else max(size, align) up to a page,
+// else whole pages.
+inline size_t aligned_round(size_t size, size_t align, size_t page)
+{
+	const size_t r = expected_round(size, page);
+	if (align <= expected_align(r, page))
+		return r;
+	if (align <= page)
+		return expected_round(size > align ? size : align, page);
+	return (size + page - 1) / page * page;
+}
+
 inline unsigned class_of(size_t rounded)
 {
 	unsigned c = 0;

@@ -6,8 +6,12 @@
 //
 // Test names are the row identifiers used in docs/errors.md.
 
+#include <dlfcn.h>
+#include <pthread.h>
+
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -183,11 +187,16 @@ TEST(ErrInit, TooSmall)
 	for (size_t page : {256u, 512u, 1024u, 4096u}) {
 		struct rtheap_config cfg{};
 		cfg.page_size = page;
+		// The last one holds the header, two pages and their map
+		// entries, but no room is left to align the page array to P.
 		for (size_t sz : {size_t{0}, size_t{8}, size_t{RTHEAP_EXTENT_HDR},
 		                  size_t{RTHEAP_EXTENT_HDR} + page,
-		                  size_t{RTHEAP_EXTENT_HDR} + 2 * page - 1}) {
+		                  size_t{RTHEAP_EXTENT_HDR} + 2 * page - 1,
+		                  size_t{RTHEAP_EXTENT_HDR} + 2 * (page + RTHEAP_MAP_BYTES(page))}) {
 			EXPECT_EQ(rtheap_init(&h, b.p, sz, &cfg), -EINVAL)
 				<< "page " << page << " size " << sz;
+			EXPECT_EQ(rtheap_page_size(&h), 0u);
+			EXPECT_EQ(rtheap_overhead(sz, page), sz) << "page " << page << " size " << sz;
 		}
 		// The documented sizing macro is always enough for two pages, and
 		// gives exactly two in a page-aligned buffer.
@@ -278,6 +287,53 @@ TEST(ErrInit, UnknownFlags)
 		cfg.flags = fl;
 		EXPECT_EQ(rtheap_init(&h, b.p, b.n, &cfg), -EINVAL) << fl;
 	}
+}
+
+// The system cannot give a priority-inheritance mutex (a C library without
+// PTHREAD_PRIO_INHERIT): this test program stands in for
+// pthread_mutexattr_setprotocol() and refuses while g_refuse_pi is set.
+std::atomic<bool> g_refuse_pi{false};
+
+} // namespace
+
+extern "C" int pthread_mutexattr_setprotocol(pthread_mutexattr_t *attr, int protocol) noexcept
+{
+	using fn_t = int (*)(pthread_mutexattr_t *, int);
+	static const fn_t real =
+		reinterpret_cast<fn_t>(dlsym(RTLD_NEXT, "pthread_mutexattr_setprotocol"));
+	if (g_refuse_pi.load())
+		return ENOTSUP;
+	return real(attr, protocol);
+}
+
+namespace {
+
+TEST(ErrInit, PiMutexUnavailable)
+{
+	AlignedBuf b(64 * 1024);
+	rtheap_t h{};
+	struct rtheap_config cfg{};
+	cfg.lock = RTHEAP_LOCK_PI_MUTEX;
+	g_refuse_pi = true;
+	const int rc = rtheap_init(&h, b.p, b.n, &cfg);
+	g_refuse_pi = false;
+	EXPECT_EQ(rc, -ENOTSUP);
+	EXPECT_EQ(rtheap_page_size(&h), 0u); // still not initialised
+	EXPECT_EQ(rtheap_alloc(&h, 16), nullptr);
+	EXPECT_EQ(rtheap_check(&h, nullptr), -EINVAL);
+	// The other lock modes need no mutex; PI works again once available.
+	for (auto lock : {RTHEAP_LOCK_NONE, RTHEAP_LOCK_SPIN}) {
+		cfg.lock = lock;
+		g_refuse_pi = true;
+		const int rc2 = rtheap_init(&h, b.p, b.n, &cfg);
+		g_refuse_pi = false;
+		ASSERT_EQ(rc2, 0) << lock;
+		ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	}
+	cfg.lock = RTHEAP_LOCK_PI_MUTEX;
+	ASSERT_EQ(rtheap_init(&h, b.p, b.n, &cfg), 0);
+	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+	ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
 }
 
 // ------------------------------------------------------------------
@@ -501,6 +557,57 @@ TEST(ErrCallback, DefaultHandlerRecordsDestroyPrints)
 	EXPECT_EQ(testing::internal::GetCapturedStderr(), ""); // nothing recorded
 }
 
+// rtheap_print_error() names the kind, the heap and its name (if any),
+// writing to stderr when given no FILE; rtheap_destroy() names the heap
+// too when it prints what the default handler recorded.
+TEST(ErrCallback, PrintErrorNamesEveryKind)
+{
+	struct Kind {
+		rtheap_error_kind_t kind;
+		const char *text;
+	};
+	const Kind kinds[] = {
+		{RTHEAP_ERR_FOREIGN, "address outside the heap"},
+		{RTHEAP_ERR_NOT_BLOCK, "address is not the start of a block"},
+		{RTHEAP_ERR_DOUBLE_FREE, "block already free (double free)"},
+		{RTHEAP_ERR_USE_AFTER_FREE, "free memory written after free"},
+		{RTHEAP_ERR_CORRUPT, "heap metadata corrupted"},
+		{static_cast<rtheap_error_kind_t>(0), "unknown misuse"},
+		{static_cast<rtheap_error_kind_t>(6), "unknown misuse"},
+	};
+	AlignedBuf b(64 * 1024);
+	rtheap_t named{}, unnamed{}, dead{};
+	struct rtheap_config cfg{};
+	cfg.name = "printer";
+	ASSERT_EQ(rtheap_init(&named, b.p, b.n / 2, &cfg), 0);
+	ASSERT_EQ(rtheap_init(&unnamed, b.p + b.n / 2, b.n / 2, nullptr), 0);
+	char want[256];
+	for (const Kind &k : kinds) {
+		SCOPED_TRACE(k.text);
+		testing::internal::CaptureStderr();
+		rtheap_print_error(&named, k.kind, g_foreign, nullptr);
+		std::snprintf(want, sizeof want, "rtheap %p printer: %s (%p)\n",
+		              static_cast<void *>(&named), k.text, static_cast<void *>(g_foreign));
+		EXPECT_EQ(testing::internal::GetCapturedStderr(), want);
+		for (rtheap_t *h : {&unnamed, &dead}) { // no name; not a heap
+			testing::internal::CaptureStderr();
+			rtheap_print_error(h, k.kind, g_foreign, nullptr);
+			std::snprintf(want, sizeof want, "rtheap %p: %s (%p)\n", static_cast<void *>(h),
+			              k.text, static_cast<void *>(g_foreign));
+			EXPECT_EQ(testing::internal::GetCapturedStderr(), want);
+		}
+	}
+	EXPECT_EQ(rtheap_free(&named, g_foreign), -EFAULT); // the default handler records it
+	testing::internal::CaptureStderr();
+	ASSERT_EQ(rtheap_destroy(&named, nullptr, nullptr), 0);
+	std::snprintf(want, sizeof want,
+	              "rtheap %p printer: 1 misuse(s) reported to the default handler:\n"
+	              "  address outside the heap, first at %p\n",
+	              static_cast<void *>(&named), static_cast<void *>(g_foreign));
+	EXPECT_EQ(testing::internal::GetCapturedStderr(), want);
+	ASSERT_EQ(rtheap_destroy(&unnamed, nullptr, nullptr), 0);
+}
+
 TEST(ErrDestroy, FlushOncePerExtentThenReinit)
 {
 	AlignedBuf a(64 * 1024), b(32 * 1024), c(16 * 1024);
@@ -655,10 +762,19 @@ TEST_F(ErrHeap, AllocSizeZero)
 
 TEST_F(ErrHeap, AllocSizeNearSizeMax)
 {
-	const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1, SIZE_MAX - P(),
-	                        SIZE_MAX / 2 + 1, (SIZE_MAX / P()) * P(),
-	                        size_t{RTHEAP_MAX_EXTENT_PAGES} * P() + 1, kBuf, kBuf * 4,
-	                        SIZE_MAX - 4095, SIZE_MAX / 2, before.usable + 1};
+	std::vector<size_t> sizes = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - P() + 1, SIZE_MAX - P(),
+	                             SIZE_MAX / 2 + 1, (SIZE_MAX / P()) * P(),
+	                             size_t{RTHEAP_MAX_EXTENT_PAGES} * P() + 1, kBuf, kBuf * 4,
+	                             SIZE_MAX - 4095, SIZE_MAX / 2, before.usable + 1};
+	if (sizeof(size_t) > 4) {
+		// Sizes an extent of RTHEAP_MAX_EXTENT_PAGES pages could hold (so
+		// round_size answers them) but no free-run list can promise.
+		const size_t maxreq = size_t{RTHEAP_MAX_EXTENT_PAGES} * P();
+		for (size_t s : {maxreq, maxreq - 16 * P()}) {
+			EXPECT_EQ(rtheap_round_size(&heap, s), s) << s;
+			sizes.push_back(s);
+		}
+	}
 	for (size_t s : sizes) {
 		EXPECT_EQ(rtheap_alloc(&heap, s), nullptr) << s;
 		EXPECT_EQ(rtheap_zalloc(&heap, s), nullptr) << s;
@@ -667,7 +783,7 @@ TEST_F(ErrHeap, AllocSizeNearSizeMax)
 		EXPECT_EQ(rtheap_round_size(&heap, s), 0u) << s;
 	rtheap_stats now{};
 	ASSERT_EQ(rtheap_get_stats(&heap, &now), 0);
-	EXPECT_EQ(now.failed_allocs, before.failed_allocs + 2 * (sizeof sizes / sizeof sizes[0]));
+	EXPECT_EQ(now.failed_allocs, before.failed_allocs + 2 * sizes.size());
 	expect_unchanged(0);
 }
 
@@ -724,6 +840,7 @@ TEST_F(ErrHeap, AllocAlignedHugeSizeOrAlign)
 	if (sizeof(size_t) > 4) { // 2^29 pages do not fit a 32-bit size_t
 		const size_t maxreq = static_cast<size_t>(uint64_t{RTHEAP_MAX_EXTENT_PAGES} * P());
 		reqs.push_back({maxreq, 2 * P()}); // n + a - 1 pages exceed an extent
+		reqs.push_back({maxreq, 16});      // aligned enough: as rtheap_alloc(maxreq)
 		reqs.push_back({maxreq / 2, static_cast<size_t>((uint64_t{1} << 28) * P())}); // 2^28 pages of padding
 	}
 	for (const Req &r : reqs)
@@ -1159,6 +1276,8 @@ TEST_F(ErrHeap, DefaultHandlerOncePerKind)
 	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 }
 
+volatile std::sig_atomic_t g_abort_handled = 0;
+
 TEST(ErrAbort, AbortOnErrorFlag)
 {
 	GTEST_FLAG_SET(death_test_style, "threadsafe");
@@ -1177,6 +1296,26 @@ TEST(ErrAbort, AbortOnErrorFlag)
 			std::exit(0);
 		},
 		::testing::KilledBySignal(SIGABRT), "");
+	// The callback runs first, then the process aborts: the child's SIGABRT
+	// handler exits with a code that says whether the callback had run.
+	EXPECT_EXIT(
+		{
+			std::signal(SIGABRT, [](int) { std::exit(g_abort_handled ? 40 : 41); });
+			AlignedBuf b(64 * 1024);
+			rtheap_t h{};
+			struct rtheap_config cfg{};
+			cfg.flags = RTHEAP_F_ABORT_ON_ERROR;
+			if (rtheap_init(&h, b.p, b.n, &cfg) != 0)
+				std::exit(3);
+			rtheap_set_error_handler(
+				&h, [](rtheap_t *, rtheap_error_kind_t, const void *, void *) { g_abort_handled = 1; },
+				nullptr);
+			void *p = rtheap_alloc(&h, 64);
+			rtheap_free(&h, p);
+			rtheap_free(&h, p); // double free: the callback, then abort
+			std::exit(0);
+		},
+		::testing::ExitedWithCode(40), "");
 	// Without the flag the same misuse returns.
 	AlignedBuf b(64 * 1024);
 	rtheap_t h{};
@@ -1338,28 +1477,60 @@ protected:
 		errs.clear();
 		EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
 	}
-	// The three calls that would use the node refuse and report.
+	// Every call that would use the node refuses and reports: the
+	// allocations that would take the run (a page run, a new bucket page,
+	// each through rtheap_alloc and rtheap_alloc_aligned, and a run
+	// aligned beyond the page), at the node; the releases that would
+	// merge with it (rtheap_free, and rtheap_test_and_free before its
+	// check function is asked), at the block released.
 	void expect_refused(const char *what)
 	{
 		SCOPED_TRACE(what);
 		auto before = rtt::stats(&heap);
-		EXPECT_EQ(nullptr, rtheap_alloc(&heap, 3 * kP));
-		ASSERT_EQ(errs.size(), 1u);
-		EXPECT_EQ(errs[0].kind, RTHEAP_ERR_CORRUPT);
-		EXPECT_EQ(errs[0].addr, static_cast<const void *>(nd));
+		EXPECT_EQ(nullptr, rtheap_alloc(&heap, 3 * kP)) << "page run";
+		EXPECT_EQ(nullptr, rtheap_alloc(&heap, 64)) << "new bucket page";
+		EXPECT_EQ(nullptr, rtheap_alloc_aligned(&heap, 3 * kP, 16)) << "aligned page run";
+		EXPECT_EQ(nullptr, rtheap_alloc_aligned(&heap, 64, 64)) << "aligned bucket page";
+		EXPECT_EQ(nullptr, rtheap_alloc_aligned(&heap, kP, 2 * kP)) << "run aligned to 2 pages";
+		const size_t nalloc = 5;
+		ASSERT_EQ(errs.size(), nalloc);
+		for (const Recorded &e : errs) {
+			EXPECT_EQ(e.kind, RTHEAP_ERR_CORRUPT);
+			EXPECT_EQ(e.addr, static_cast<const void *>(nd));
+		}
+		ck_calls = 0;
 		EXPECT_EQ(rtheap_free(&heap, a), -EUCLEAN) << "merge with the next run";
 		EXPECT_EQ(rtheap_free(&heap, c), -EUCLEAN) << "merge with the previous run";
-		ASSERT_EQ(errs.size(), 3u);
-		EXPECT_EQ(errs[1].kind, RTHEAP_ERR_CORRUPT);
-		EXPECT_EQ(errs[1].addr, static_cast<const void *>(a));
-		EXPECT_EQ(errs[2].kind, RTHEAP_ERR_CORRUPT);
-		EXPECT_EQ(errs[2].addr, static_cast<const void *>(c));
+		EXPECT_EQ(rtheap_test_and_free(&heap, a, counting_ck), -EUCLEAN) << "next, test";
+		EXPECT_EQ(rtheap_test_and_free(&heap, c, counting_ck), -EUCLEAN) << "previous, test";
+		EXPECT_EQ(ck_calls, 0) << "refused before the check function";
+		ASSERT_EQ(errs.size(), nalloc + 4);
+		const unsigned char *at[] = {a, c, a, c};
+		for (size_t i = 0; i < 4; i++) {
+			EXPECT_EQ(errs[nalloc + i].kind, RTHEAP_ERR_CORRUPT);
+			EXPECT_EQ(errs[nalloc + i].addr, static_cast<const void *>(at[i]));
+		}
 		auto after = rtt::stats(&heap);
 		EXPECT_EQ(before.used, after.used);
 		EXPECT_EQ(before.live_blocks, after.live_blocks);
+		EXPECT_EQ(before.failed_allocs + nalloc, after.failed_allocs);
+		EXPECT_EQ(before.errors + nalloc + 4, after.errors);
 		restore();
 	}
+	static int counting_ck(void *)
+	{
+		ck_calls++;
+		return 0;
+	}
+	static int ck_calls;
+	uint32_t *map() const { return reinterpret_cast<uint32_t *>(buf.p + RTHEAP_EXTENT_HDR); }
+	uint32_t page_of(const void *p) const
+	{
+		return static_cast<uint32_t>((static_cast<const unsigned char *>(p) - a) / kP);
+	}
 };
+
+int DebugNodes::ck_calls = 0;
 
 TEST_F(DebugNodes, EachFieldOfAFreeRunNode)
 {
@@ -1388,6 +1559,12 @@ TEST_F(DebugNodes, EachFieldOfAFreeRunNode)
 	open();
 	nd->next = g_foreign; // outside every extent
 	expect_refused("forward link outside the heap");
+	open();
+	nd->prev = a + kP + 8; // inside the heap, not at the start of a page
+	expect_refused("back link into the middle of a page");
+	open();
+	nd->next = buf.p + 16; // in the extent, before its page array (header)
+	expect_refused("forward link into the extent header");
 	// repaired: every call works again
 	EXPECT_NE(nullptr, rtheap_alloc(&heap, 3 * kP));
 	EXPECT_EQ(rtheap_free(&heap, a), 0);
@@ -1398,7 +1575,9 @@ TEST_F(DebugNodes, EachFieldOfAFreeRunNode)
 
 // The same for the node of a bucket page (two links in its node block):
 // the release that empties the page would unlink it, and is refused with a
-// report at the block released.
+// report at the block released.  Its back link must be NULL (the page heads
+// its list), its forward link the node block of a partial page of its
+// class; the free run it would merge with is checked as well.
 TEST_F(DebugNodes, BucketPageNode)
 {
 	auto *x1 = static_cast<unsigned char *>(rtheap_alloc(&heap, 64));
@@ -1406,41 +1585,218 @@ TEST_F(DebugNodes, BucketPageNode)
 	ASSERT_TRUE(x1 && x2);
 	const uintptr_t page = reinterpret_cast<uintptr_t>(x1) & ~(uintptr_t)(kP - 1);
 	ASSERT_EQ(page, reinterpret_cast<uintptr_t>(x2) & ~(uintptr_t)(kP - 1));
+	// the page was cut from the end of b's free run: pages 2..3 stay free
+	ASSERT_EQ(page_of(reinterpret_cast<void *>(page)), 4u);
 	// a fresh page: block 0 holds the node, blocks are handed out from the top
 	void **node = reinterpret_cast<void **>(page);
 	ASSERT_NE(static_cast<void *>(x1), static_cast<void *>(node));
 	ASSERT_NE(static_cast<void *>(x2), static_cast<void *>(node));
-#if RTHEAP_TEST_ASAN
-	__asan_unpoison_memory_region(node, 2 * sizeof(void *));
-#endif
-	void *saved_prev = node[0];
-	for (void *bad : {static_cast<void *>(g_foreign), static_cast<void *>(node),
-	                  static_cast<void *>(a)}) {
-		SCOPED_TRACE(bad);
+	auto open_node = [&] {
 #if RTHEAP_TEST_ASAN
 		__asan_unpoison_memory_region(node, 2 * sizeof(void *));
 #endif
-		node[0] = bad; // prev: the page heads its list, prev must be NULL
+	};
+	open_node();
+	void *const saved_prev = node[0], *const saved_next = node[1];
+	ASSERT_EQ(saved_prev, nullptr);
+	ASSERT_EQ(saved_next, nullptr);
+	// Corrupt, free x1 (the page stays partial: nothing checked), expect
+	// the release of x2 refused, repair, take x1 back (the same block).
+	auto expect_emptying_refused = [&](auto corrupt, auto repair) {
+		corrupt();
 		errs.clear();
 		ASSERT_EQ(rtheap_free(&heap, x1), 0) << "the page stays partial: no unlink";
 		EXPECT_TRUE(errs.empty());
 		EXPECT_EQ(rtheap_free(&heap, x2), -EUCLEAN) << "emptying it would unlink it";
-		ASSERT_EQ(errs.size(), 1u);
-		EXPECT_EQ(errs[0].kind, RTHEAP_ERR_CORRUPT);
-		EXPECT_EQ(errs[0].addr, static_cast<const void *>(x2)) << "the block released";
-#if RTHEAP_TEST_ASAN
-		__asan_unpoison_memory_region(node, 2 * sizeof(void *));
-#endif
-		node[0] = saved_prev;
+		ck_calls = 0;
+		EXPECT_EQ(rtheap_test_and_free(&heap, x2, counting_ck), -EUCLEAN);
+		EXPECT_EQ(ck_calls, 0) << "refused before the check function";
+		ASSERT_EQ(errs.size(), 2u);
+		for (const Recorded &e : errs) {
+			EXPECT_EQ(e.kind, RTHEAP_ERR_CORRUPT);
+			EXPECT_EQ(e.addr, static_cast<const void *>(x2)) << "the block released";
+		}
+		repair();
 		errs.clear();
 		EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
-		// x2 is still live: take x1 back (the same block) for the next round
 		EXPECT_EQ(rtheap_alloc(&heap, 64), static_cast<void *>(x1));
+	};
+	for (void *bad : {static_cast<void *>(g_foreign), static_cast<void *>(node),
+	                  static_cast<void *>(a)}) {
+		SCOPED_TRACE(bad);
+		expect_emptying_refused([&] { open_node(); node[0] = bad; },
+		                        [&] { open_node(); node[0] = saved_prev; });
 	}
+	{
+		SCOPED_TRACE("the free run before the page");
+		open();
+		const RunNode keep = *nd; // b's node, now of the run 2..3
+		ASSERT_EQ(2u, keep.len);
+		expect_emptying_refused([&] { open(); nd->len = 7; },
+		                        [&] { open(); *nd = keep; });
+	}
+	// A 32-byte block: a bucket page of another class, at page 3.
+	void *y = rtheap_alloc(&heap, 32);
+	ASSERT_NE(y, nullptr);
+	void *ypage = reinterpret_cast<void *>(reinterpret_cast<uintptr_t>(y) & ~(uintptr_t)(kP - 1));
+	ASSERT_EQ(page_of(ypage), 3u);
+	struct Bad {
+		void *p;
+		const char *what;
+	};
+	for (Bad bad : {Bad{buf.p + 16, "the extent header"}, Bad{a, "a page run"},
+	                Bad{ypage, "the node of a page of another class"},
+	                Bad{x1, "a block of the page that is not its node block"}}) {
+		SCOPED_TRACE(bad.what);
+		expect_emptying_refused([&] { open_node(); node[1] = bad.p; },
+		                        [&] { open_node(); node[1] = saved_next; });
+	}
+	EXPECT_EQ(rtheap_free(&heap, y), 0);
 	EXPECT_EQ(rtheap_free(&heap, x1), 0);
 	EXPECT_EQ(rtheap_free(&heap, x2), 0);
 	EXPECT_TRUE(errs.empty());
 	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+}
+
+// A bucket page that does not head its class list: its back link must be
+// the node block of the partial page before it.
+TEST_F(DebugNodes, BucketPageNodeNotHeadingItsList)
+{
+	// 64-byte blocks, 4 a page, handed out from the top, the node block
+	// (block 0) last: x[0..3] fill page A, x[4..7] page B.
+	unsigned char *x[8];
+	for (auto &p : x) {
+		p = static_cast<unsigned char *>(rtheap_alloc(&heap, 64));
+		ASSERT_NE(p, nullptr);
+	}
+	auto page_start = [](const void *p) {
+		return reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)(kP - 1);
+	};
+	ASSERT_EQ(page_start(x[0]), page_start(x[3]));
+	ASSERT_EQ(page_start(x[4]), page_start(x[7]));
+	ASSERT_NE(page_start(x[0]), page_start(x[4]));
+	// Free x[2]: A is partial again and x[2]'s block holds its node; then
+	// x[6]: B is partial and pushed in front of A.
+	ASSERT_EQ(rtheap_free(&heap, x[2]), 0);
+	ASSERT_EQ(rtheap_free(&heap, x[6]), 0);
+	void **anode = reinterpret_cast<void **>(x[2]);
+#if RTHEAP_TEST_ASAN
+	__asan_unpoison_memory_region(anode, 2 * sizeof(void *));
+#endif
+	ASSERT_EQ(anode[0], static_cast<void *>(x[6])) << "A follows B, whose node is x[6]'s block";
+	void *const saved = anode[0];
+	anode[0] = a; // a page run
+	EXPECT_EQ(rtheap_free(&heap, x[0]), 0);
+	EXPECT_EQ(rtheap_free(&heap, x[1]), 0);
+	EXPECT_TRUE(errs.empty()) << "A stays partial: nothing unlinked";
+	EXPECT_EQ(rtheap_free(&heap, x[3]), -EUCLEAN) << "emptying A would unlink it";
+	ASSERT_EQ(errs.size(), 1u);
+	EXPECT_EQ(errs[0].kind, RTHEAP_ERR_CORRUPT);
+	EXPECT_EQ(errs[0].addr, static_cast<const void *>(x[3]));
+#if RTHEAP_TEST_ASAN
+	__asan_unpoison_memory_region(anode, 2 * sizeof(void *));
+#endif
+	anode[0] = saved;
+	errs.clear();
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	for (int i : {3, 4, 5, 7})
+		EXPECT_EQ(rtheap_free(&heap, x[i]), 0) << i;
+	EXPECT_TRUE(errs.empty());
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+}
+
+// The page map entries of the free runs a release would merge with are
+// checked too: a length that runs past the start of the extent (before
+// the block) or past its end (after it) is refused, not followed.
+TEST_F(DebugNodes, NeighbourRunLengthBeyondTheExtent)
+{
+	uint32_t *m = map();
+	const uint32_t free3 = (1u << 29) | 3u; // FREE, 3 pages (docs/design.md)
+	ASSERT_EQ(m[2], free3);
+	ASSERT_EQ(m[4], free3);
+	ASSERT_EQ(page_of(c), 5u);
+	const uint32_t npages = static_cast<uint32_t>(rtt::stats(&heap).usable / kP);
+	auto before = rtt::stats(&heap);
+	m[4] = (1u << 29) | 6u; // the run before c would start before page 0
+	EXPECT_EQ(rtheap_free(&heap, c), -EUCLEAN);
+	m[4] = free3;
+	m[2] = (1u << 29) | npages; // the run after a would end past the extent
+	EXPECT_EQ(rtheap_free(&heap, a), -EUCLEAN);
+	m[2] = free3;
+	ASSERT_EQ(errs.size(), 2u);
+	EXPECT_EQ(errs[0].kind, RTHEAP_ERR_CORRUPT);
+	EXPECT_EQ(errs[0].addr, static_cast<const void *>(c));
+	EXPECT_EQ(errs[1].kind, RTHEAP_ERR_CORRUPT);
+	EXPECT_EQ(errs[1].addr, static_cast<const void *>(a));
+	auto after = rtt::stats(&heap);
+	EXPECT_EQ(before.used, after.used);
+	EXPECT_EQ(before.live_blocks, after.live_blocks);
+	errs.clear();
+	EXPECT_EQ(rtheap_check(&heap, nullptr), 0);
+	EXPECT_EQ(rtheap_free(&heap, a), 0);
+	EXPECT_EQ(rtheap_free(&heap, c), 0);
+	EXPECT_TRUE(errs.empty());
+}
+
+// Allocation takes a page's node block last, unlinking the page: in debug
+// mode the node is checked first, and a changed one fails the allocation
+// (report at the node), through rtheap_alloc and rtheap_alloc_aligned,
+// on a page with its bitmap in the map entry (16 blocks) or in the side
+// table (64 blocks).
+TEST(DebugBucketNode, CheckedBeforeTheLastBlockIsTaken)
+{
+	for (size_t page : {size_t{256}, size_t{1024}}) {
+		SCOPED_TRACE(page);
+		AlignedBuf b(64 * 1024);
+		rtheap_t h{};
+		std::vector<Recorded> errs;
+		struct rtheap_config cfg{};
+		cfg.page_size = page;
+		cfg.flags = RTHEAP_F_DEBUG_FILL;
+		ASSERT_EQ(rtheap_init(&h, b.p, b.n, &cfg), 0);
+		ASSERT_EQ(rtheap_set_error_handler(&h, record_error, &errs), 0);
+		const size_t nb = page / 16;
+		std::vector<void *> got;
+		for (size_t i = 0; i + 1 < nb; i++)
+			got.push_back(rtheap_alloc(&h, 16));
+		void **node = static_cast<void **>(got[0]);
+		node = reinterpret_cast<void **>(reinterpret_cast<uintptr_t>(node) & ~(uintptr_t)(page - 1));
+		for (void *p : got) {
+			ASSERT_NE(p, nullptr);
+			ASSERT_NE(p, static_cast<void *>(node)) << "block 0 is the node block, taken last";
+			ASSERT_EQ(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)(page - 1),
+			          reinterpret_cast<uintptr_t>(node)) << "one page";
+		}
+#if RTHEAP_TEST_ASAN
+		__asan_unpoison_memory_region(node, 2 * sizeof(void *));
+#endif
+		void *const saved = node[0];
+		ASSERT_EQ(saved, nullptr);
+		node[0] = node; // the page heads its list: its back link must be NULL
+		const auto before = rtt::stats(&h);
+		EXPECT_EQ(rtheap_alloc(&h, 16), nullptr);
+		EXPECT_EQ(rtheap_alloc_aligned(&h, 16, 16), nullptr);
+		ASSERT_EQ(errs.size(), 2u);
+		for (const Recorded &e : errs) {
+			EXPECT_EQ(e.kind, RTHEAP_ERR_CORRUPT);
+			EXPECT_EQ(e.addr, static_cast<const void *>(node));
+		}
+		const auto after = rtt::stats(&h);
+		EXPECT_EQ(before.used, after.used);
+		EXPECT_EQ(before.failed_allocs + 2, after.failed_allocs);
+#if RTHEAP_TEST_ASAN
+		__asan_unpoison_memory_region(node, 2 * sizeof(void *));
+#endif
+		node[0] = saved;
+		EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+		EXPECT_EQ(rtheap_alloc_aligned(&h, 16, 16), static_cast<void *>(node));
+		got.push_back(node);
+		for (void *p : got)
+			EXPECT_EQ(rtheap_free(&h, p), 0);
+		EXPECT_EQ(errs.size(), 2u);
+		EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+		EXPECT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
+	}
 }
 
 // ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 // Randomised test against a shadow model: many seeds, thousands of mixed
-// alloc / zalloc / free / extend operations each, every invariant checked as
-// it goes; every page size from 256 B to 32 KiB and every lock mode.
+// alloc / zalloc / alloc_aligned / free / test_and_free / extend operations
+// each, every invariant checked as it goes; every page size from 256 B to
+// 32 KiB and every lock mode.
 #include <algorithm>
 #include <map>
 #include <vector>
@@ -54,9 +55,7 @@ public:
 			else if (live_.empty() || r < (full ? 400u : 560u))
 				alloc();
 			else if (r < 980)
-				free_one(false);
-			else if (r < 990)
-				free_one(true); // through test_and_free
+				free_one(r % 4 == 0); // a quarter through test_and_free
 			else
 				bad_free();
 			verify_counters();
@@ -190,15 +189,34 @@ private:
 		return nullptr;
 	}
 
+	// An alignment for rtheap_alloc_aligned: mostly one the block of req
+	// bytes has anyway (the block is then the one rtheap_alloc gives),
+	// else any power of two up to 4 pages.
+	size_t pick_align(size_t req)
+	{
+		const size_t natural = rtt::expected_align(rtt::expected_round(req, page_), page_);
+		const size_t top = rng_() % 4 ? natural : 4 * page_;
+		unsigned bits = 0;
+		while ((size_t{2} << bits) <= top)
+			bits++;
+		return size_t{1} << (rng_() % (bits + 1));
+	}
+
 	void alloc()
 	{
 		size_t req = pick_size();
-		size_t want = rtt::expected_round(req, page_);
+		const unsigned how = rng_() % 8; // 2: zalloc, 2: alloc_aligned, 4: alloc
+		const size_t align = how >= 6 ? pick_align(req) : 1;
+		const bool zero = how < 2;
+		const size_t want = rtt::aligned_round(req, align, page_);
 		auto before = rtt::stats(h_.get());
-		const bool zero = rng_() % 4 == 0;
-		void *p = zero ? rtheap_zalloc(h_.get(), req) : rtheap_alloc(h_.get(), req);
+		void *p = zero        ? rtheap_zalloc(h_.get(), req)
+		          : how >= 6 ? rtheap_alloc_aligned(h_.get(), req, align)
+		                      : rtheap_alloc(h_.get(), req);
 		if (!p) {
 			failures_++;
+			if (align > rtt::expected_align(want, page_))
+				return; // an aligned run needs more than its size (rtheap.h)
 			// largest_free is a promise.
 			ASSERT_GT(want, before.largest_free) << where() << " request " << req;
 			if (want <= page_ / 2) {
@@ -211,8 +229,9 @@ private:
 		}
 		uintptr_t a = reinterpret_cast<uintptr_t>(p);
 		size_t n = rtheap_usable_size(h_.get(), p);
-		ASSERT_EQ(want, n) << where() << " request " << req;
-		ASSERT_EQ(0u, a % rtt::expected_align(n, page_)) << where() << " block " << p;
+		ASSERT_EQ(want, n) << where() << " request " << req << " align " << align;
+		ASSERT_EQ(0u, a % std::max(align, rtt::expected_align(n, page_)))
+		    << where() << " block " << p << " align " << align;
 		ASSERT_NE(nullptr, extent_of(a, n))
 		    << where() << ": block crosses or leaves the page arrays";
 		// No overlap with any live block.
@@ -288,7 +307,13 @@ private:
 			return;
 		}
 		auto before = rtt::stats(h_.get());
-		ASSERT_EQ(-EINVAL, rtheap_free(h_.get(), p)) << where() << " bad pointer " << p;
+		if (rng_() % 2) {
+			ASSERT_EQ(-EINVAL, rtheap_free(h_.get(), p)) << where() << " bad pointer " << p;
+		} else {
+			// the check function is never asked about a misuse
+			ASSERT_EQ(-EINVAL, rtheap_test_and_free(h_.get(), p, [](void *) { return -EBUSY; }))
+			    << where() << " bad pointer " << p;
+		}
 		expected_errors_++;
 		auto after = rtt::stats(h_.get());
 		rtt::expect_same_stats(before, after, "bad free");

@@ -7,6 +7,10 @@
  * first one the walk meets, and states where it must be reported.  Every
  * change is recorded and undone, so that the heap checks clean again.
  *
+ * A kind whose condition has several parts has one case per part (a
+ * variant), so that each way of reaching it is shown to report the same
+ * place.
+ *
  * Layout (page P, extent 0, the buffer with the lower slot):
  *   pages 0..2  a live 3-page run          page 3  a bucket page, 3 blocks live
  *   pages 4..7  a free run (node in page 4) pages 8..9 a live 2-page run
@@ -38,6 +42,9 @@
 #define BUF_A (1u << 20)
 #define BUF_B (1u << 16)
 #define MAX_SAVES 8
+
+/* A node outside every extent (a corrupt list link to foreign memory). */
+static struct rt_node outside_node;
 
 struct ctx {
 	rtheap_t heap;
@@ -161,6 +168,46 @@ static struct rt_node *fake_head(struct ctx *c, struct rt_extent *ext, uint32_t 
 	f->len = len;
 	SET(c, c->h->runs[rt_runs_index(4)], f);
 	return f;
+}
+
+/* extent 1 (the second buffer) and its index in the sorted table */
+static struct rt_extent *ext_b(struct ctx *c)
+{
+	return c->h->by_slot[1];
+}
+static uint32_t sorted_index(struct ctx *c, const struct rt_extent *x)
+{
+	for (uint32_t i = 0; i < c->h->nr_ext; i++)
+		if (c->h->sorted[i] == x)
+			return i;
+	abort();
+}
+
+/* A copy of extent 1's header at the start of its (free) page array, with
+ * slot `slot`, put in extent 1's place in the sorted table; its entry still
+ * ends where the buffer ends, so the table stays sorted. */
+static struct rt_extent *fake_extent(struct ctx *c, uint32_t slot)
+{
+	struct rt_extent *b = ext_b(c);
+	uint32_t i = sorted_index(c, b);
+	struct rt_extent *f = (struct rt_extent *)(void *)b->pages;
+	size_t shift = (size_t)(b->pages - (unsigned char *)b);
+	OPEN(f, sizeof *f);
+	memcpy(f, b, sizeof *f);
+	f->slot = slot;
+	SET(c, c->h->sorted[i], f);
+	SET(c, c->h->bases[i], (uintptr_t)f);
+	SET(c, c->h->rsize[i], c->h->rsize[i] - shift);
+	SET(c, c->h->lsize[i], c->h->lsize[i] - shift);
+	return f;
+}
+
+static void dummy_lowmem(rtheap_t *heap, size_t free_bytes, size_t request, void *arg)
+{
+	(void)heap;
+	(void)free_bytes;
+	(void)request;
+	(void)arg;
 }
 
 typedef void corrupt_fn(struct ctx *c, struct oracle_result *r);
@@ -443,61 +490,263 @@ static void k_st_slow(struct ctx *c, struct oracle_result *r)
 	want(r, c->h, -1, -1);
 }
 
+/* ---- variants: the other parts of a kind's condition ---- */
+static void v_ext_count_none(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->nr_ext, 0);
+	want(r, c->h, -1, -1);
+}
+static void v_ext_count_many(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->nr_ext, RTHEAP_MAX_EXTENTS + 1);
+	want(r, c->h, -1, -1);
+}
+static void v_ext_side_moved(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->x->side, c->x->side + 1);
+	want(r, c->x, 0, -1);
+}
+static void v_ext_side_without_table(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->x->side, c->x->map + c->x->npages);
+	want(r, c->x, 0, -1);
+}
+static void v_ext_too_many_pages(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->x->npages, RTHEAP_MAX_EXTENT_PAGES + 1u);
+	want(r, c->x, 0, -1);
+}
+static void v_ext_pages_misaligned(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->x->pages, c->x->pages + 16);
+	want(r, c->x, 0, -1);
+}
+static void v_ext_pages_over_map(struct ctx *c, struct oracle_result *r)
+{
+	/* still aligned, below the end of the map (P = 256), or below the
+	 * start of the side table (P = 1024): whole pages lower */
+	unsigned char *meta = c->x->side ? (unsigned char *)c->x->side
+	                                 : (unsigned char *)(c->x->map + c->x->npages);
+	size_t down = ((size_t)(c->x->pages - meta) / c->page + 1) * c->page;
+	SET(c, c->x->pages, c->x->pages - down);
+	want(r, c->x, 0, -1);
+}
+static void v_ext_pages_past_end(struct ctx *c, struct oracle_result *r)
+{
+	unsigned char *end = (unsigned char *)c->x->buf + c->x->size;
+	size_t slack = (size_t)(end - (c->x->pages + (size_t)c->x->npages * c->page));
+	SET(c, c->x->pages, c->x->pages + (slack / c->page + 1) * c->page);
+	want(r, c->x, 0, -1);
+}
+static void v_ext_unpublished(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->by_slot[1], NULL); /* published, yet not in its slot */
+	want(r, c->h, -1, -1);
+}
+static void v_ext_entry_slot_range(struct ctx *c, struct oracle_result *r)
+{
+	want(r, fake_extent(c, 7), -1, -1);
+}
+static void v_ext_entry_other_slot(struct ctx *c, struct oracle_result *r)
+{
+	want(r, fake_extent(c, 1), -1, -1); /* slot 1 holds the real extent 1 */
+}
+static void v_free_len_long(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->x->map[4], PG_MAKE(PG_FREE, c->x->npages));
+	want(r, page_addr(c, 4), 0, 4);
+}
+static void v_run_len_zero(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->x->map[8], PG_MAKE(PG_RUN, 0));
+	want(r, page_addr(c, 8), 0, 8);
+}
+/* the node-block index of the bucket page at page 3: inline, bits 16..19
+ * (P = 256); side, bits 12..22 (P = 1024) */
+static void set_node_index(struct ctx *c, uint32_t node)
+{
+	uint32_t e = c->x->map[3];
+	if (c->page == 256)
+		SET(c, c->x->map[3], (e & ~(0xfu << 16)) | (node << 16));
+	else
+		SET(c, c->x->map[3], (e & ~(0x7ffu << 12)) | (node << 12));
+}
+static void v_bucket_node_range(struct ctx *c, struct oracle_result *r)
+{
+	set_node_index(c, (uint32_t)(c->page >> (c->cls + 4)) + 1u); /* past the last block */
+	want(r, page_addr(c, 3), 0, 3);
+}
+static void v_bucket_node_live(struct ctx *c, struct oracle_result *r)
+{
+	set_node_index(c, live_index(c));
+	want(r, page_addr(c, 3), 0, 3);
+}
+static void v_run_ext_outside(struct ctx *c, struct oracle_result *r)
+{
+	/* a list link to memory outside every extent, naming itself as extent */
+	outside_node.prev = outside_node.next = NULL;
+	outside_node.ext = (struct rt_extent *)(void *)&outside_node;
+	outside_node.start = 4;
+	outside_node.len = 4;
+	SET(c, c->h->runs[rt_runs_index(4)], &outside_node);
+	want(r, &outside_node, -1, -1);
+}
+static void v_run_ext_being_added(struct ctx *c, struct oracle_result *r)
+{
+	/* extent 1 looks half added (reserved, not published): its slot is
+	 * empty; a node naming no extent (NULL) must not match that slot */
+	struct rt_extent *b = ext_b(c);
+	SET(c, c->h->by_slot[1], NULL);
+	SET(c, c->h->nr_live, 1);
+	SET(c, c->h->size, c->h->size - b->size);
+	SET(c, c->h->lsize[sorted_index(c, b)], 0);
+	want(r, fake_head(c, NULL, 4, 4), -1, -1);
+}
+static void v_run_wrong_first_level(struct ctx *c, struct oracle_result *r)
+{
+	if (rt_runs_index(40) >> RT_SL_SHIFT == rt_runs_index(4) >> RT_SL_SHIFT)
+		abort();
+	want(r, fake_head(c, c->x, 4, 40), 0, 4);
+}
+static void v_run_past_extent(struct ctx *c, struct oracle_result *r)
+{
+	uint32_t start = c->x->npages - 2;
+	want(r, fake_head(c, c->x, start, 4), 0, start);
+}
+static void v_run_not_its_node(struct ctx *c, struct oracle_result *r)
+{
+	/* describes the free run 4..7 exactly, but is not the run's node */
+	want(r, fake_head(c, c->x, 4, 4), 0, 4);
+}
+static void v_run_unlisted(struct ctx *c, struct oracle_result *r)
+{
+	/* the free run 4..7, alone on its list, taken off it (bitmaps kept
+	 * consistent): the maps have one free run more than the lists */
+	unsigned i = rt_runs_index(4), fl = i >> RT_SL_SHIFT;
+	struct rt_node *nd = free_node(c);
+	OPEN(nd, sizeof *nd);
+	if (c->h->runs[i] != nd || nd->next)
+		abort();
+	uint32_t sl = c->h->sl_bitmap[fl] & ~(1u << (i & (RT_SL_COUNT - 1)));
+	SET(c, c->h->runs[i], NULL);
+	SET(c, c->h->sl_bitmap[fl], sl);
+	if (!sl)
+		SET(c, c->h->fl_bitmap, c->h->fl_bitmap & ~(1u << fl));
+	want(r, c->h, -1, -1);
+}
+static void v_st_run_pages(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->pages_run, c->h->pages_run + 1);
+	want(r, c->h, -1, -1);
+}
+static void v_st_class_live(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->class_live[c->cls], c->h->class_live[c->cls] + 1);
+	want(r, c->h, -1, -1);
+}
+static void v_st_lowmem_disarmed(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->lowmem_armed, false);
+	SET(c, c->h->lowmem_trip, 0); /* a disarmed heap has no trip limit */
+	want(r, c->h, -1, -1);
+}
+static void v_st_slow_debug(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->flags, c->h->flags | RTHEAP_F_DEBUG_FILL);
+	want(r, c->h, -1, -1);
+}
+static void v_st_slow_run_watch(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->lowmem_fn, dummy_lowmem);
+	SET(c, c->h->lowmem_run, c->page);
+	want(r, c->h, -1, -1);
+}
+
 static const struct {
 	const char *what;
+	const char *variant; /* NULL: the kind's first case */
 	corrupt_fn *fn;
 	size_t page;
 } cases[] = {
-	{"extent count out of range", k_ext_count, 256},
-	{"extent header magic", k_ext_magic, 256},
-	{"extent slot index", k_ext_slot, 256},
-	{"extent page shift", k_ext_pshift, 256},
-	{"extent map or side table misplaced", k_ext_map, 256},
-	{"extent page array outside its buffer", k_ext_pages, 256},
-	{"extent span differs from its pages", k_ext_span, 256},
-	{"extent high-water mark beyond its pages", k_ext_hw, 256},
-	{"extent count or total size differs from the extents", k_ext_size, 256},
-	{"extent search table out of date", k_ext_bases, 256},
-	{"extent table not sorted or overlapping", k_ext_overlap, 256},
-	{"extent table entry does not match its extent", k_ext_lsize, 256},
-	{"published extent hidden from lookups", k_ext_hidden, 256},
-	{"free run length out of range", k_free_len, 256},
-	{"free run tail does not match its head", k_free_tail, 256},
-	{"page inside a free run is not NONE", k_free_inner, 256},
-	{"two adjacent free runs", k_free_adjacent, 256},
-	{"free run node does not describe its run", k_free_node, 256},
-	{"run length out of range", k_run_len, 256},
-	{"page inside a run is not NONE", k_run_inner, 256},
-	{"page belongs to no run or bucket", k_page_none, 256},
-	{"bucket class out of range", k_bucket_cls, 256},
-	{"bucket bitmap has bits beyond the last block", k_bucket_bits, 256},
-	{"bucket free count differs from its bitmap", k_bucket_count, 1024},
-	{"empty bucket page was not released", k_bucket_empty, 256},
-	{"bucket node block is not free", k_bucket_nodeblk, 256},
-	{"first-level bitmap names lists that do not exist", k_fl_range, 256},
-	{"second-level bitmap names lists that do not exist", k_sl_range, 256},
-	{"first-level bitmap disagrees with second level", k_fl_disagree, 256},
-	{"second-level bitmap disagrees with its list", k_sl_disagree, 256},
-	{"free-run node points to an unknown extent", k_run_unknown_ext, 256},
-	{"free-run list back link broken", k_run_backlink, 256},
-	{"free run on the wrong list for its length", k_run_wrong_list, 256},
-	{"listed free run is not free in the map", k_run_not_free, 256},
-	{"free runs in lists, in maps and in the count differ", k_run_count, 256},
-	{"bucket extent set names no extent", k_bset_noext, 256},
-	{"bucket extent set disagrees with the extent list", k_bset_disagree, 256},
-	{"bucket list node outside its extent", k_blist_outside, 256},
-	{"listed page is not a partial bucket page of its class", k_blist_not_partial, 256},
-	{"bucket list node is not in the page's node block", k_blist_not_node, 256},
-	{"bucket list back link broken", k_blist_backlink, 256},
-	{"partial bucket pages and listed pages differ", k_blist_count, 256},
-	{"used bytes differ from the blocks in the maps", k_st_used, 256},
-	{"live block count differs from the maps", k_st_live, 256},
-	{"page counts differ from the maps", k_st_pages, 256},
-	{"usable bytes differ from the extents", k_st_usable, 256},
-	{"used exceeds peak or usable", k_st_peak, 256},
-	{"per-class counts differ from the maps", k_st_class, 256},
-	{"low-memory limits disagree with the armed state", k_st_lowmem, 256},
-	{"allocation slow-path flag disagrees with its causes", k_st_slow, 256},
+	{"extent count out of range", NULL, k_ext_count, 256},
+	{"extent header magic", NULL, k_ext_magic, 256},
+	{"extent slot index", NULL, k_ext_slot, 256},
+	{"extent page shift", NULL, k_ext_pshift, 256},
+	{"extent map or side table misplaced", NULL, k_ext_map, 256},
+	{"extent page array outside its buffer", NULL, k_ext_pages, 256},
+	{"extent span differs from its pages", NULL, k_ext_span, 256},
+	{"extent high-water mark beyond its pages", NULL, k_ext_hw, 256},
+	{"extent count or total size differs from the extents", NULL, k_ext_size, 256},
+	{"extent search table out of date", NULL, k_ext_bases, 256},
+	{"extent table not sorted or overlapping", NULL, k_ext_overlap, 256},
+	{"extent table entry does not match its extent", NULL, k_ext_lsize, 256},
+	{"published extent hidden from lookups", NULL, k_ext_hidden, 256},
+	{"free run length out of range", NULL, k_free_len, 256},
+	{"free run tail does not match its head", NULL, k_free_tail, 256},
+	{"page inside a free run is not NONE", NULL, k_free_inner, 256},
+	{"two adjacent free runs", NULL, k_free_adjacent, 256},
+	{"free run node does not describe its run", NULL, k_free_node, 256},
+	{"run length out of range", NULL, k_run_len, 256},
+	{"page inside a run is not NONE", NULL, k_run_inner, 256},
+	{"page belongs to no run or bucket", NULL, k_page_none, 256},
+	{"bucket class out of range", NULL, k_bucket_cls, 256},
+	{"bucket bitmap has bits beyond the last block", NULL, k_bucket_bits, 256},
+	{"bucket free count differs from its bitmap", NULL, k_bucket_count, 1024},
+	{"empty bucket page was not released", NULL, k_bucket_empty, 256},
+	{"bucket node block is not free", NULL, k_bucket_nodeblk, 256},
+	{"first-level bitmap names lists that do not exist", NULL, k_fl_range, 256},
+	{"second-level bitmap names lists that do not exist", NULL, k_sl_range, 256},
+	{"first-level bitmap disagrees with second level", NULL, k_fl_disagree, 256},
+	{"second-level bitmap disagrees with its list", NULL, k_sl_disagree, 256},
+	{"free-run node points to an unknown extent", NULL, k_run_unknown_ext, 256},
+	{"free-run list back link broken", NULL, k_run_backlink, 256},
+	{"free run on the wrong list for its length", NULL, k_run_wrong_list, 256},
+	{"listed free run is not free in the map", NULL, k_run_not_free, 256},
+	{"free runs in lists, in maps and in the count differ", NULL, k_run_count, 256},
+	{"bucket extent set names no extent", NULL, k_bset_noext, 256},
+	{"bucket extent set disagrees with the extent list", NULL, k_bset_disagree, 256},
+	{"bucket list node outside its extent", NULL, k_blist_outside, 256},
+	{"listed page is not a partial bucket page of its class", NULL, k_blist_not_partial, 256},
+	{"bucket list node is not in the page's node block", NULL, k_blist_not_node, 256},
+	{"bucket list back link broken", NULL, k_blist_backlink, 256},
+	{"partial bucket pages and listed pages differ", NULL, k_blist_count, 256},
+	{"used bytes differ from the blocks in the maps", NULL, k_st_used, 256},
+	{"live block count differs from the maps", NULL, k_st_live, 256},
+	{"page counts differ from the maps", NULL, k_st_pages, 256},
+	{"usable bytes differ from the extents", NULL, k_st_usable, 256},
+	{"used exceeds peak or usable", NULL, k_st_peak, 256},
+	{"per-class counts differ from the maps", NULL, k_st_class, 256},
+	{"low-memory limits disagree with the armed state", NULL, k_st_lowmem, 256},
+	{"allocation slow-path flag disagrees with its causes", NULL, k_st_slow, 256},
+	/* variants */
+	{"extent count out of range", "no extent", v_ext_count_none, 256},
+	{"extent count out of range", "more than the maximum", v_ext_count_many, 256},
+	{"extent map or side table misplaced", "side table moved", v_ext_side_moved, 1024},
+	{"extent map or side table misplaced", "side table where none is", v_ext_side_without_table, 256},
+	{"extent page array outside its buffer", "too many pages", v_ext_too_many_pages, 256},
+	{"extent page array outside its buffer", "misaligned", v_ext_pages_misaligned, 256},
+	{"extent page array outside its buffer", "over the map", v_ext_pages_over_map, 256},
+	{"extent page array outside its buffer", "below the side table", v_ext_pages_over_map, 1024},
+	{"extent page array outside its buffer", "past the buffer end", v_ext_pages_past_end, 256},
+	{"extent count or total size differs from the extents", "slot emptied", v_ext_unpublished, 256},
+	{"extent table entry does not match its extent", "slot out of range", v_ext_entry_slot_range, 256},
+	{"extent table entry does not match its extent", "slot of another extent", v_ext_entry_other_slot, 256},
+	{"free run length out of range", "past the extent", v_free_len_long, 256},
+	{"run length out of range", "length 0", v_run_len_zero, 256},
+	{"bucket node block is not free", "index past the blocks", v_bucket_node_range, 256},
+	{"bucket node block is not free", "side page, index past the blocks", v_bucket_node_range, 1024},
+	{"bucket node block is not free", "side page, live block", v_bucket_node_live, 1024},
+	{"free-run node points to an unknown extent", "node outside every extent", v_run_ext_outside, 256},
+	{"free-run node points to an unknown extent", "no extent, one being added", v_run_ext_being_added, 256},
+	{"free run on the wrong list for its length", "first level", v_run_wrong_first_level, 256},
+	{"listed free run is not free in the map", "past the extent", v_run_past_extent, 256},
+	{"listed free run is not free in the map", "not the run's node", v_run_not_its_node, 256},
+	{"free runs in lists, in maps and in the count differ", "run missing from its list", v_run_unlisted, 256},
+	{"page counts differ from the maps", "run pages", v_st_run_pages, 256},
+	{"per-class counts differ from the maps", "live blocks", v_st_class_live, 256},
+	{"low-memory limits disagree with the armed state", "disarmed", v_st_lowmem_disarmed, 256},
+	{"allocation slow-path flag disagrees with its causes", "debug mode", v_st_slow_debug, 256},
+	{"allocation slow-path flag disagrees with its causes", "run watch", v_st_slow_run_watch, 256},
 };
 
 int oracle_count(void)
@@ -508,6 +757,11 @@ int oracle_count(void)
 const char *oracle_what(int k)
 {
 	return cases[k].what;
+}
+
+const char *oracle_variant(int k)
+{
+	return cases[k].variant;
 }
 
 void oracle_run(int k, struct oracle_result *r)

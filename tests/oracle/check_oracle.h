@@ -18,9 +18,12 @@ struct oracle_result {
 	int rc_after;               /* rtheap_check() once repaired */
 };
 
-/* Number of cases, and the fault kind (exact `what` string) of case k. */
+/* Number of cases, the fault kind (exact `what` string) of case k, and
+ * which part of the kind's condition it reaches (NULL for a kind's first
+ * case). */
 int oracle_count(void);
 const char *oracle_what(int k);
+const char *oracle_variant(int k);
 /* Builds a fresh heap, applies corruption k, checks, repairs, checks. */
 void oracle_run(int k, struct oracle_result *r);
 
