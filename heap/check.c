@@ -55,7 +55,8 @@ static int check_extent(struct rt_heap *h, struct walk *w, struct rt_extent *x,
 		FAIL("extent map or side table misplaced", x, (int)i, -1);
 	if (x->npages < 2 || x->npages > RTHEAP_MAX_EXTENT_PAGES ||
 	    ((uintptr_t)x->pages & (h->page - 1)) ||
-	    (uint8_t *)x->pages < (uint8_t *)(x->side ? x->side : x->map + x->npages) ||
+	    (uint8_t *)x->pages < (uint8_t *)(x->side ? x->side + (size_t)x->npages * h->side_words
+	                                               : x->map + x->npages) ||
 	    (uint8_t *)x->pages + ((size_t)x->npages << h->pshift) >
 	            (uint8_t *)x->buf + x->size)
 		FAIL("extent page array outside its buffer", x, (int)i, -1);

@@ -128,6 +128,8 @@ static int rt_init(rtheap_t *heap, void *buf, size_t size,
 
 	if (rt_extent_check_args(page, buf, size))
 		return -EINVAL;
+	if (heap_lock_probe((int)c->lock))
+		return -ENOTSUP;
 
 	/* Nothing is written above this line: a failed init changes nothing. */
 	struct rt_heap *h = rt_heap_of(heap);

@@ -48,6 +48,28 @@ static inline void heap_unlock(struct rt_heap *h)
 	atomic_flag_clear_explicit(&h->spin, memory_order_release);
 }
 
+/* Can a lock of this mode be set up?  0 or -ENOTSUP.  Tried on a mutex of
+ * the caller's stack before init writes the descriptor, so that a refusal
+ * (no priority inheritance in this C library or kernel) leaves a live heap
+ * in the descriptor untouched.  A Linux mutex holds no resource: once the
+ * probe succeeded, heap_lock_init() succeeds too. */
+static inline int heap_lock_probe(int mode)
+{
+	if (mode != RTHEAP_LOCK_PI_MUTEX)
+		return 0;
+	pthread_mutexattr_t a;
+	pthread_mutex_t m;
+	if (pthread_mutexattr_init(&a))
+		return -ENOTSUP;
+	int err = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+	if (!err)
+		err = pthread_mutex_init(&m, &a);
+	if (!err)
+		pthread_mutex_destroy(&m);
+	pthread_mutexattr_destroy(&a);
+	return err ? -ENOTSUP : 0;
+}
+
 /* Set up the lock of h->lock_mode: 0 or -ENOTSUP. */
 static inline int heap_lock_init(struct rt_heap *h)
 {

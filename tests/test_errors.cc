@@ -333,6 +333,22 @@ TEST(ErrInit, PiMutexUnavailable)
 	cfg.lock = RTHEAP_LOCK_PI_MUTEX;
 	ASSERT_EQ(rtheap_init(&h, b.p, b.n, &cfg), 0);
 	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+	// A refused init over that live heap changes nothing in it.
+	void *live = rtheap_alloc(&h, 100);
+	ASSERT_NE(live, nullptr);
+	const auto before = rtt::stats(&h);
+	AlignedBuf other(64 * 1024);
+	struct rtheap_config cfg2{};
+	cfg2.lock = RTHEAP_LOCK_PI_MUTEX;
+	cfg2.page_size = 1024;
+	g_refuse_pi = true;
+	const int rc3 = rtheap_init(&h, other.p, other.n, &cfg2);
+	g_refuse_pi = false;
+	EXPECT_EQ(rc3, -ENOTSUP);
+	EXPECT_EQ(rtheap_page_size(&h), before.page_size);
+	EXPECT_EQ(rtt::stats(&h).used, before.used);
+	EXPECT_EQ(rtheap_check(&h, nullptr), 0);
+	EXPECT_EQ(rtheap_free(&h, live), 0);
 	ASSERT_EQ(rtheap_destroy(&h, nullptr, nullptr), 0);
 }
 
@@ -1422,6 +1438,7 @@ TEST_F(ErrHeap, DebugFillWriteAfterFreeBucketBlock)
 struct RunNode {
 	void *prev, *next, *ext;
 	uint32_t start, len;
+	uint32_t idx; // its list (docs/design.md, R3)
 };
 
 class DebugNodes : public ::testing::Test {
@@ -1565,6 +1582,12 @@ TEST_F(DebugNodes, EachFieldOfAFreeRunNode)
 	open();
 	nd->next = buf.p + 16; // in the extent, before its page array (header)
 	expect_refused("forward link into the extent header");
+	open();
+	nd->idx ^= 1u; // the list of another length
+	expect_refused("list index of another list");
+	open();
+	nd->idx = 0xffffffffu; // no list at all
+	expect_refused("list index out of range");
 	// repaired: every call works again
 	EXPECT_NE(nullptr, rtheap_alloc(&heap, 3 * kP));
 	EXPECT_EQ(rtheap_free(&heap, a), 0);

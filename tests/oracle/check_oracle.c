@@ -178,7 +178,7 @@ static struct rt_extent *ext_b(struct ctx *c)
 static uint32_t sorted_index(struct ctx *c, const struct rt_extent *x)
 {
 	for (uint32_t i = 0; i < c->h->nr_ext; i++)
-		if (c->h->sorted[i] == x)
+		if (c->h->look[i].x == x)
 			return i;
 	abort();
 }
@@ -195,10 +195,10 @@ static struct rt_extent *fake_extent(struct ctx *c, uint32_t slot)
 	OPEN(f, sizeof *f);
 	memcpy(f, b, sizeof *f);
 	f->slot = slot;
-	SET(c, c->h->sorted[i], f);
+	SET(c, c->h->look[i].x, f);
 	SET(c, c->h->bases[i], (uintptr_t)f);
 	SET(c, c->h->rsize[i], c->h->rsize[i] - shift);
-	SET(c, c->h->lsize[i], c->h->lsize[i] - shift);
+	SET(c, c->h->look[i].lsize, c->h->look[i].lsize - shift);
 	return f;
 }
 
@@ -489,6 +489,22 @@ static void k_st_slow(struct ctx *c, struct oracle_result *r)
 	SET(c, c->h->alloc_slow, !c->h->alloc_slow);
 	want(r, c->h, -1, -1);
 }
+static void k_st_copy(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, c->h->slow_copy, (uint8_t)!c->h->slow_copy);
+	want(r, c->h, -1, -1);
+}
+static void k_ext_step(struct ctx *c, struct oracle_result *r)
+{
+	/* 0 is a step lookups can survive: they read entry 0 only */
+	SET(c, c->h->lk_half, 0);
+	want(r, c->h, -1, -1);
+}
+static void v_free_node_idx(struct ctx *c, struct oracle_result *r)
+{
+	SET(c, free_node(c)->idx, free_node(c)->idx ^ 1u);
+	want(r, free_node(c), 0, 4);
+}
 
 /* ---- variants: the other parts of a kind's condition ---- */
 static void v_ext_count_none(struct ctx *c, struct oracle_result *r)
@@ -599,7 +615,7 @@ static void v_run_ext_being_added(struct ctx *c, struct oracle_result *r)
 	SET(c, c->h->by_slot[1], NULL);
 	SET(c, c->h->nr_live, 1);
 	SET(c, c->h->size, c->h->size - b->size);
-	SET(c, c->h->lsize[sorted_index(c, b)], 0);
+	SET(c, c->h->look[sorted_index(c, b)].lsize, 0);
 	want(r, fake_head(c, NULL, 4, 4), -1, -1);
 }
 static void v_run_wrong_first_level(struct ctx *c, struct oracle_result *r)
@@ -641,7 +657,7 @@ static void v_st_run_pages(struct ctx *c, struct oracle_result *r)
 }
 static void v_st_class_live(struct ctx *c, struct oracle_result *r)
 {
-	SET(c, c->h->class_live[c->cls], c->h->class_live[c->cls] + 1);
+	SET(c, c->h->cls[c->cls].live, c->h->cls[c->cls].live + 1);
 	want(r, c->h, -1, -1);
 }
 static void v_st_lowmem_disarmed(struct ctx *c, struct oracle_result *r)
@@ -718,6 +734,8 @@ static const struct {
 	{"per-class counts differ from the maps", NULL, k_st_class, 256},
 	{"low-memory limits disagree with the armed state", NULL, k_st_lowmem, 256},
 	{"allocation slow-path flag disagrees with its causes", NULL, k_st_slow, 256},
+	{"hot-path copy disagrees with the checkers and the debug flag", NULL, k_st_copy, 256},
+	{"extent lookup step does not match the extent count", NULL, k_ext_step, 256},
 	/* variants */
 	{"extent count out of range", "no extent", v_ext_count_none, 256},
 	{"extent count out of range", "more than the maximum", v_ext_count_many, 256},
@@ -747,6 +765,7 @@ static const struct {
 	{"low-memory limits disagree with the armed state", "disarmed", v_st_lowmem_disarmed, 256},
 	{"allocation slow-path flag disagrees with its causes", "debug mode", v_st_slow_debug, 256},
 	{"allocation slow-path flag disagrees with its causes", "run watch", v_st_slow_run_watch, 256},
+	{"free run node does not describe its run", "list index", v_free_node_idx, 256},
 };
 
 int oracle_count(void)
