@@ -287,42 +287,79 @@ RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t star
 	rt_runs_push(h, run_node_make(h, x, start, len, ck), ck);
 }
 
-/* The good fit: the head of the first non-empty list at or above the
- * smallest list whose every run holds at least n pages, with its list
- * index in *ip; NULL if there is none.  Two bitmap searches. */
-RT_HOT struct rt_node *run_search(struct rt_heap *h, uint32_t n, unsigned *ip)
+/* The first non-empty list at or above list i, in *ip (false if none).
+ * At most two bitmap searches. */
+RT_HOT bool run_list_from(const struct rt_heap *h, unsigned i, unsigned *ip)
 {
-	unsigned i;
-	if (!mapping_search(n, &i))
-		return NULL;
+	if (i >= RT_FL_COUNT * RT_SL_COUNT)
+		return false;
 	unsigned fl = i >> RT_SL_SHIFT;
 	uint32_t slmap = h->sl_bitmap[fl] & (~0u << (i & (RT_SL_COUNT - 1)));
 	if (!slmap) {
 		uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1));
 		if (!flmap)
-			return NULL;
+			return false;
 		fl = rt_ffs32(flmap);
 		slmap = h->sl_bitmap[fl];
 	}
-	i = (fl << RT_SL_SHIFT) + rt_ffs32(slmap);
-	*ip = i;
-	return h->runs[i];
+	*ip = (fl << RT_SL_SHIFT) + rt_ffs32(slmap);
+	return true;
 }
 
-/* Find a run of at least n pages: a list whose runs all fit, else the
- * head of n's own list if it fits; its list index in *ip. */
+/* The head of the first non-empty list at or above the smallest list
+ * whose every run holds at least n pages, with its list index in *ip;
+ * NULL if there is none.  (The aligned take's search.) */
+RT_HOT struct rt_node *run_search(struct rt_heap *h, uint32_t n, unsigned *ip)
+{
+	unsigned i;
+	if (!mapping_search(n, &i) || !run_list_from(h, i, ip))
+		return NULL;
+	return h->runs[*ip];
+}
+
+/* Every run on n's own list holds n pages: n is the list's lower bound
+ * (always below 32 pages, where lists are exact). */
+static inline bool run_list_holds(uint32_t n)
+{
+	unsigned s = rt_fls32((n >> RT_SL_SHIFT) | 1u);
+	return (n & ((1u << s) - 1u)) == 0;
+}
+
+/*
+ * The good fit: the run to take for n pages, its list index in *ip; NULL
+ * if no list offers one.  Of the heads of the first two non-empty lists
+ * at or above n's own list, the lower in placement order; n's own list
+ * counts only if its head holds n pages (the length is read from the
+ * head only where the list does not say it).  A run of fit(n) pages, if
+ * any, lies on a list at or above the first one looked at, so the promise
+ * of rtheap_alloc() holds; taking the lower of two heads leans
+ * allocations to low addresses.  At most three list searches (bitmaps)
+ * and three head nodes read; nothing is followed from them.
+ */
 RT_HOT struct rt_node *run_find(struct rt_heap *h, uint32_t n, unsigned *ip,
                                 const unsigned ck)
 {
-	struct rt_node *nd = run_search(h, n, ip);
-	if (nd)
-		return nd;
-	/* no list is sure to fit: the head of n's own list may */
-	*ip = rt_runs_index(n);
-	nd = h->runs[*ip];
-	if (!nd || run_node_read(h, nd, ck).len < n)
+	unsigned i, j;
+	if (!run_list_from(h, rt_runs_index(n), &i))
 		return NULL;
-	return nd;
+	struct rt_node *a = h->runs[i];
+	if (i == rt_runs_index(n) && !run_list_holds(n) &&
+	    run_node_read(h, a, ck).len < n) { /* n's own list, head too short */
+		if (!run_list_from(h, i + 1, &i))
+			return NULL;
+		a = h->runs[i];
+	}
+	*ip = i;
+	if (!run_list_from(h, i + 1, &j))
+		return a;
+	RT_STEP(); /* a second head is compared */
+	struct rt_node *b = h->runs[j];
+	if (run_order(b, run_node_read(h, b, ck).ext) <
+	    run_order(a, run_node_read(h, a, ck).ext)) {
+		*ip = j;
+		return b;
+	}
+	return a;
 }
 
 /* Debug mode: check the node found and its neighbours before following

@@ -403,17 +403,20 @@ unsigned long expected_max(Path p, size_t P)
 {
 	switch (p) {
 	case kAllocBucket:
-		// a fresh page: the run taken (as kAllocRun), the page's map
-		// entry, and from P = 512 on one step per side-bitmap word
-		// (P/512 of them) instead of the inline bitmap
-		return P == 256 ? 6 : 6 + P / 512;
-	// Every push of a free run that lies above the head of its list
-	// links it second, one hop more than a push at the head: one step
-	// on a split whose remainder changes list, on every release, and on
-	// each of the two pieces of an aligned run.  (A fresh bucket page
-	// never pays it: its remainder goes to a shorter list, which is
-	// empty, or the good fit would have taken from it.)
-	case kAllocRun: return 7;
+		// a fresh page: the run taken (as kAllocRun, but its remainder
+		// never goes second, below), the page's map entry, and from
+		// P = 512 on one step per side-bitmap word (P/512 of them)
+		// instead of the inline bitmap
+		return P == 256 ? 7 : 7 + P / 512;
+	// The good fit compares the heads of two lists: one step when there
+	// is a second one.  Every push of a free run that lies above the
+	// head of its list links it second, one hop more than a push at the
+	// head: one step on a split whose remainder changes list, on every
+	// release, and on each of the two pieces of an aligned run.  (A
+	// fresh bucket page never pays it: the remainder of the run it is
+	// cut from goes to a shorter list, which is empty or whose head lies
+	// above it, else the good fit would have taken that head.)
+	case kAllocRun: return 8;
 	case kAllocFail: return 0; // the bitmaps name no list: no map access
 	case kFreeBucket: return 13;
 	case kFreeRun0: return 7;
