@@ -81,6 +81,20 @@ void write_json(double elapsed);
 void write_markdown(void);
 void write_hist(const struct rec *x0, int op, const char *path_tag);
 
+/* ---------------- long-run fragmentation (longrun.c) ---------------- */
+
+/* An option of the group "longrun" at argv[*i] (value v): 1 and *i moved
+ * past its value, or 0 if it is not one. */
+int longrun_option(const char *a, const char *v, int *i);
+/* The worker side: rtheap-latency --longrun-worker ... */
+int longrun_worker_main(int argc, char **argv);
+/* Run the group (if selected), then its table on stdout, its CSV and its
+ * section of results.md; 1 if a run failed. */
+void longrun_run(void);
+void longrun_table(FILE *f);
+void longrun_write(void);
+int longrun_failed(void);
+
 /* ---------------- gnuplot (plots.c) ---------------- */
 
 int have_gnuplot(void);

@@ -43,7 +43,11 @@ static void usage(FILE *f)
 	"  --seed N         trace seed (default 1)\n"
 	"  --replays K      replays per case, per-op minimum kept (default 7)\n"
 	"  --alloc LIST     comma-separated allocators (default: all built in)\n"
-	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,peers\n"
+	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,\n"
+	"                   peers,longrun\n"
+	"  --longrun-ops N  operations of the long-run fragmentation trace (group longrun;\n"
+	"                   default 1e8 with --full, 2e6 with --quick, 1e5 with --tiny)\n"
+	"  --longrun-seeds K  seeds --seed .. --seed+K-1 for it (default 2, 1 with --tiny)\n"
 	"  --peers          the side-by-side table of rtheap, TLSF and o1heap (adds the group\n"
 	"                   peers to --only; without --only, only that group is run)\n"
 	"  --cpu N          CPU of the measuring thread (default: the last one)\n"
@@ -460,6 +464,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "--worker"))
 		return worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--longrun-worker"))
+		return longrun_worker_main(argc, argv);
 
 	O.level = 1;
 	O.out = "latency-out";
@@ -480,6 +486,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--alloc") && v) { snprintf(O.allocs, sizeof(O.allocs), "%s", v); i++; }
 		else if (!strcmp(a, "--only") && v) { snprintf(O.only, sizeof(O.only), "%s", v); i++; }
 		else if (!strcmp(a, "--peers")) peers = 1;
+		else if (longrun_option(a, v, &i)) continue;
 		else if (!strcmp(a, "--cpu") && v) { O.cpu = atoi(v); i++; }
 		else if (!strcmp(a, "--prio") && v) { O.prio = atoi(v); i++; }
 		else if (!strcmp(a, "--no-rt")) O.rt = 0;
@@ -574,6 +581,7 @@ int main(int argc, char **argv)
 		run_worker(&x->c, &x->r, x->c.mode == MODE_ICOUNT ? RUN_ICOUNT : RUN_NATIVE, NULL);
 	}
 	fprintf(stderr, "\n");
+	longrun_run();
 	if (O.callgrind && O.icount && alloc_selected("rtheap") && O.level &&
 	    (!O.only[0] || in_list(O.only, "icount")))
 		run_callgrind();
@@ -596,11 +604,13 @@ int main(int argc, char **argv)
 	table_timed(stdout, "extents", "ns");
 	table_timed(stdout, "icount", "instr");
 	table_peers(stdout, 0);
+	longrun_table(stdout);
 
 	write_latency_csv();
 	write_other_csv();
 	write_json((double)(rig_now_ns() - t0) / 1e9);
 	write_markdown();
+	longrun_write();
 	for (size_t i = 0; i < nrecs; i++) {
 		struct rec *x = &recs[i];
 		char tag[96];
@@ -629,10 +639,10 @@ int main(int argc, char **argv)
 	} else if (O.plots) {
 		printf("gnuplot not found: no plots\n");
 	}
-	printf("\nfiles in %s: latency.csv icount.csv throughput.csv fill.csv results.json results.md hist/ *.png (%.0f s)\n",
+	printf("\nfiles in %s: latency.csv icount.csv throughput.csv fill.csv longrun.csv results.json results.md hist/ *.png (%.0f s)\n",
 	       O.out, (double)(rig_now_ns() - t0) / 1e9);
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].r.status == 2)
 			return 1;
-	return 0;
+	return longrun_failed();
 }

@@ -2,7 +2,8 @@
 # Smoke test of the latency harness (ctest label "latency"):
 #   cmake -DEXE=<rtheap-latency> -DOUT=<dir> -P smoke.cmake
 # Runs a tiny harness pass and checks that every output file appears and
-# parses (CSV: same field count on every row; JSON: the documented keys).
+# parses (CSV: same field count on every row; JSON: the documented keys;
+# longrun.csv: rtheap measured at every checkpoint).
 # It asserts nothing about times, and runs without SCHED_FIFO (--no-rt) so
 # as not to starve tests running in parallel.  A second tiny run, --peers,
 # checks the side-by-side table (rtheap, and TLSF and o1heap when built in,
@@ -18,7 +19,7 @@ message(STATUS "harness output:\n${out}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "rtheap-latency failed (${rc}):\n${err}")
 endif()
-foreach(word "WORST CASE" "THROUGHPUT" "FILL TEST" "LATENCY: workload small")
+foreach(word "WORST CASE" "THROUGHPUT" "FILL TEST" "LATENCY: workload small" "LONG-RUN FRAGMENTATION")
   string(FIND "${out}" "${word}" pos)
   if(pos EQUAL -1)
     message(FATAL_ERROR "table section '${word}' missing from stdout")
@@ -58,6 +59,25 @@ check_csv(latency.csv 4 group)
 check_csv(icount.csv 0 group)
 check_csv(throughput.csv 1 workload)
 check_csv(fill.csv 2 distribution)
+check_csv(longrun.csv 2 allocator)
+
+# the long-run trace: rtheap measured at every checkpoint, each largest
+# block no larger than the buffer
+set(lr 0)
+foreach(line IN LISTS longrun.csv_lines)
+  if(line MATCHES "^rtheap,")
+    string(REPLACE "," ";" f "${line}")
+    list(GET f 3 largest)
+    list(GET f 7 status)
+    if(NOT status STREQUAL "\"ok\"" OR largest LESS 1 OR largest GREATER 40000000)
+      message(FATAL_ERROR "longrun.csv: rtheap row not measured or out of range: ${line}")
+    endif()
+    math(EXPR lr "${lr} + 1")
+  endif()
+endforeach()
+if(lr LESS 2)
+  message(FATAL_ERROR "longrun.csv: ${lr} rtheap checkpoints, expected at least 2")
+endif()
 
 # rtheap rows must be present, measured ("ok") and internally consistent
 set(found 0)
