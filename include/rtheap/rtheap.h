@@ -472,13 +472,22 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
  * and 84 pages, the 84-page one first: 86 pages fail, fit(86) = 88).  A
  * bucket request is served whenever its class has a block free in any
  * page, or a free page exists.  stats.largest_free is always servable.
+ * Placement: of the free runs that may serve a request (a new bucket page
+ * is a request of one page), the heads of the first two non-empty size
+ * lists are compared and the one at the lower address is taken; a freed
+ * run goes to the head of its list only if it lies below the head.  The
+ * run that ends an extent counts as the highest.  So blocks gather at low
+ * addresses and the free memory at the top stays whole: on a long random
+ * trace the largest free block holds steady instead of shrinking
+ * (docs/latency.md, "Long-run fragmentation").
  * @return the block, or NULL: size 0, size beyond any extent, rounding
  *         overflow, uninitialised heap, or no free run that the good fit
  *         above finds.  A failure other than size 0 or an uninitialised
  *         heap is counted in failed_allocs and calls the low-memory
  *         callback, if one is set.
- * Bound: O(1): at most two bitmap searches, one list removal and one
- *        insertion; no loop depends on heap size, block count or history.
+ * Bound: O(1): at most six bitmap searches (three lists found) and
+ *        three list heads read, one list removal and one insertion; no
+ *        loop depends on heap size, block count or history.
  *        The constant grows with the page size for the smallest blocks: a
  *        bucket page's free-block bitmap is scanned a word at a time, up
  *        to P/512 32-bit words (one for P <= 512 B, 64 at 32 KiB).
@@ -517,9 +526,11 @@ void *rtheap_alloc(rtheap_t *heap, size_t size);
  *         callback runs with @p size as the request; an extent that is
  *         sure to serve the request after such a failure holds
  *         RTHEAP_BUFFER_SIZE(size + align - P, P) bytes for align > P).
- * Bound: O(1), as rtheap_alloc(): the same two bitmap searches, one list
- *        removal and at most two insertions (head and tail pieces); no
- *        loop depends on heap size, block count, history or @p align.
+ * Bound: O(1), as rtheap_alloc(); above P: two bitmap searches (the
+ *        first list whose runs all hold the span, no comparison of heads),
+ *        one list removal and at most two insertions (head and tail
+ *        pieces); no loop depends on heap size, block count, history or
+ *        @p align.
  *        With RTHEAP_F_DEBUG_FILL, as rtheap_alloc(), plus filling the
  *        head piece with the debug pattern (O(align)).
  * Context: RT-safe.
