@@ -241,7 +241,14 @@ static inline bool rt_heap_ok(const struct rt_heap *h)
 /* The library is one translation unit (unity.c): internal functions are
  * static so that the compiler inlines the hot paths; RT_HOT forces it. */
 #define RT_FN static
+#ifdef RTHEAP_COVERAGE_BUILD
+/* Coverage build (scripts/coverage.sh, -O0): hot functions stay out of
+ * line, one instance each, so that gcov counts the branches of a line of
+ * source once, whichever copy (ck = 0 or a checker) and caller took them. */
+#define RT_HOT static inline
+#else
 #define RT_HOT static inline __attribute__((always_inline))
+#endif
 #define RT_COLD static __attribute__((noinline, cold))
 
 /* ---------------- small helpers ---------------- */

@@ -15,6 +15,10 @@
 # API, tested by test_xnheap) is left out.
 #
 # How it is measured (docs/design.md, section 4, says why):
+#  - RTHEAP_COVERAGE defines RTHEAP_COVERAGE_BUILD: the hot functions are
+#    not forced inline (RT_HOT, heap/internal.h), so each exists once and
+#    gcov counts the branches of a line of source once, whichever copy
+#    (plain or checked) and caller took them.
 #  - The library is compiled with NDEBUG, so rt_assert() (heap/internal.h)
 #    is compiled out: an assertion of the heap's own state, whose failing
 #    side only a heap bug can take.  (A line pattern could not exclude
@@ -26,17 +30,13 @@
 #    branches on the same lines in both, and gcovr adds the two runs branch
 #    by branch.
 #  - Counted figure: without the lines of the checker-hook macros RUN_OPEN
-#    and RUN_CLOSE (heap/runs.c), `if (ck && run_node_in_page(h, nd))`, whose
-#    ck is a constant in each always-inlined copy (0 in the plain copy,
-#    RT_CK_ANY in the checked one): one side of the ck test is dead in every
-#    copy, and the node test is never reached in the plain copy (its result
-#    is measured in run_node_in_page itself).  The other hooks test ck in
-#    heap/hooks.h, which is not part of the figure.
+#    and RUN_CLOSE (heap/runs.c), `if (ck && run_node_in_page(h, nd))`
+#    (with forced inlining ck was a constant in each copy; with one
+#    instance they are taken anyway, and the raw figure counts them).
 #  - Raw figure: every branch gcc emits for heap/*.c in this NDEBUG build,
 #    no line left out.
-# Nothing else is left out: branches that the heap's invariants make
-# untakeable in some inlined copy (listed in docs/design.md) count against
-# the figure.  --min-branch PCT: the exit status is non-zero when the
+# Nothing else is left out: branches that no test can take (listed in
+# docs/design.md) count against the figure.  --min-branch PCT: the exit status is non-zero when the
 # counted branch coverage is below PCT.  Exit status is non-zero if a test
 # fails.
 set -euo pipefail
