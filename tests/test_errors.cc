@@ -1294,6 +1294,16 @@ TEST_F(ErrHeap, DefaultHandlerOncePerKind)
 
 volatile std::sig_atomic_t g_abort_handled = 0;
 
+// In a death test's child: a heap that aborts on misuse (exit 3 if init
+// fails, so that such a death is not taken for the abort).
+void init_abort_on_error(rtheap_t *h, AlignedBuf &b)
+{
+	struct rtheap_config cfg{};
+	cfg.flags = RTHEAP_F_ABORT_ON_ERROR;
+	if (rtheap_init(h, b.p, b.n, &cfg) != 0)
+		std::exit(3);
+}
+
 TEST(ErrAbort, AbortOnErrorFlag)
 {
 	GTEST_FLAG_SET(death_test_style, "threadsafe");
@@ -1302,10 +1312,7 @@ TEST(ErrAbort, AbortOnErrorFlag)
 		{
 			AlignedBuf b(64 * 1024);
 			rtheap_t h{};
-			struct rtheap_config cfg{};
-			cfg.flags = RTHEAP_F_ABORT_ON_ERROR;
-			if (rtheap_init(&h, b.p, b.n, &cfg) != 0)
-				std::exit(3);
+			init_abort_on_error(&h, b);
 			void *p = rtheap_alloc(&h, 64);
 			rtheap_free(&h, p);
 			rtheap_free(&h, p); // double free: abort
@@ -1319,10 +1326,7 @@ TEST(ErrAbort, AbortOnErrorFlag)
 			std::signal(SIGABRT, [](int) { std::exit(g_abort_handled ? 40 : 41); });
 			AlignedBuf b(64 * 1024);
 			rtheap_t h{};
-			struct rtheap_config cfg{};
-			cfg.flags = RTHEAP_F_ABORT_ON_ERROR;
-			if (rtheap_init(&h, b.p, b.n, &cfg) != 0)
-				std::exit(3);
+			init_abort_on_error(&h, b);
 			rtheap_set_error_handler(
 				&h, [](rtheap_t *, rtheap_error_kind_t, const void *, void *) { g_abort_handled = 1; },
 				nullptr);
