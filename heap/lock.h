@@ -48,6 +48,19 @@ static inline void heap_unlock(struct rt_heap *h)
 	atomic_flag_clear_explicit(&h->spin, memory_order_release);
 }
 
+/* Initialise m as a priority-inheritance mutex: 0 or -ENOTSUP. */
+static inline int pi_mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	if (pthread_mutexattr_init(&a))
+		return -ENOTSUP;
+	int err = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+	if (!err)
+		err = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return err ? -ENOTSUP : 0;
+}
+
 /* Can a lock of this mode be set up?  0 or -ENOTSUP.  Tried on a mutex of
  * the caller's stack before init writes the descriptor, so that a refusal
  * (no priority inheritance in this C library or kernel) leaves a live heap
@@ -55,19 +68,13 @@ static inline void heap_unlock(struct rt_heap *h)
  * probe succeeded, heap_lock_init() succeeds too. */
 static inline int heap_lock_probe(int mode)
 {
+	pthread_mutex_t m;
 	if (mode != RTHEAP_LOCK_PI_MUTEX)
 		return 0;
-	pthread_mutexattr_t a;
-	pthread_mutex_t m;
-	if (pthread_mutexattr_init(&a))
-		return -ENOTSUP;
-	int err = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
-	if (!err)
-		err = pthread_mutex_init(&m, &a);
+	int err = pi_mutex_init(&m);
 	if (!err)
 		pthread_mutex_destroy(&m);
-	pthread_mutexattr_destroy(&a);
-	return err ? -ENOTSUP : 0;
+	return err;
 }
 
 /* Set up the lock of h->lock_mode: 0 or -ENOTSUP. */
@@ -76,14 +83,7 @@ static inline int heap_lock_init(struct rt_heap *h)
 	atomic_flag_clear(&h->spin);
 	if (h->lock_mode != RTHEAP_LOCK_PI_MUTEX)
 		return 0;
-	pthread_mutexattr_t a;
-	if (pthread_mutexattr_init(&a))
-		return -ENOTSUP;
-	int err = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
-	if (!err)
-		err = pthread_mutex_init(&h->mtx, &a);
-	pthread_mutexattr_destroy(&a);
-	return err ? -ENOTSUP : 0;
+	return pi_mutex_init(&h->mtx);
 }
 
 static inline void heap_lock_destroy(struct rt_heap *h)
