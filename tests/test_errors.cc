@@ -83,6 +83,13 @@ protected:
 
 	void SetUp() override { make(0, 0); }
 
+	// The fixture's heap again, with another page size or flags.
+	void remake(size_t page, unsigned flags)
+	{
+		ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
+		live.clear();
+		ASSERT_NO_FATAL_FAILURE(make(page, flags));
+	}
 	void make(size_t page, unsigned flags)
 	{
 		struct rtheap_config cfg{};
@@ -1161,9 +1168,7 @@ TEST_F(ErrHeap, FreeOtherPageSizes)
 	// The same pointer classes on heaps with larger pages (bucket pages
 	// with a block bitmap).
 	for (size_t page : {1024u, 4096u}) {
-		ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
-		live.clear();
-		ASSERT_NO_FATAL_FAILURE(make(page, 0));
+		ASSERT_NO_FATAL_FAILURE(remake(page, 0));
 		snapshot();
 		EXPECT_EQ(rtheap_free(&heap, live[0].p + 16), -EINVAL);
 		EXPECT_EQ(rtheap_free(&heap, freed_small), -EINVAL);
@@ -1353,9 +1358,7 @@ TEST_F(ErrHeap, DebugFillWriteAfterFree)
 	if (RTHEAP_TEST_ASAN)
 		GTEST_SKIP() << "ASan build: writing a freed block is reported by ASan itself "
 		                "(see tests/asan)";
-	ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
-	live.clear();
-	ASSERT_NO_FATAL_FAILURE(make(0, RTHEAP_F_DEBUG_FILL));
+	ASSERT_NO_FATAL_FAILURE(remake(0, RTHEAP_F_DEBUG_FILL));
 	// Fresh blocks carry the fresh pattern.
 	auto *p = static_cast<unsigned char *>(rtheap_alloc(&heap, 128));
 	ASSERT_NE(p, nullptr);
@@ -1397,9 +1400,7 @@ TEST_F(ErrHeap, DebugFillWriteAfterFreeBucketBlock)
 	if (RTHEAP_TEST_ASAN)
 		GTEST_SKIP() << "ASan build: writing a freed block is reported by ASan itself "
 		                "(see tests/asan)";
-	ASSERT_EQ(rtheap_destroy(&heap, nullptr, nullptr), 0);
-	live.clear();
-	ASSERT_NO_FATAL_FAILURE(make(0, RTHEAP_F_DEBUG_FILL));
+	ASSERT_NO_FATAL_FAILURE(remake(0, RTHEAP_F_DEBUG_FILL));
 	auto *p = static_cast<unsigned char *>(rtheap_alloc(&heap, 128));
 	void *neighbour = rtheap_alloc(&heap, 128);
 	ASSERT_NE(p, nullptr);
