@@ -284,8 +284,9 @@ RT_HOT void bkt_block_drop(struct rt_heap *h, unsigned cls, void *blk,
 	h->cls[cls].live--;
 }
 
-/* Block b (at blk) of an inline page (entry e): mark it free, put the page back on
- * its list if it was full (B1), release it if it is now empty (B4). */
+/* Block b (at blk) of an inline page (entry e): mark it free, put the page
+ * back on its list if it was full (B1), release it if it is now empty
+ * (B4). */
 RT_HOT int bkt_free_inline(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                            uint32_t e, uint32_t b, void *blk,
                            const unsigned ck)

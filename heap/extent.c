@@ -16,9 +16,10 @@
  *      the extent.
  * The page array itself is never written.
  *
- * Invariants: X1 bases[0..nr_ext) is ordered, bases[i] is look[i].x->buf, and no two buffers overlap; X2 by_slot[i]->slot == i
- * for every published extent; X3 a published extent's map obeys the
- * invariants of runs.c and bucket.c.
+ * Invariants: X1 bases[0..nr_ext) is ordered, bases[i] is look[i].x->buf,
+ * and no two buffers overlap; X2 by_slot[i]->slot == i for every published
+ * extent; X3 a published extent's map obeys the invariants of runs.c and
+ * bucket.c.
  */
 #ifndef RTHEAP_UNITY_BUILD
 #error "extent.c is compiled as part of heap/unity.c, not on its own"

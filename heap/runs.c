@@ -341,11 +341,11 @@ static inline bool run_list_holds(uint32_t n)
 RT_HOT struct rt_node *run_find(struct rt_heap *h, uint32_t n, unsigned *ip,
                                 const unsigned ck)
 {
-	unsigned i, j;
-	if (!run_list_from(h, rt_runs_index(n), &i))
+	unsigned own = rt_runs_index(n), i, j;
+	if (!run_list_from(h, own, &i))
 		return NULL;
 	struct rt_node *a = h->runs[i];
-	if (i == rt_runs_index(n) && !run_list_holds(n) &&
+	if (i == own && !run_list_holds(n) &&
 	    run_node_read(h, a, ck).len < n) { /* n's own list, head too short */
 		if (!run_list_from(h, i + 1, &i))
 			return NULL;
@@ -587,7 +587,8 @@ RT_HOT void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t sta
 }
 
 /* Bytes of the head run of the highest non-empty list: an allocation of
- * that size is sure to succeed (the fallback of rt_runs_take finds it). */
+ * that size is sure to succeed (run_find takes that head: it is on the
+ * request's own list, holds the request, and no list lies above it). */
 RT_FN size_t rt_runs_largest(const struct rt_heap *h)
 {
 	if (!h->fl_bitmap)
