@@ -41,6 +41,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rtheap/config.h"
 
@@ -668,6 +669,17 @@ int rtheap_check(rtheap_t *heap, struct rtheap_fault *fault);
 
 /** Page size of the heap in bytes, or 0 for a NULL/uninitialised heap.  O(1). */
 size_t rtheap_page_size(const rtheap_t *heap);
+
+/**
+ * A dump of the whole heap to @p out: its statistics and extents, then
+ * every layer object registered on it (object caches of rtheap/cache.h
+ * with each slab's address, use and the creator's file:line; reserve
+ * pools), a summary line last.
+ * With @p verbose 0, one line per layer object and no slabs.
+ * @return 0 or -EINVAL.  Context: not RT; nothing may be created or
+ * destroyed on the heap meanwhile.
+ */
+int rtheap_dump(rtheap_t *heap, FILE *out, int verbose);
 
 /**
  * Bytes of an extent buffer of @p size bytes with page size @p page_size

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * owner.h -- the one door of the layers into the core.
+ *
+ * A layer (object caches, reserve pools, the process default heap, the
+ * compatibility interfaces built on them) is a client of the heap.  It
+ * includes this header and the public headers, and nothing else of heap/:
+ * if a layer needs more, widen this door on purpose, with a comment.
+ *
+ * What the door offers:
+ *  - owned runs: a run of pages taken for a layer, aligned to its own
+ *    size, marked PG_OWNED in the page map, so that an address inside it
+ *    is found in O(log E) (extent search, then one map read) and a release
+ *    needs no per-object header;
+ *  - a registry of layer objects per heap (struct rt_owner, embedded in
+ *    the layer's own object), walked by rtheap_check() and the reports;
+ *  - misuse reports through the heap's error callback and counters;
+ *  - the memory-checker hooks (ASan, Memcheck) the heap uses for blocks;
+ *  - the heap's lock mode and flags, for a layer that mirrors them.
+ *
+ *   heap page map:   ... | RUN|2 NONE | OWNED|8 NONE NONE ... NONE | FREE|5 ...
+ *                                     ^ owned run, 8 pages, aligned to 8 P
+ *                                     | the layer's own header at its start
+ *
+ * Every function is exported from the library with hidden visibility: it
+ * is not part of the public API and may change with any release.
+ */
+#ifndef RTHEAP_OWNER_H
+#define RTHEAP_OWNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rtheap/rtheap.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RT_DOOR __attribute__((visibility("hidden")))
+
+/* Debug fill patterns (RTHEAP_F_DEBUG_FILL): the heap's, for layers too. */
+#define RT_OWNER_FILL_FRESH 0xa5
+#define RT_OWNER_FILL_FREED 0xdd
+
+struct rt_owner;
+
+/* What the core may ask of a registered layer object. */
+struct rt_owner_ops {
+	const char *kind; /* "cache", "pool", ...: shown in reports */
+	/* rtheap_check(): verify the object's own structures (it takes its
+	 * own lock).  0, or -EUCLEAN with *f filled. */
+	int (*check)(struct rt_owner *o, struct rtheap_fault *f);
+	/* rtheap_dump(): print the object (one block of lines). */
+	void (*dump)(struct rt_owner *o, FILE *out);
+};
+
+/* Embedded in the layer's object; the registry links them per heap. */
+struct rt_owner {
+	struct rt_owner *next, *prev;
+	const struct rt_owner_ops *ops;
+	rtheap_t *heap;
+	const char *file; /* creator's file and line (reports) */
+	int line;
+};
+
+/* -- registry (heap lock; O(1)) -- */
+
+/* Link o (ops, file, line set by the caller) to heap: 0 or -EINVAL
+ * (unusable heap). */
+RT_DOOR int rt_owner_register(rtheap_t *heap, struct rt_owner *o);
+/* Unlink o from its heap. */
+RT_DOOR void rt_owner_unregister(struct rt_owner *o);
+/* Iteration: the first registered object (o == NULL) or the one after o;
+ * NULL at the end.  Not locked: no object may be registered or
+ * unregistered meanwhile (reports and checks, documented as such). */
+RT_DOOR struct rt_owner *rt_owner_next(rtheap_t *heap, struct rt_owner *o);
+
+/* -- owned runs -- */
+
+/* Take a run of @p bytes (a power of two, at least the page size, at most
+ * rtheap_owner_max()) aligned to @p bytes in absolute terms, marked owned
+ * in the page map.  The memory is accessible to checkers (undefined
+ * content).  It counts as a live block in the heap's statistics.  NULL if
+ * no free run fits (a failed allocation: counted, the low-memory callback
+ * runs) or @p bytes is not valid.  Bound: as rtheap_alloc_aligned().
+ * Context: RT-safe (takes the heap lock). */
+RT_DOOR void *rt_owner_take(rtheap_t *heap, size_t bytes);
+/* Give an owned run back: 0, or -EINVAL (not the start of an owned run;
+ * nothing changes, no report: a layer bug).  The memory must not be
+ * poisoned by the layer any more (rt_owner_unpoison() it first).  Bound:
+ * as rtheap_free().  Context: RT-safe. */
+RT_DOOR int rt_owner_give(rtheap_t *heap, void *run);
+/* The owned run of @p bytes that would hold @p p: *run = p rounded down to
+ * @p bytes.  0 if *run is the first page of an owned run of exactly
+ * @p bytes; -EFAULT: p is outside every extent; -EINVAL: otherwise (a heap
+ * block, free memory, another layer's run of another size).  Reads the
+ * map without the heap lock: the caller holds a lock that keeps its own
+ * runs from being given back meanwhile, and the map entry of a run it
+ * does not own is only compared, never trusted.  Bound: O(log E).
+ * Context: RT-safe. */
+RT_DOOR int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run);
+/* Largest run rt_owner_take() accepts, in bytes (0 for an unusable heap). */
+RT_DOOR size_t rt_owner_max(rtheap_t *heap);
+
+/* -- the heap's settings -- */
+
+/* Lock mode of the heap (rtheap_config.lock), -1 if unusable. */
+RT_DOOR int rt_owner_lock_mode(rtheap_t *heap);
+/* Flags of the heap (enum rtheap_flags: RTHEAP_F_DEBUG_FILL, ...). */
+RT_DOOR unsigned rt_owner_flags(rtheap_t *heap);
+
+/* -- misuse -- */
+
+/* Report a misuse of a layer call on @p addr: counted in the heap's
+ * errors, delivered to its error callback (outside every lock: call it
+ * after releasing the layer's lock), abort with RTHEAP_F_ABORT_ON_ERROR. */
+RT_DOOR void rt_owner_report(rtheap_t *heap, rtheap_error_kind_t kind,
+                             const void *addr);
+
+/* -- memory checkers (the heap's hooks) -- */
+
+/* Non-zero when a checker watches the process (ASan or Memcheck): the
+ * calls below are no-ops otherwise; a layer may test this first. */
+RT_DOOR unsigned rt_owner_checked(void);
+/* An object of n bytes at p is handed out: accessible, its contents kept;
+ * Memcheck sees a malloc-like block, defined if @p defined (a constructed
+ * or zeroed object), else undefined. */
+RT_DOOR void rt_owner_obj_alloc(void *p, size_t n, int defined);
+/* An object is free again: no access. */
+RT_DOOR void rt_owner_obj_free(void *p, size_t n);
+/* Open / close free memory the layer itself reads or writes. */
+RT_DOOR void rt_owner_open(void *p, size_t n);
+RT_DOOR void rt_owner_close(void *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RTHEAP_OWNER_H */
