@@ -178,21 +178,25 @@ int rt_owner_give(rtheap_t *heap, void *run)
 int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run)
 {
 	struct rt_heap *h = rt_heap_of(heap);
-	if (!rt_heap_ok(h) || !bytes || (bytes & (bytes - 1)))
+	if (rt_unlikely(!rt_heap_ok(h) || bytes < h->page || (bytes & (bytes - 1)) ||
+	                (bytes >> h->pshift) > PG_LEN(~0u)))
 		return -EINVAL;
-	const void *r = (const void *)((uintptr_t)p & ~(uintptr_t)(bytes - 1));
-	struct rt_extent *x = NULL;
-	uint32_t pg = 0;
-	size_t off = 0;
-	int err;
+	uintptr_t r = (uintptr_t)p & ~(uintptr_t)(bytes - 1);
+	int err = 0;
 	heap_lock(h);
-	err = locate(h, p, &x, &pg, &off) ? -EFAULT : 0;
-	if (!err && (locate(h, r, &x, &pg, &off) || off ||
-	             rt_map_get(x, pg) != PG_MAKE(PG_OWNED, bytes >> h->pshift)))
-		err = -EINVAL;
+	struct rt_extent *x = rt_extent_find(h, p);
+	if (rt_unlikely(!x)) {
+		err = -EFAULT;
+	} else {
+		/* r below the page array wraps past the span: not a run */
+		uintptr_t o = r - (uintptr_t)x->pages;
+		if (o >= x->span || rt_map_get(x, (uint32_t)(o >> h->pshift)) !=
+		                        PG_MAKE(PG_OWNED, bytes >> h->pshift))
+			err = -EINVAL;
+	}
 	heap_unlock(h);
-	if (!err)
-		*run = (void *)(uintptr_t)r;
+	if (rt_likely(!err))
+		*run = (void *)r;
 	return err;
 }
 
