@@ -14,12 +14,13 @@
 #error "check.c is compiled as part of heap/unity.c, not on its own"
 #endif
 #include "internal.h"
+#include "owner.h"
 
 #include <string.h>
 
 struct walk {
 	struct rtheap_fault *fault;
-	size_t total_pages, free_runs, run_pages, bucket_pages, used, live;
+	size_t total_pages, free_runs, run_pages, bucket_pages, owned_pages, used, live;
 	size_t partial[RTHEAP_NR_CLASSES];
 	size_t class_live[RTHEAP_NR_CLASSES], class_pages[RTHEAP_NR_CLASSES];
 };
@@ -168,6 +169,31 @@ static int check_bucket_page(struct rt_heap *h, struct walk *w,
 	return 0;
 }
 
+/* A run block or an owned run at pg (P1, O1). */
+static int check_block_run(struct rt_heap *h, struct walk *w,
+                           struct rt_extent *x, uint32_t pg, uint32_t e)
+{
+	int xi = (int)x->slot;
+	uint32_t len = PG_LEN(e);
+	if (len == 0 || (uint64_t)pg + len > x->npages)
+		FAIL("run length out of range", rt_page_addr(h, x, pg), xi, pg);
+	for (uint32_t i = pg + 1; i < pg + len; i++)
+		if (x->map[i] != PG_MAKE(PG_NONE, 0))
+			FAIL("page inside a run is not NONE", rt_page_addr(h, x, i), xi, i);
+	if (PG_TYPE(e) == PG_OWNED) {
+		uintptr_t a = (uintptr_t)rt_page_addr(h, x, pg);
+		if ((len & (len - 1)) || (a & (((uintptr_t)len << h->pshift) - 1)))
+			FAIL("owned run is not a power of two aligned to its size",
+			     rt_page_addr(h, x, pg), xi, pg);
+		w->owned_pages += len;
+	} else {
+		w->run_pages += len;
+	}
+	w->live++;
+	w->used += (size_t)len << h->pshift;
+	return 0;
+}
+
 static int check_map(struct rt_heap *h, struct walk *w, struct rt_extent *x)
 {
 	int xi = (int)x->slot, err;
@@ -179,19 +205,12 @@ static int check_map(struct rt_heap *h, struct walk *w, struct rt_extent *x)
 				return err;
 			pg += PG_LEN(e);
 			break;
-		case PG_RUN: {
-			uint32_t len = PG_LEN(e);
-			if (len == 0 || (uint64_t)pg + len > x->npages)
-				FAIL("run length out of range", rt_page_addr(h, x, pg), xi, pg);
-			for (uint32_t i = pg + 1; i < pg + len; i++)
-				if (x->map[i] != PG_MAKE(PG_NONE, 0))
-					FAIL("page inside a run is not NONE", rt_page_addr(h, x, i), xi, i);
-			w->run_pages += len;
-			w->live++;
-			w->used += (size_t)len << h->pshift;
-			pg += len;
+		case PG_RUN:
+		case PG_OWNED:
+			if ((err = check_block_run(h, w, x, pg, e)))
+				return err;
+			pg += PG_LEN(e);
 			break;
-		}
 		case PG_BUCKET:
 			if ((err = check_bucket_page(h, w, x, pg, e)))
 				return err;
@@ -300,7 +319,8 @@ static int check_stats(struct rt_heap *h, struct walk *w)
 		FAIL("used bytes differ from the blocks in the maps", h, -1, -1);
 	if (w->live != h->alloc_calls - h->free_calls)
 		FAIL("live block count differs from the maps", h, -1, -1);
-	if (w->run_pages != h->pages_run || w->bucket_pages != h->pages_bucket)
+	if (w->run_pages != h->pages_run || w->bucket_pages != h->pages_bucket ||
+	    w->owned_pages != h->pages_owned)
 		FAIL("page counts differ from the maps", h, -1, -1);
 	if (h->usable != (w->total_pages << h->pshift))
 		FAIL("usable bytes differ from the extents", h, -1, -1);
@@ -349,5 +369,12 @@ int rtheap_check(rtheap_t *heap, struct rtheap_fault *fault)
 		fault->extent = -1;
 		fault->page = -1;
 	}
-	return rt_with_lock(heap, check_locked, &w);
+	int err = rt_with_lock(heap, check_locked, &w);
+	/* then every layer object, outside the heap lock (each takes its own
+	 * lock, then maybe the heap's: the layers' lock order) */
+	for (struct rt_owner *o = rt_owner_next(heap, NULL); !err && o;
+	     o = rt_owner_next(heap, o))
+		if (o->ops->check)
+			err = o->ops->check(o, fault);
+	return err;
 }

@@ -612,6 +612,7 @@ int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st)
 	st->free_runs = h->free_runs;
 	st->pages_bucket = h->pages_bucket;
 	st->pages_run = h->pages_run;
+	st->pages_owned = h->pages_owned;
 	st->live_blocks = h->alloc_calls - h->free_calls;
 	st->alloc_calls = h->alloc_calls;
 	st->free_calls = h->free_calls;

@@ -223,6 +223,8 @@ struct rt_heap {
 	_Atomic unsigned err_seen; /* kinds the default handler recorded */
 	const void *err_first[8];  /* by kind: its first address (default handler) */
 	const char *name;
+	struct rt_owner *owners; /* layer objects (owner.c), a list */
+	size_t pages_owned;      /* pages of owned runs (owner.c, O2) */
 	/* misuse seen under the lock, delivered after unlocking */
 	rtheap_error_kind_t pend_kind;
 	const void *pend_addr;

@@ -16,5 +16,6 @@
 #include "debug.c"
 #include "heap.c"
 #include "check.c"
+#include "owner.c"
 #include "xnheap.c"
 #include "steps.c"

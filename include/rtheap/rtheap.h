@@ -262,6 +262,9 @@ struct rtheap_stats {
 	size_t free_runs;         /**< number of free page runs */
 	size_t pages_bucket;      /**< pages split into bucket blocks */
 	size_t pages_run;         /**< pages held by multi-page / page blocks */
+	size_t pages_owned;       /**< pages of runs held by layers (object
+	                               caches' slabs, rtheap/cache.h); each
+	                               such run counts as one live block */
 	size_t live_blocks;       /**< live blocks of every kind */
 	size_t alloc_calls;       /**< successful allocations since init */
 	size_t free_calls;        /**< successful releases since init */
@@ -659,10 +662,14 @@ int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st);
 /**
  * Full integrity walk of every extent: page map, bucket bitmaps and lists,
  * free-run index, statistics.  For tests and diagnostics, not the hot path.
+ * Then every layer object on the heap (object caches of rtheap/cache.h,
+ * reserve pools) checks its own structures, outside the heap lock; no
+ * layer object may be created or destroyed meanwhile.
  * @param fault if not NULL, receives the first inconsistency found
  * @return 0 if consistent; -EINVAL for a NULL or uninitialised heap;
  *         -EUCLEAN if an inconsistency was found.
- * Bound: O(total pages + free runs + bucket pages), under the heap lock.
+ * Bound: O(total pages + free runs + bucket pages), under the heap lock,
+ *        plus each layer object's own check.
  * Context: not from a real-time thread.
  */
 int rtheap_check(rtheap_t *heap, struct rtheap_fault *fault);

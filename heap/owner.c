@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * owner.c -- the door of the layers (owner.h): owned runs, the registry of
+ * layer objects, misuse reports and checker hooks for layers, and the
+ * heap dump that lists them.
+ *
+ * An owned run is a page run taken as an aligned allocation would take it
+ * (page.c, runs.c) whose first map entry then says OWNED instead of RUN:
+ *  O1  an owned run [s, s+n) has map[s] == OWNED|n and every other page of
+ *      it NONE, as a run block (P1); n is a power of two and s + the
+ *      extent's first page number is a multiple of n (aligned to n pages);
+ *  O2  pages_owned is the sum of n over the owned runs; an owned run counts
+ *      as one live block of n pages in used, alloc_calls and free_calls.
+ * A release through rtheap_free() sees a page that starts no block
+ * (-EINVAL, RTHEAP_ERR_NOT_BLOCK): only rt_owner_give() gives it back.
+ */
+#ifndef RTHEAP_UNITY_BUILD
+#error "owner.c is compiled as part of heap/unity.c, not on its own"
+#endif
+#include "owner.h"
+#include "internal.h"
+
+#include <inttypes.h>
+
+/* The copy of the hot paths this heap takes (hooks.h, rt_copy_of()). */
+static unsigned owner_ck(const struct rt_heap *h)
+{
+	return rt_copy_of(h) ? RT_CK_ANY : 0;
+}
+
+/* -- registry -- */
+
+int rt_owner_register(rtheap_t *heap, struct rt_owner *o)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h) || !o || !o->ops)
+		return -EINVAL;
+	heap_lock(h);
+	o->heap = heap;
+	o->prev = NULL;
+	o->next = h->owners;
+	if (h->owners)
+		h->owners->prev = o;
+	h->owners = o;
+	heap_unlock(h);
+	return 0;
+}
+
+void rt_owner_unregister(struct rt_owner *o)
+{
+	struct rt_heap *h = o ? rt_heap_of(o->heap) : NULL;
+	if (!rt_heap_ok(h))
+		return;
+	heap_lock(h);
+	if (o->next)
+		o->next->prev = o->prev;
+	if (o->prev)
+		o->prev->next = o->next;
+	else if (h->owners == o)
+		h->owners = o->next;
+	o->next = o->prev = NULL;
+	heap_unlock(h);
+}
+
+struct rt_owner *rt_owner_next(rtheap_t *heap, struct rt_owner *o)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return NULL;
+	return o ? o->next : h->owners;
+}
+
+/* -- owned runs -- */
+
+size_t rt_owner_max(rtheap_t *heap)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return 0;
+	/* the largest power of two an aligned take can ever serve: its span
+	 * (2n - 1 pages) within the largest request */
+	size_t m = h->max_request / 2 + h->page / 2;
+	unsigned b = (unsigned)(sizeof(unsigned long) * 8 - 1) -
+	             (unsigned)__builtin_clzl((unsigned long)m);
+	size_t p = (size_t)1 << b;
+	return p >= h->page ? p : 0;
+}
+
+/* The run just taken at p (a RUN block of bsize bytes) becomes owned (O1). */
+static void owner_mark(struct rt_heap *h, void *p, size_t bsize)
+{
+	struct rt_extent *x = NULL;
+	uint32_t pg = 0;
+	size_t off = 0;
+	if (locate(h, p, &x, &pg, &off) || off) {
+		rt_assert(false, "a taken run lies in an extent");
+		return;
+	}
+	rt_assert(PG_TYPE(rt_map_get(x, pg)) == PG_RUN, "a taken run starts a RUN entry");
+	uint32_t n = (uint32_t)(bsize >> h->pshift);
+	rt_map_set(x, pg, PG_MAKE(PG_OWNED, n));
+	h->pages_run -= n;
+	h->pages_owned += n;
+}
+
+static void *owner_take_body(struct rt_heap *h, size_t bytes, const unsigned ck)
+{
+	struct rt_pending pd;
+	size_t bsize = 0;
+	bool bucket;
+
+	heap_lock(h);
+	void *p = alloc_aligned_take(h, bytes, bytes, &bsize, &bucket, ck);
+	rt_assert(!p || (!bucket && bsize == bytes), "an owned run is a page run");
+	if (p)
+		owner_mark(h, p, bsize);
+	bool notify = alloc_end(h, p, bytes, bsize, false, &pd, ck);
+	heap_unlock(h);
+	if (rt_unlikely(notify))
+		rt_notify_deliver(h, &pd);
+	return p;
+}
+
+void *rt_owner_take(rtheap_t *heap, size_t bytes)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h) || bytes < h->page || (bytes & (bytes - 1)) ||
+	    bytes > rt_owner_max(heap))
+		return NULL;
+	return owner_take_body(h, bytes, owner_ck(h));
+}
+
+/* Under the lock: the owned run at run goes back (a RUN block again for
+ * the release path of page.c). */
+static int owner_give_locked(struct rt_heap *h, void *run, const unsigned ck)
+{
+	struct rt_extent *x = NULL;
+	uint32_t pg = 0;
+	size_t off = 0, bsize = 0;
+	if (locate(h, run, &x, &pg, &off) || off)
+		return -EINVAL;
+	uint32_t e = rt_map_get(x, pg);
+	if (PG_TYPE(e) != PG_OWNED)
+		return -EINVAL;
+	uint32_t n = PG_LEN(e);
+	rt_assert(h->pages_owned >= n, "owned page count underflow (O2)");
+	rt_map_set(x, pg, PG_MAKE(PG_RUN, n));
+	h->pages_owned -= n;
+	h->pages_run += n;
+	int err = rt_page_free(h, x, pg, PG_MAKE(PG_RUN, n), 0, run, NULL, &bsize, ck);
+	if (err) { /* debug mode: a neighbour's node was overwritten */
+		rt_map_set(x, pg, e);
+		h->pages_owned += n;
+		h->pages_run -= n;
+		return err;
+	}
+	free_account(h, bsize);
+	return 0;
+}
+
+int rt_owner_give(rtheap_t *heap, void *run)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h) || !run)
+		return -EINVAL;
+	struct rt_pending pd;
+	bool notify = false;
+	heap_lock(h);
+	int err = owner_give_locked(h, run, owner_ck(h));
+	if (err == -EUCLEAN)
+		notify = rt_notify_misuse(h, &pd);
+	heap_unlock(h);
+	if (notify)
+		rt_notify_deliver(h, &pd);
+	return err;
+}
+
+int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (rt_unlikely(!rt_heap_ok(h) || bytes < h->page || (bytes & (bytes - 1)) ||
+	                (bytes >> h->pshift) > PG_LEN(~0u)))
+		return -EINVAL;
+	uintptr_t r = (uintptr_t)p & ~(uintptr_t)(bytes - 1);
+	int err = 0;
+	heap_lock(h);
+	struct rt_extent *x = rt_extent_find(h, p);
+	if (rt_unlikely(!x)) {
+		err = -EFAULT;
+	} else {
+		/* r below the page array wraps past the span: not a run */
+		uintptr_t o = r - (uintptr_t)x->pages;
+		if (o >= x->span || rt_map_get(x, (uint32_t)(o >> h->pshift)) !=
+		                        PG_MAKE(PG_OWNED, bytes >> h->pshift))
+			err = -EINVAL;
+	}
+	heap_unlock(h);
+	if (rt_likely(!err))
+		*run = (void *)r;
+	return err;
+}
+
+/* -- settings, misuse -- */
+
+int rt_owner_lock_mode(rtheap_t *heap)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	return rt_heap_ok(h) ? h->lock_mode : -1;
+}
+
+unsigned rt_owner_flags(rtheap_t *heap)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	return rt_heap_ok(h) ? h->flags : 0;
+}
+
+void rt_owner_report(rtheap_t *heap, rtheap_error_kind_t kind, const void *addr)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h))
+		return;
+	struct rt_pending pd;
+	heap_lock(h);
+	rt_report(h, kind, addr);
+	bool notify = rt_notify_misuse(h, &pd);
+	heap_unlock(h);
+	if (notify)
+		rt_notify_deliver(h, &pd);
+}
+
+/* -- checkers -- */
+
+unsigned rt_owner_checked(void)
+{
+	return hook_state();
+}
+
+void rt_owner_obj_alloc(void *p, size_t n, int defined)
+{
+	unsigned ck = hook_state();
+	hook_block_alloc(ck, p, n);
+#if RT_CK_WITH_MEMCHECK
+	if (defined && (ck & RT_CK_MEMCHECK))
+		(void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#else
+	(void)defined;
+#endif
+}
+
+void rt_owner_obj_free(void *p, size_t n)
+{
+	hook_block_free(hook_state(), p, n);
+}
+
+void rt_owner_open(void *p, size_t n)
+{
+	hook_open(hook_state(), p, n);
+}
+
+void rt_owner_close(void *p, size_t n)
+{
+	hook_close(hook_state(), p, n);
+}
+
+/* -- the heap dump (rtheap.h) -- */
+
+static void dump_extents(struct rt_heap *h, FILE *out)
+{
+	heap_lock(h);
+	for (uint32_t i = 0; i < h->nr_ext; i++) {
+		struct rt_extent *x = h->by_slot[i];
+		if (!x)
+			continue;
+		fprintf(out, "extent %" PRIu32 " at %p: %zu bytes, %" PRIu32
+		        " pages of %zu B from %p\n", i, (void *)x, h->rsize[i],
+		        x->npages, h->page, (void *)x->pages);
+	}
+	heap_unlock(h);
+}
+
+int rtheap_dump(rtheap_t *heap, FILE *out, int verbose)
+{
+	struct rtheap_stats st;
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h) || !out || rtheap_get_stats(heap, &st))
+		return -EINVAL;
+	fprintf(out, "heap %s at %p: page %zu B, %zu extents, %zu bytes usable, "
+	        "%zu used (peak %zu), largest free %zu, %zu live blocks\n",
+	        h->name ? h->name : "(unnamed)", (void *)heap, st.page_size,
+	        st.extents, st.usable, st.used, st.peak_used, st.largest_free,
+	        st.live_blocks);
+	dump_extents(h, out);
+	size_t n = 0;
+	for (struct rt_owner *o = rt_owner_next(heap, NULL); o;
+	     o = rt_owner_next(heap, o), n++) {
+		if (verbose && o->ops->dump)
+			o->ops->dump(o, out);
+		else
+			fprintf(out, "%s at %p, created at %s:%d\n", o->ops->kind,
+			        (void *)o, o->file ? o->file : "?", o->line);
+	}
+	fprintf(out, "summary: %zu extents, %zu of %zu bytes used, %zu pages "
+	        "owned by %zu layer objects, %zu allocations failed, %zu errors\n",
+	        st.extents, st.used, st.usable, st.pages_owned, n,
+	        st.failed_allocs, st.errors);
+	return 0;
+}
