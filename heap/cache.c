@@ -42,6 +42,9 @@
 #define rt_unlikely(x) __builtin_expect(!!(x), 0)
 #define CACHE_HOT static inline __attribute__((always_inline))
 #define CACHE_COLD static __attribute__((noinline, cold))
+/* Out of line but not cold: a fast path calls it now and then (GCC lays
+ * out every path that may reach a cold function as cold). */
+#define CACHE_SIDE static __attribute__((noinline))
 
 #define CACHE_MAGIC 0x43616368u /* "Cach" */
 #define SLAB_MAGIC 0x536c6162u  /* "Slab" */
@@ -103,6 +106,7 @@ struct cache_geom {
 	uint32_t S;        /* objects per slab */
 	size_t slab_bytes;
 	size_t obj_size;   /* requested size */
+	size_t ck_size;    /* what the checkers open: obj_size, at least the link */
 	size_t align;
 	size_t page;
 };
@@ -114,13 +118,14 @@ struct rtcache {
 	struct rt_link avail;
 	struct cache_geom g;
 	rtheap_t *heap;
-	size_t active, allocs, frees;
+	size_t allocs, frees; /* live objects: allocs - frees - dropped */
 	int lock_mode;       /* the cache's own (RTHEAP_LOCK_NONE with NOLOCK) */
 	atomic_flag spin;
 	pthread_mutex_t mtx;
 	/* the rest */
 	struct rt_link full, empty;
 	size_t nslabs, nempty, failures;
+	size_t dropped;      /* objects dropped by rtcache_clear() */
 	unsigned keep;
 	unsigned flags;
 	bool checked;        /* a memory checker watches */
@@ -148,6 +153,11 @@ static inline struct rtcache *cache_of(struct rt_owner *o)
 static inline struct slab *slab_of_elink(struct rt_link *l)
 {
 	return (struct slab *)(void *)((char *)l - offsetof(struct slab, elink));
+}
+
+static inline size_t live_objs(const struct rtcache *c)
+{
+	return c->allocs - c->frees - c->dropped;
 }
 
 static inline bool cache_ok(const struct rtcache *c)
@@ -297,6 +307,7 @@ static int geom_plan(struct cache_geom *g, rtheap_t *heap, size_t size,
 		align = RTCACHE_LINE;
 	g->align = align;
 	g->obj_size = size;
+	g->ck_size = size < sizeof(uint16_t) ? sizeof(uint16_t) : size;
 	g->stride = round_up(size, align);
 	return geom_slab(g, rt_owner_max(heap), ctor);
 }
@@ -398,7 +409,7 @@ static size_t slabs_give_empty(struct rtcache *c)
 
 /* The slab at the head of avail just handed out an object: it was empty,
  * or it is full now (or both, with S = 1). */
-CACHE_COLD void slab_after_take(struct rtcache *c, struct slab *s)
+CACHE_SIDE void slab_after_take(struct rtcache *c, struct slab *s)
 {
 	if (s->inuse == 1) {
 		link_del(&s->elink);
@@ -432,7 +443,7 @@ CACHE_COLD int obj_handed_out(struct rtcache *c, void *obj, bool reused)
 			kind = RTHEAP_ERR_USE_AFTER_FREE;
 	}
 	if (c->checked)
-		rt_owner_obj_alloc(obj, n, c->ctor || (c->flags & RTCACHE_ZERO));
+		rt_owner_obj_alloc(obj, c->g.ck_size, c->ctor || (c->flags & RTCACHE_ZERO));
 	if (c->flags & RTCACHE_ZERO)
 		memset(obj, 0, n);
 	else if (c->fill)
@@ -458,7 +469,6 @@ CACHE_HOT void *alloc_body(struct rtcache *c, int *kind, const unsigned slow)
 	s->map[idx / MAP_BITS] |= 1ul << (idx % MAP_BITS);
 	if (rt_unlikely(s->inuse++ == 0 || s->inuse == c->g.S))
 		slab_after_take(c, s);
-	c->active++;
 	c->allocs++;
 	void *obj = obj_at(c, s, idx);
 	if (slow)
@@ -466,64 +476,59 @@ CACHE_HOT void *alloc_body(struct rtcache *c, int *kind, const unsigned slow)
 	return obj;
 }
 
-CACHE_COLD void *alloc_slow(struct rtcache *c, int *kind)
-{
-	return alloc_body(c, kind, 1);
-}
-
-CACHE_HOT void *alloc_locked(struct rtcache *c, int *kind)
-{
-	if (rt_unlikely(c->slow))
-		return alloc_slow(c, kind);
-	return alloc_body(c, kind, 0);
-}
-
-void *rtcache_alloc_nolock(rtcache_t *c)
+/* The slow copy, whole: lock (if @p lock), allocate, unlock, report. */
+CACHE_COLD void *alloc_slow(struct rtcache *c, bool lock)
 {
 	int kind = 0;
-	if (rt_unlikely(!cache_ok(c)))
-		return NULL;
-	void *p = alloc_locked(c, &kind);
-	if (rt_unlikely(kind))
+	if (lock)
+		cache_lock(c);
+	void *p = alloc_body(c, &kind, 1);
+	if (lock)
+		cache_unlock(c);
+	if (kind)
 		rt_owner_report(c->heap, (rtheap_error_kind_t)kind, p);
 	return p;
 }
 
-void *rtcache_alloc(rtcache_t *c)
+void *rtcache_alloc_nolock(rtcache_t *c)
 {
-	int kind = 0;
 	if (rt_unlikely(!cache_ok(c)))
 		return NULL;
+	if (rt_unlikely(c->slow)) /* fixed at creation: read without the lock */
+		return alloc_slow(c, false);
+	return alloc_body(c, NULL, 0);
+}
+
+void *rtcache_alloc(rtcache_t *c)
+{
+	if (rt_unlikely(!cache_ok(c)))
+		return NULL;
+	if (rt_unlikely(c->slow))
+		return alloc_slow(c, true);
 	cache_lock(c);
-	void *p = alloc_locked(c, &kind);
+	void *p = alloc_body(c, NULL, 0);
 	cache_unlock(c);
-	if (rt_unlikely(kind))
-		rt_owner_report(c->heap, (rtheap_error_kind_t)kind, p);
 	return p;
 }
 
 /* ---------------------------------------------------------------- release */
 
 /* The slab and index of @p obj, an object of this cache (live or not):
- * 0, or -EFAULT / -EINVAL with the misuse in *kind. */
+ * 0, -EFAULT (outside the heap) or -EINVAL (not an object of the cache). */
 CACHE_HOT int obj_locate(struct rtcache *c, void *obj, struct slab **sp,
-                         uint32_t *ip, int *kind)
+                         uint32_t *ip)
 {
 	void *run;
 	int rc = rt_owner_find(c->heap, obj, c->g.slab_bytes, &run);
-	if (rt_unlikely(rc)) {
-		*kind = rc == -EFAULT ? RTHEAP_ERR_FOREIGN : RTHEAP_ERR_NOT_BLOCK;
+	if (rt_unlikely(rc))
 		return rc == -EFAULT ? -EFAULT : -EINVAL;
-	}
 	struct slab *s = run;
 	size_t rel = (size_t)((char *)obj - (char *)run) - c->g.first_off;
 	/* rel wraps above SLAB_MAX for a pointer into the header */
 	uint32_t idx = (uint32_t)(((uint64_t)(rel & (SLAB_MAX * 2 - 1)) * c->g.recip) >> 32);
 	if (rt_unlikely(s->magic != SLAB_MAGIC || s->cache != c || idx >= c->g.S ||
-	                (size_t)idx * c->g.stride != rel)) {
-		*kind = RTHEAP_ERR_NOT_BLOCK;
+	                (size_t)idx * c->g.stride != rel))
 		return -EINVAL;
-	}
 	*sp = s;
 	*ip = idx;
 	return 0;
@@ -531,7 +536,7 @@ CACHE_HOT int obj_locate(struct rtcache *c, void *obj, struct slab **sp,
 
 /* The slab of a release is not at the head of avail (it was full, or
  * another slab had a release since), or it is empty now. */
-CACHE_COLD void slab_after_release(struct rtcache *c, struct slab *s)
+CACHE_SIDE void slab_after_release(struct rtcache *c, struct slab *s)
 {
 	if (c->avail.next != &s->link) {
 		link_del(&s->link);
@@ -553,73 +558,80 @@ CACHE_COLD void obj_taken_back(struct rtcache *c, struct slab *s, uint32_t idx,
 		memset(obj, RT_OWNER_FILL_FREED, c->g.obj_size);
 	link_set(c, s, idx);
 	if (c->checked)
-		rt_owner_obj_free(obj, c->g.obj_size);
+		rt_owner_obj_free(obj, c->g.ck_size);
 }
 
-CACHE_HOT int free_body(struct rtcache *c, void *obj, int *kind, const unsigned slow)
+/* Release @p obj under the cache's lock: 0, or the error (each error
+ * names one kind of misuse: misuse_of()). */
+CACHE_HOT int free_body(struct rtcache *c, void *obj, const unsigned slow)
 {
 	struct slab *s;
 	uint32_t idx;
-	int rc = obj_locate(c, obj, &s, &idx, kind);
+	int rc = obj_locate(c, obj, &s, &idx);
 	if (rt_unlikely(rc))
 		return rc;
 	unsigned long *w = &s->map[idx / MAP_BITS];
 	const unsigned long bit = 1ul << (idx % MAP_BITS);
-	if (rt_unlikely(!(*w & bit))) {
-		*kind = RTHEAP_ERR_DOUBLE_FREE;
+	if (rt_unlikely(!(*w & bit)))
 		return -EALREADY;
-	}
 	*w &= ~bit;
 	if (slow)
 		obj_taken_back(c, s, idx, obj);
 	else
 		link_set(c, s, idx);
 	s->free_head = idx;
-	c->active--;
 	c->frees++;
 	if (rt_unlikely(--s->inuse == 0 || c->avail.next != &s->link))
 		slab_after_release(c, s);
 	return 0;
 }
 
-CACHE_COLD int free_slow(struct rtcache *c, void *obj, int *kind)
+/* A refused release, reported after the cache's lock is released. */
+CACHE_COLD int free_refused(struct rtcache *c, void *obj, int rc)
 {
-	return free_body(c, obj, kind, 1);
+	rtheap_error_kind_t kind = rc == -EFAULT     ? RTHEAP_ERR_FOREIGN
+	                           : rc == -EALREADY ? RTHEAP_ERR_DOUBLE_FREE
+	                                             : RTHEAP_ERR_NOT_BLOCK;
+	rt_owner_report(c->heap, kind, obj);
+	return rc;
 }
 
-CACHE_HOT int free_locked(struct rtcache *c, void *obj, int *kind)
+CACHE_COLD int free_slow(struct rtcache *c, void *obj)
+{
+	return free_body(c, obj, 1);
+}
+
+CACHE_HOT int free_locked(struct rtcache *c, void *obj)
 {
 	if (rt_unlikely(c->slow))
-		return free_slow(c, obj, kind);
-	return free_body(c, obj, kind, 0);
+		return free_slow(c, obj);
+	return free_body(c, obj, 0);
 }
 
 int rtcache_free_nolock(rtcache_t *c, void *obj)
 {
-	int kind = 0;
 	if (rt_unlikely(!cache_ok(c)))
 		return -EINVAL;
-	if (!obj)
+	if (rt_unlikely(!obj))
 		return 0;
-	int rc = free_locked(c, obj, &kind);
-	if (rt_unlikely(kind))
-		rt_owner_report(c->heap, (rtheap_error_kind_t)kind, obj);
-	return rc;
+	int rc = free_locked(c, obj);
+	if (rt_unlikely(rc))
+		return free_refused(c, obj, rc);
+	return 0;
 }
 
 int rtcache_free(rtcache_t *c, void *obj)
 {
-	int kind = 0;
 	if (rt_unlikely(!cache_ok(c)))
 		return -EINVAL;
-	if (!obj)
+	if (rt_unlikely(!obj))
 		return 0;
 	cache_lock(c);
-	int rc = free_locked(c, obj, &kind);
+	int rc = free_locked(c, obj);
 	cache_unlock(c);
-	if (rt_unlikely(kind))
-		rt_owner_report(c->heap, (rtheap_error_kind_t)kind, obj);
-	return rc;
+	if (rt_unlikely(rc))
+		return free_refused(c, obj, rc);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- walks */
@@ -670,7 +682,7 @@ static int slab_each_live(struct rtcache *c, struct slab *s, void *arg)
 
 static int obj_poison(void *obj, void *arg)
 {
-	rt_owner_obj_free(obj, ((struct rtcache *)arg)->g.obj_size);
+	rt_owner_obj_free(obj, ((struct rtcache *)arg)->g.ck_size);
 	return 0;
 }
 
@@ -703,7 +715,7 @@ int rtcache_clear(rtcache_t *c)
 		return -EINVAL;
 	cache_lock(c);
 	(void)slabs_each(c, slab_clear, NULL);
-	c->active = 0;
+	c->dropped = c->allocs - c->frees;
 	cache_unlock(c);
 	return 0;
 }
@@ -813,7 +825,7 @@ int rtcache_destroy(rtcache_t *c)
 	if (!cache_ok(c))
 		return -EINVAL;
 	cache_lock(c);
-	if (c->active) {
+	if (live_objs(c)) {
 		cache_unlock(c);
 		return -EBUSY;
 	}
@@ -840,7 +852,7 @@ static void stats_locked(const struct rtcache *c, struct rtcache_stats *st)
 	st->objs_per_slab = c->g.S;
 	st->slab_bytes = c->g.slab_bytes;
 	st->pages_per_slab = c->g.slab_bytes / c->g.page;
-	st->active_objs = c->active;
+	st->active_objs = live_objs(c);
 	st->total_objs = c->nslabs * c->g.S;
 	st->active_slabs = c->nslabs - c->nempty;
 	st->total_slabs = c->nslabs;
@@ -1028,7 +1040,7 @@ static int check_locked(struct rtcache *c, struct rtheap_fault *f)
 		rc = check_list(c, &c->full, true, &sum);
 	if (!rc)
 		rc = check_empty_list(c, f);
-	if (!rc && (sum.slabs != c->nslabs || sum.live != c->active ||
+	if (!rc && (sum.slabs != c->nslabs || sum.live != live_objs(c) ||
 	            sum.empties != c->nempty))
 		rc = fault(f, "cache: counters do not match its slabs", c);
 	return rc;

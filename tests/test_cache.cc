@@ -55,21 +55,6 @@ rtcache_stats cstats(rtcache_t *c)
 	return st;
 }
 
-void expect_same_cache(const rtcache_stats &a, const rtcache_stats &b, const char *where)
-{
-#define RTT_C(x) EXPECT_EQ(a.x, b.x) << where << ": cache field " #x
-	RTT_C(active_objs);
-	RTT_C(total_objs);
-	RTT_C(active_slabs);
-	RTT_C(total_slabs);
-	RTT_C(empty_slabs);
-	RTT_C(allocs);
-	RTT_C(frees);
-	RTT_C(failures);
-	RTT_C(overhead_bytes);
-#undef RTT_C
-}
-
 // A heap in a mapping, with the error callback recording into `reports`.
 class Heap {
 public:
@@ -98,6 +83,23 @@ private:
 	rtt::Mapping map_;
 };
 
+#if !defined(CACHE_TEST_THREADS)
+
+void expect_same_cache(const rtcache_stats &a, const rtcache_stats &b, const char *where)
+{
+#define RTT_C(x) EXPECT_EQ(a.x, b.x) << where << ": cache field " #x
+	RTT_C(active_objs);
+	RTT_C(total_objs);
+	RTT_C(active_slabs);
+	RTT_C(total_slabs);
+	RTT_C(empty_slabs);
+	RTT_C(allocs);
+	RTT_C(frees);
+	RTT_C(failures);
+	RTT_C(overhead_bytes);
+#undef RTT_C
+}
+
 bool aligned(const void *p, size_t a)
 {
 	return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0;
@@ -123,8 +125,6 @@ size_t fit(size_t bytes, size_t stride, size_t align, bool ctor)
 		n++;
 	return n;
 }
-
-#if !defined(CACHE_TEST_THREADS)
 
 // ---------------------------------------------------------------- geometry
 
@@ -252,14 +252,17 @@ TEST_F(Cache, LifoReuse)
 	while (objs.size() < S + 1)
 		objs.push_back(rtcache_alloc(c));
 	void *x = objs.back(); // alone in slab 2
+	ASSERT_GE(S, 4u);
 	// A release into the full slab 1: its object comes back first.
-	EXPECT_EQ(0, rtcache_free(c, objs[5]));
-	EXPECT_EQ(objs[5], rtcache_alloc(c));
+	EXPECT_EQ(0, rtcache_free(c, objs[S - 1]));
+	EXPECT_EQ(objs[S - 1], rtcache_alloc(c));
 	// A release that empties slab 2 while slab 1 has a free object.
-	EXPECT_EQ(0, rtcache_free(c, objs[7]));
+	EXPECT_EQ(0, rtcache_free(c, objs[S - 2]));
 	EXPECT_EQ(0, rtcache_free(c, x));
 	EXPECT_EQ(x, rtcache_alloc(c));
-	EXPECT_EQ(objs[7], rtcache_alloc(c));
+	// (LIFO is about the last release only: slab 2, at the head now, still
+	// has never used objects, and the next allocation takes one of them.)
+	objs.erase(objs.begin() + static_cast<long>(S - 2));
 	for (void *p : objs)
 		EXPECT_EQ(0, rtcache_free_nolock(c, p));
 	EXPECT_EQ(0, rtcache_destroy(c));
@@ -284,6 +287,7 @@ TEST_F(Cache, ZeroedOnEveryAllocation)
 {
 	rtcache_t *c = rtcache_create(&heap.h, "zero", 100, 0, RTCACHE_ZERO, nullptr, nullptr);
 	ASSERT_NE(nullptr, c);
+	ASSERT_EQ(0, rtcache_set_keep(c, 10)); // every slab stays: LIFO over all
 	const size_t S = cstats(c).objs_per_slab;
 	std::vector<unsigned char *> objs;
 	for (size_t i = 0; i < S + 3; i++) { // fresh objects (the heap's buffer holds 0x5c)
@@ -296,12 +300,17 @@ TEST_F(Cache, ZeroedOnEveryAllocation)
 	}
 	for (unsigned char *p : objs)
 		ASSERT_EQ(0, rtcache_free(c, p));
-	for (size_t i = 0; i < objs.size(); i++) { // reused objects
+	const size_t slabs = cstats(c).total_slabs;
+	for (size_t i = 0; i < objs.size(); i++) { // reused objects (same slabs)
 		auto *p = static_cast<unsigned char *>(rtcache_alloc(c));
-		ASSERT_EQ(objs[objs.size() - 1 - i], p);
+		if (i == 0) {
+			EXPECT_EQ(objs.back(), p);
+		}
 		for (size_t k = 0; k < 100; k++)
 			ASSERT_EQ(0, p[k]) << i << " byte " << k;
+		objs[i] = p;
 	}
+	EXPECT_EQ(slabs, cstats(c).total_slabs);
 	for (unsigned char *p : objs)
 		ASSERT_EQ(0, rtcache_free(c, p));
 	EXPECT_EQ(0, rtcache_destroy(c));
@@ -397,16 +406,17 @@ TEST_F(Cache, ConstructorAndDestructorCounts)
 	// the cache writes nothing into them (its links are outside).
 	for (Obj *o : objs)
 		std::memset(o->payload, static_cast<int>(o->serial & 0xff), sizeof o->payload);
-	for (Obj *o : objs)
-		ASSERT_EQ(0, rtcache_free(c, o));
-	EXPECT_EQ(S, n.dtor) << "two empty slabs, keep 1: one went back";
-	for (size_t i = 0; i < S; i++) { // the kept slab's objects, LIFO
+	ASSERT_EQ(0, rtcache_free(c, objs[S])); // slab 2 empty first: the oldest
+	for (size_t i = 0; i < S; i++)
+		ASSERT_EQ(0, rtcache_free(c, objs[i]));
+	EXPECT_EQ(S, n.dtor) << "two empty slabs, keep 1: the oldest went back";
+	for (size_t i = 0; i < S; i++) { // the kept slab 1's objects, LIFO
 		Obj *o = static_cast<Obj *>(rtcache_alloc(c));
-		ASSERT_NE(nullptr, o);
+		ASSERT_EQ(objs[S - 1 - i], o);
 		EXPECT_EQ(kConstructed, o->state);
+		EXPECT_EQ(c, o->cache);
 		for (char ch : o->payload)
 			ASSERT_EQ(static_cast<char>(o->serial & 0xff), ch);
-		objs[i] = o;
 	}
 	EXPECT_EQ(2 * S, n.ctor) << "no new slab";
 	for (size_t i = 0; i < S; i++)
@@ -601,7 +611,7 @@ TEST(CacheErrCreate, BadArguments)
 	    {&heap.h, 0, 0, 0, nullptr, "size 0"},
 	    {&heap.h, SIZE_MAX, 0, 0, nullptr, "size SIZE_MAX"},
 	    {&heap.h, SIZE_MAX / 2, 0, 0, nullptr, "size SIZE_MAX / 2"},
-	    {&heap.h, 2 * kHeapBytes, 0, 0, nullptr, "larger than the heap"},
+	    {&heap.h, size_t(1) << 30, 0, 0, nullptr, "1 GiB: no slab holds it"},
 	    {&heap.h, 64, 3, 0, nullptr, "align 3"},
 	    {&heap.h, 64, 24, 0, nullptr, "align 24"},
 	    {&heap.h, 64, 2 * kPage, 0, nullptr, "align above the page"},
@@ -970,16 +980,27 @@ TEST_F(Cache, SlabinfoAndDumpNameTheCreator)
 		}
 	const std::vector<std::string> want = {
 	    "msgs", "7", std::to_string(st.total_objs), "96", std::to_string(st.objs_per_slab),
-	    std::to_string(st.pages_per_slab), ":", "slabdata", "1", "1", "0", ":", "stats",
-	    "7", "0", "0", ":", "created", at_msgs};
+	    std::to_string(st.pages_per_slab), ":", "slabdata", std::to_string(st.active_slabs),
+	    std::to_string(st.total_slabs), "0", ":", "stats", "7", "0", "0", ":", "created",
+	    at_msgs};
 	EXPECT_EQ(want, cols) << info;
 	EXPECT_NE(std::string::npos, info.find(at_msgs)) << info;
 	EXPECT_NE(std::string::npos, info.find("timers")) << info;
 	EXPECT_NE(std::string::npos, info.find(at_timers)) << info;
 	std::string dump = capture([&](FILE *f) { EXPECT_EQ(0, rtheap_dump(&heap.h, f, 1)); });
 	EXPECT_NE(std::string::npos, dump.find("cache \"msgs\"")) << dump;
-	EXPECT_NE(std::string::npos, dump.find("7/" + std::to_string(st.objs_per_slab) + " in use")) << dump;
-	EXPECT_NE(std::string::npos, dump.find(at_msgs)) << dump;
+	EXPECT_NE(std::string::npos, dump.find("objects 7/" + std::to_string(st.total_objs))) << dump;
+	// one line per slab, with its use and the creator
+	size_t slab_lines = 0, in_use = 0;
+	std::istringstream dl(dump);
+	for (std::string line; std::getline(dl, line);) {
+		if (line.find("  slab ") != 0 || line.find(at_msgs) == std::string::npos)
+			continue;
+		slab_lines++;
+		in_use += std::stoul(line.substr(line.find(": ") + 2));
+	}
+	EXPECT_EQ(st.total_slabs, slab_lines) << dump;
+	EXPECT_EQ(7u, in_use) << dump;
 	EXPECT_NE(std::string::npos, dump.find("cache \"timers\"")) << dump;
 	EXPECT_NE(std::string::npos, dump.find(at_timers)) << dump;
 	std::string quiet = capture([&](FILE *f) { EXPECT_EQ(0, rtheap_dump(&heap.h, f, 0)); });
@@ -1056,9 +1077,9 @@ TEST(CacheDebugFill, PatternsAndWriteAfterFree)
 	ASSERT_EQ(0, rtcache_free(c, q));
 	EXPECT_EQ(q, rtcache_alloc(c));
 	EXPECT_EQ(1u, heap.reports.size());
+	ASSERT_EQ(0, rtcache_free(c, p));
 #endif
 	ASSERT_EQ(0, rtcache_free(c, q));
-	ASSERT_EQ(0, rtcache_free(c, p));
 	EXPECT_EQ(0, rtcache_destroy(c));
 }
 
@@ -1268,9 +1289,11 @@ void stress(rtheap_lock_mode_t lock)
 		threads.emplace_back(worker, &sh, i, ops);
 	for (auto &t : threads)
 		t.join();
-	for (auto &m : sh.mailbox)
-		if (void *p = m.load())
+	for (auto &m : sh.mailbox) {
+		if (void *p = m.load()) {
 			EXPECT_EQ(0, rtcache_free(sh.c, p));
+		}
+	}
 	EXPECT_EQ(0u, sh.bad.load());
 	const rtcache_stats st = cstats(sh.c);
 	EXPECT_EQ(0u, st.active_objs);
