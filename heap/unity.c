@@ -18,3 +18,4 @@
 #include "check.c"
 #include "xnheap.c"
 #include "steps.c"
+#include "fork.c"
