@@ -134,6 +134,21 @@ RT_DOOR void rt_owner_obj_free(void *p, size_t n);
 RT_DOOR void rt_owner_open(void *p, size_t n);
 RT_DOOR void rt_owner_close(void *p, size_t n);
 
+/* -- fork (widened for the process default heap, heap/default.c) --
+ * A heap in private memory lives on in a forked child, but only the
+ * forking thread does: a lock held by another thread at fork() would stay
+ * held in the child forever, and a priority-inheritance mutex cannot even
+ * be released there by the forking thread (its word names the parent's
+ * thread id: EPERM).  pthread_atfork handlers call, in this order:
+ * prepare: take the heap lock (the heap is consistent while it is held);
+ * parent: release it; child: release it as far as the C library lets
+ * (so that ThreadSanitizer sees it free) and set it up afresh, free (no
+ * heap state changes).  @p heap: a live heap.  Context: the atfork handlers only;
+ * not from a thread that holds the heap lock (a heap callback). */
+RT_DOOR void rt_owner_fork_prepare(rtheap_t *heap);
+RT_DOOR void rt_owner_fork_parent(rtheap_t *heap);
+RT_DOOR void rt_owner_fork_child(rtheap_t *heap);
+
 #ifdef __cplusplus
 }
 #endif
