@@ -264,11 +264,11 @@ RT_HOT void *rt_bucket_alloc(struct rt_heap *h, unsigned cls, const unsigned ck)
 RT_HOT void page_empty(struct rt_heap *h, struct rt_extent *x, uint32_t pg,
                        unsigned cls, uint32_t node, const unsigned ck)
 {
-	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node), ck);
 	rt_assert(h->pages_bucket > 0 && h->cls[cls].pages > 0,
 	          "bucket page count underflow");
 	h->pages_bucket--;
 	h->cls[cls].pages--;
+	bkt_list_unlink(h, x, cls, block_addr(h, x, pg, cls, node), ck);
 	rt_runs_release(h, x, pg, 1, ck);
 }
 

@@ -84,7 +84,7 @@ RT_FN void rt_debug_skip(struct rt_heap *h, struct rt_extent *x, uint32_t start,
 static bool run_node_place_ok(const struct rt_heap *h, const struct rt_extent *x,
                               const struct rt_node *nd)
 {
-	if (nd == &x->tail)
+	if (nd == rt_ext_tail(x))
 		return true;
 	uintptr_t off = (uintptr_t)nd - (uintptr_t)x->pages;
 	if (off >= x->span || (off & (h->page - 1)))

@@ -33,7 +33,7 @@ _Static_assert(sizeof(struct rt_extent) <= RTHEAP_EXTENT_HDR,
 _Static_assert(RTHEAP_EXTENT_HDR % 64 == 0,
                "extent header keeps the map cache-line aligned");
 #if UINTPTR_MAX > 0xffffffffu
-_Static_assert(offsetof(struct rt_extent, tail) == 64 &&
+_Static_assert(offsetof(struct rt_extent, tail_room) == 64 &&
                offsetof(struct rt_extent, bkt_head) < 128,
                "extent header: hot fields in line 0, the tail node in line 1");
 #endif
@@ -224,7 +224,7 @@ RT_FN void rt_extent_publish(struct rt_heap *h, struct rt_extent *x)
 	h->look[pos].lsize = x->size;
 	h->by_slot[x->slot] = x;
 	h->nr_live++;
-	rt_runs_push(h, &x->tail, hook_state());
+	rt_runs_push(h, rt_ext_tail(x), hook_state());
 	h->size += x->size;
 	h->usable += x->span;
 }

@@ -150,11 +150,27 @@ struct rt_extent {
 	uint32_t magic;
 	void *buf;            /* buffer and size as given by the caller */
 	size_t size;
-	/* the second line: the tail node whole (it is 40 bytes) */
-	struct rt_node tail;  /* node of the free run ending the extent */
-	uint32_t hw;          /* pages below hw were handed out once (debug fill) */
+	/* the second line: room for the node of the free run ending the
+	 * extent (the tail node, 40 bytes), which rt_ext_tail() places at an
+	 * odd multiple of 8 (64 or 72 bytes in): never page aligned */
+	_Alignas(8) unsigned char tail_room[sizeof(struct rt_node) + 8];
 	struct rt_bnode *bkt_head[RTHEAP_NR_CLASSES]; /* partial pages per class */
+	uint32_t hw;          /* pages below hw were handed out once (debug fill) */
 };
+
+/* The tail node of x.  The header is 8-byte aligned (the buffer must be),
+ * so setting bit 3 moves the node by 0 or 8 bytes inside its room: a tail
+ * node's address has bit 3 set, a node in a page (aligned to the page
+ * size, 256 B or more) never has, and a node says which it is without
+ * being read (rt_node_is_tail). */
+static inline struct rt_node *rt_ext_tail(const struct rt_extent *x)
+{
+	return (struct rt_node *)((uintptr_t)x->tail_room | 8u);
+}
+static inline bool rt_node_is_tail(const struct rt_node *nd)
+{
+	return ((uintptr_t)nd & 8u) != 0;
+}
 
 /* A set of extent slots: one word up to 64 extents (first member in one
  * ctz), else words plus a summary word (two ctz). */

@@ -95,10 +95,10 @@ RT_DOOR int rt_owner_give(rtheap_t *heap, void *run);
 /* The owned run of @p bytes that would hold @p p: *run = p rounded down to
  * @p bytes.  0 if *run is the first page of an owned run of exactly
  * @p bytes; -EFAULT: p is outside every extent; -EINVAL: otherwise (a heap
- * block, free memory, another layer's run of another size).  Reads the
- * map without the heap lock: the caller holds a lock that keeps its own
- * runs from being given back meanwhile, and the map entry of a run it
- * does not own is only compared, never trusted.  Bound: O(log E).
+ * block, free memory, another layer's run of another size, a size that is
+ * not a power of two of at least a page).  Takes the heap lock (the
+ * extent table may change under an extend); the caller's own lock keeps
+ * its runs from being given back meanwhile.  Bound: O(log E).
  * Context: RT-safe. */
 RT_DOOR int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run);
 /* Largest run rt_owner_take() accepts, in bytes (0 for an unusable heap). */
@@ -133,6 +133,21 @@ RT_DOOR void rt_owner_obj_free(void *p, size_t n);
 /* Open / close free memory the layer itself reads or writes. */
 RT_DOOR void rt_owner_open(void *p, size_t n);
 RT_DOOR void rt_owner_close(void *p, size_t n);
+
+/* -- fork (widened for the process default heap, heap/default.c) --
+ * A heap in private memory lives on in a forked child, but only the
+ * forking thread does: a lock held by another thread at fork() would stay
+ * held in the child forever, and a priority-inheritance mutex cannot even
+ * be released there by the forking thread (its word names the parent's
+ * thread id: EPERM).  pthread_atfork handlers call, in this order:
+ * prepare: take the heap lock (the heap is consistent while it is held);
+ * parent: release it; child: release it as far as the C library lets
+ * (so that ThreadSanitizer sees it free) and set it up afresh, free (no
+ * heap state changes).  @p heap: a live heap.  Context: the atfork handlers only;
+ * not from a thread that holds the heap lock (a heap callback). */
+RT_DOOR void rt_owner_fork_prepare(rtheap_t *heap);
+RT_DOOR void rt_owner_fork_parent(rtheap_t *heap);
+RT_DOOR void rt_owner_fork_child(rtheap_t *heap);
 
 #ifdef __cplusplus
 }

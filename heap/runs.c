@@ -11,8 +11,8 @@
  *      whose index its node records (idx), and the bit of that list is set
  *      in sl_bitmap[fl] (and fl in fl_bitmap) exactly when the list is not
  *      empty;
- *  R4  the node of a run ending the extent is ext->tail, otherwise it lives
- *      in the run's first page.
+ *  R4  the node of a run ending the extent is the header's tail node
+ *      (rt_ext_tail), otherwise it lives in the run's first page.
  * Every function below is O(1): no loop at all.
  * A split leaves the remainder's node in place (the tail run gives its first
  * pages, any other run its last pages), so a split whose remainder stays on
@@ -40,7 +40,7 @@ static inline bool mapping_search(uint32_t n, unsigned *idx)
 RT_HOT struct rt_node *rt_run_node(struct rt_extent *x, uint32_t start, uint32_t len)
 {
 	if (start + len == x->npages)
-		return &x->tail;
+		return rt_ext_tail(x);
 	return (struct rt_node *)(void *)(x->pages + ((size_t)start << x->pshift));
 }
 
@@ -57,7 +57,7 @@ RT_COLD bool run_node_in_page(const struct rt_heap *h, const struct rt_node *nd)
 #ifdef RTHEAP_STEP_COUNT
 	rtheap_step_counter = steps;
 #endif
-	return x && nd != &x->tail;
+	return x && nd != rt_ext_tail(x);
 }
 /* ck: which checkers to speak to (hooks.h), a constant 0 on the path
  * without any.  The node's extent is looked up only with a checker. */
@@ -97,14 +97,19 @@ RT_FN struct rt_node rt_run_node_read(const struct rt_heap *h,
  * Placement order: where a run stands in the address order the placement
  * policy prefers low addresses by.  A run's node is in its first page, so
  * the node's address is the run's, with one exception: the run that ends
- * an extent (its node is the header's tail) counts as the highest of all.
- * That run is the extent's untouched end; keeping it last keeps it whole
- * for the largest requests.  The caller gives the node's extent (read
- * from the node): nothing is followed.
+ * an extent (its node is the header's tail) counts as higher than every
+ * other.  That run is the extent's untouched end; keeping it last keeps it
+ * whole for the largest requests.  The node's address alone says which
+ * (rt_node_is_tail: bit 3, clear in a page node, whose low 8 bits are
+ * clear): rotating it right by 4 keeps the order of page nodes and moves a
+ * tail node's bit 3 to the top.  No node is read: one instruction.
  */
-RT_HOT uintptr_t run_order(const struct rt_node *nd, const struct rt_extent *x)
+_Static_assert(RTHEAP_MIN_PAGE % 16 == 0,
+               "a node in a page has bit 3 of its address clear");
+RT_HOT uintptr_t run_order(const struct rt_node *nd)
 {
-	return nd == &x->tail ? UINTPTR_MAX : (uintptr_t)nd;
+	uintptr_t a = (uintptr_t)nd;
+	return (a >> 4) | (a << (sizeof(a) * 8 - 4));
 }
 
 /* Debug mode: linking second follows head->next, a pointer read from free
@@ -134,10 +139,10 @@ RT_HOT void run_link_second(struct rt_heap *h, struct rt_node *nd,
 	RT_STEP(); /* the node after the head is written too */
 	RUN_OPEN(ck, h, head);
 	struct rt_node *next = head->next;
+	nd->next = next;
 	head->next = nd;
 	RUN_CLOSE(ck, h, head);
 	nd->prev = head;
-	nd->next = next;
 	if (next)
 		run_set_prev(h, next, nd, ck);
 }
@@ -179,9 +184,7 @@ RT_HOT void run_list_push_at(struct rt_heap *h, struct rt_node *nd, unsigned i,
 	                     (1u << (i & (RT_SL_COUNT - 1)))),
 	          "a list is empty iff its bitmap bit is clear (R3)");
 	nd->idx = i;
-	if (head && run_order(nd, nd->ext) >
-	                    run_order(head, run_node_read(h, head, ck).ext) &&
-	    run_second_ok(h, head, ck))
+	if (head && run_order(nd) > run_order(head) && run_second_ok(h, head, ck))
 		run_link_second(h, nd, head, ck);
 	else
 		run_link_head(h, nd, i, head, ck);
@@ -260,7 +263,7 @@ RT_HOT struct rt_node *run_node_make(struct rt_heap *h, struct rt_extent *x,
 RT_HOT void run_node_drop(struct rt_heap *h, struct rt_extent *x,
                           struct rt_node *nd, const unsigned ck)
 {
-	if (rt_unlikely(RT_DEBUG(ck, h)) && nd != &x->tail) {
+	if (rt_unlikely(RT_DEBUG(ck, h)) && nd != rt_ext_tail(x)) {
 		hook_open(ck, nd, sizeof(*nd));
 		rt_debug_fill(nd, sizeof(*nd), RT_FILL_FREED);
 		hook_close(ck, nd, sizeof(*nd));
@@ -289,23 +292,64 @@ RT_HOT void rt_runs_insert(struct rt_heap *h, struct rt_extent *x, uint32_t star
 	rt_runs_push(h, run_node_make(h, x, start, len, ck), ck);
 }
 
-/* The first non-empty list at or above list i, in *ip (false if none).
- * At most two bitmap searches. */
-RT_HOT bool run_list_from(const struct rt_heap *h, unsigned i, unsigned *ip)
+/* A walk over the non-empty lists in increasing order: the first level
+ * it is in, and the non-empty lists of that level not passed yet (the
+ * lowest of them is the current list). */
+struct run_walk {
+	unsigned fl;
+	uint32_t slmap;
+};
+
+/* The current list of the walk in *ip, moving to the next first level if
+ * the walk's is exhausted (false if no list is left).  One bitmap search
+ * at most. */
+RT_HOT bool run_walk_settle(const struct rt_heap *h, struct run_walk *w,
+                            unsigned *ip)
 {
-	if (i >= RT_FL_COUNT * RT_SL_COUNT)
-		return false;
-	unsigned fl = i >> RT_SL_SHIFT;
-	uint32_t slmap = h->sl_bitmap[fl] & (~0u << (i & (RT_SL_COUNT - 1)));
-	if (!slmap) {
-		uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1));
+	if (!w->slmap) {
+		uint32_t flmap = h->fl_bitmap & (~0u << (w->fl + 1));
 		if (!flmap)
 			return false;
-		fl = rt_ffs32(flmap);
-		slmap = h->sl_bitmap[fl];
+		w->fl = rt_ffs32(flmap);
+		w->slmap = h->sl_bitmap[w->fl];
 	}
-	*ip = (fl << RT_SL_SHIFT) + rt_ffs32(slmap);
+	*ip = (w->fl << RT_SL_SHIFT) + rt_ffs32(w->slmap);
 	return true;
+}
+
+/* The list of the longest run an extent can hold exists: the list of any
+ * request of at most that many pages does. */
+_Static_assert((24u << RT_SL_SHIFT) + (RTHEAP_MAX_EXTENT_PAGES >> 24) <
+                       RT_FL_COUNT * RT_SL_COUNT &&
+               RTHEAP_MAX_EXTENT_PAGES >> 28 == 1u,
+               "every run length up to RTHEAP_MAX_EXTENT_PAGES has a list");
+
+/* Start a walk at the first non-empty list at or above list i (the list
+ * of a length of at most RTHEAP_MAX_EXTENT_PAGES pages), in *ip (false if
+ * none).  At most two bitmap searches. */
+RT_HOT bool run_walk_from(const struct rt_heap *h, unsigned i,
+                          struct run_walk *w, unsigned *ip)
+{
+	rt_assert(i < RT_FL_COUNT * RT_SL_COUNT, "a request's list exists");
+	w->fl = i >> RT_SL_SHIFT;
+	w->slmap = h->sl_bitmap[w->fl] & (~0u << (i & (RT_SL_COUNT - 1)));
+	return run_walk_settle(h, w, ip);
+}
+
+/* The next non-empty list of the walk, in *ip: the current one's bit is
+ * cleared, so the next list of the same first level costs no load. */
+RT_HOT bool run_walk_next(const struct rt_heap *h, struct run_walk *w,
+                          unsigned *ip)
+{
+	w->slmap &= w->slmap - 1u;
+	return run_walk_settle(h, w, ip);
+}
+
+/* The first non-empty list at or above list i, in *ip (false if none). */
+RT_HOT bool run_list_from(const struct rt_heap *h, unsigned i, unsigned *ip)
+{
+	struct run_walk w;
+	return run_walk_from(h, i, &w, ip);
 }
 
 /* The head of the first non-empty list at or above the smallest list
@@ -335,29 +379,32 @@ static inline bool run_list_holds(uint32_t n)
  * head only where the list does not say it).  A run of fit(n) pages, if
  * any, lies on a list at or above the first one looked at, so the promise
  * of rtheap_alloc() holds; taking the lower of two heads leans
- * allocations to low addresses.  At most three list searches (bitmaps)
- * and three head nodes read; nothing is followed from them.
+ * allocations to low addresses.  One walk over the bitmaps: a list search,
+ * then at most two steps to the next non-empty list (a step within the
+ * first level clears a bit; across, one more search).  The two heads are
+ * compared by their addresses alone (run_order); the one node read is
+ * the head of n's own list, for its length, and nothing is followed.
  */
 RT_HOT struct rt_node *run_find(struct rt_heap *h, uint32_t n, unsigned *ip,
                                 const unsigned ck)
 {
 	unsigned own = rt_runs_index(n), i, j;
-	if (!run_list_from(h, own, &i))
+	struct run_walk w;
+	if (!run_walk_from(h, own, &w, &i))
 		return NULL;
 	struct rt_node *a = h->runs[i];
 	if (i == own && !run_list_holds(n) &&
 	    run_node_read(h, a, ck).len < n) { /* n's own list, head too short */
-		if (!run_list_from(h, i + 1, &i))
+		if (!run_walk_next(h, &w, &i))
 			return NULL;
 		a = h->runs[i];
 	}
 	*ip = i;
-	if (!run_list_from(h, i + 1, &j))
+	if (!run_walk_next(h, &w, &j))
 		return a;
 	RT_STEP(); /* a second head is compared */
 	struct rt_node *b = h->runs[j];
-	if (run_order(b, run_node_read(h, b, ck).ext) <
-	    run_order(a, run_node_read(h, a, ck).ext)) {
+	if (run_order(b) < run_order(a)) {
 		*ip = j;
 		return b;
 	}
@@ -416,7 +463,7 @@ RT_HOT uint32_t run_cut(struct rt_heap *h, struct rt_extent *x,
                         uint32_t len, uint32_t n, const unsigned ck)
 {
 	uint32_t rlen = len - n, rstart = start, blk;
-	if (nd == &x->tail) {
+	if (rt_node_is_tail(nd)) {
 		blk = start;
 		rstart = start + n;
 	} else {

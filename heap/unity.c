@@ -19,3 +19,4 @@
 #include "owner.c"
 #include "xnheap.c"
 #include "steps.c"
+#include "fork.c"

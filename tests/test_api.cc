@@ -93,6 +93,48 @@ TEST(GoodFit, RuleAndItsLimit)
 	}
 }
 
+// ---------------------------------------------------------------- placement
+
+// Placement (docs/design.md, section 3): of the heads of the first two
+// lists that fit the lower is taken, and a released run goes behind a
+// lower head; the run that ends the extent counts as the highest (its
+// node is in the extent header, below the pages, and is told from a page
+// node by its address alone).  The header's node moves with the buffer's
+// address: each offset below places it differently (kP - 64: the first
+// place it could take, 64 bytes in, would be page aligned).
+TEST(Placement, TheRunEndingTheExtentComesLast)
+{
+	constexpr size_t kP = 256;
+	rtt::AlignedMapping m(1 << 18, 4096);
+	ASSERT_TRUE(m.ok());
+	for (size_t off : {size_t{0}, size_t{8}, size_t{16}, size_t{24}, kP - 64, kP - 56}) {
+		rtheap_t h{};
+		ASSERT_EQ(0, rtheap_init(&h, m.data() + off, (1 << 18) - 256, nullptr));
+		const size_t np = stats(&h).usable / kP;
+		auto *low = static_cast<uint8_t *>(rtheap_alloc(&h, 5 * kP)); // pages 0..4
+		void *sep = rtheap_alloc(&h, kP);                                // page 5
+		void *big = rtheap_alloc(&h, (np - 9) * kP);                     // up to np - 4
+		auto *top = static_cast<uint8_t *>(rtheap_alloc(&h, 3 * kP));  // the last 3
+		ASSERT_TRUE(low && sep && big && top) << off;
+		ASSERT_EQ(0, rtheap_free(&h, low));
+		// Take: the lists of 3 (the top run: it ends the extent) and 5
+		// pages (the bottom run) are the first two that fit 2 pages.
+		ASSERT_EQ(0, rtheap_free(&h, top));
+		auto *p = static_cast<uint8_t *>(rtheap_alloc(&h, 2 * kP));
+		EXPECT_TRUE(p >= low && p < low + 5 * kP) << off;
+		// Push: the rest of the bottom run (3 pages) went to the head of
+		// the list of 3, in front of the top run ...
+		EXPECT_EQ(low, rtheap_alloc(&h, 3 * kP)) << off;
+		EXPECT_EQ(top, rtheap_alloc(&h, 3 * kP)) << off;
+		// ... and the top run, released after the bottom one, goes
+		// behind it.
+		ASSERT_EQ(0, rtheap_free(&h, low));
+		ASSERT_EQ(0, rtheap_free(&h, top));
+		EXPECT_EQ(low, rtheap_alloc(&h, 3 * kP)) << off;
+		rtheap_destroy(&h, nullptr, nullptr);
+	}
+}
+
 // ---------------------------------------------------------------- init
 
 // (Rejected page sizes, buffers, lock modes and flags: ErrInit in

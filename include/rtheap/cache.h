@@ -72,16 +72,28 @@ enum rtcache_flags {
  * @p size is rounded up to a multiple of the pointer size and of the
  * alignment; @p align is 0 (pointer size) or a power of two up to the
  * heap's page size; RTCACHE_HWCACHE_ALIGN raises it to RTCACHE_LINE.
- * @p name is copied (up to 31 characters).  The lock follows the heap's
- * lock mode (a priority-inheritance mutex, a spin lock or none), unless
- * RTCACHE_NOLOCK.  The slab size is the smallest power of two of pages
- * whose waste (what is left after the slab header and S objects) is at
- * most 1/8 of the slab, within the heap's largest run; docs/caches.md
- * gives the formula.
+ * @p name is copied (up to 31 characters; NULL: "cache").  @p file and
+ * @p line are kept (not copied) for the reports.  The lock follows the
+ * heap's lock mode (a priority-inheritance mutex, a spin lock or none),
+ * unless RTCACHE_NOLOCK.  A @p dtor without a @p ctor is allowed (it then
+ * sees objects whose first two bytes a release overwrote).
+ *
+ * Slab size: with stride the rounded size, W the bits of a long and
+ * H the fixed slab header (56 bytes on 64-bit machines, 36 on 32-bit),
+ * a slab of B bytes holds the largest S (at most 65535) with
+ *     first(S) + S * stride <= B,
+ *     first(S) = round_up(H + ceil(S / W) * W / 8 + (ctor ? 2 * S : 0), align)
+ * (header, allocated-bitmap, the constructor's side array of links,
+ * padding).  B is the smallest power of two of pages (at least one page)
+ * whose tail waste B - first(S) - S * stride is at most B / 8; if none up
+ * to the heap's largest owned run (and 1 GiB) is, the largest that holds
+ * one object.  docs/caches.md has the layout and the figures.
  * @return the cache, or NULL with errno: EINVAL (unusable heap, size 0 or
- *         too large for a slab, bad alignment, RTCACHE_ZERO with a
- *         constructor, unknown flag), ENOMEM (no memory for the cache's
- *         descriptor in @p heap).  No slab is taken yet.
+ *         too large for a slab of this heap, bad alignment, RTCACHE_ZERO
+ *         with a constructor, unknown flag), ENOMEM (no memory for the
+ *         cache's descriptor in @p heap: a failed heap allocation, counted
+ *         as such), ENOTSUP (no priority-inheritance mutex: only if the
+ *         system lost it since the heap was made).  No slab is taken yet.
  * Bound: O(1) plus one heap allocation.
  * Context: not RT (set-up).
  */
@@ -92,7 +104,8 @@ rtcache_t *rtcache_create_at(rtheap_t *heap, const char *name, size_t size,
 	rtcache_create_at((heap), (name), (size), (align), (flags), (ctor), \
 	                  (dtor), __FILE__, __LINE__)
 
-/** The private pointer of a cache (NULL until set): for constructors. */
+/** The private pointer of a cache (NULL until set): for constructors.
+ *  Not locked; a NULL or unusable cache: nothing set / NULL.  O(1). */
 void rtcache_set_private(rtcache_t *cache, void *priv);
 void *rtcache_private(const rtcache_t *cache);
 
@@ -101,11 +114,20 @@ void *rtcache_private(const rtcache_t *cache);
  * still in the processor's cache), else the next unused one of a partial
  * slab, else a new slab is taken from the heap (constructor run on each
  * of its S objects).  Zeroed with RTCACHE_ZERO.
+ * With the heap's RTHEAP_F_DEBUG_FILL and no constructor, the object is
+ * filled with 0xA5, and an object released before is first verified to
+ * still hold the 0xDD its release wrote (past its first two bytes, the
+ * free-list link): a write after release is reported to the heap's error
+ * callback (RTHEAP_ERR_USE_AFTER_FREE, the object's address) and counted;
+ * the object is handed out anyway.
  * @return the object, or NULL (unusable cache, or the heap has no run for
  *         a new slab: counted in the cache's failures and the heap's
- *         failed allocations, the heap's low-memory callback runs).
+ *         failed allocations, the heap's low-memory callback runs, while
+ *         the cache's lock is held: that callback must not call this
+ *         cache).
  * Bound: O(1) without a new slab; with one, one rt heap allocation
  *        (rtheap_alloc_aligned()'s bound) plus S constructor calls.
+ *        No loop otherwise (RTCACHE_ZERO and debug fill add O(size)).
  * Context: RT-safe (with a constructor, as RT-safe as the constructor).
  */
 void *rtcache_alloc(rtcache_t *cache);
@@ -122,12 +144,15 @@ void *rtcache_alloc_nolock(rtcache_t *cache);
  * @return 0; -EFAULT: @p obj is outside the heap; -EINVAL: not an object
  *         of this cache (a heap block, free memory, an interior pointer, an
  *         object of another cache) or an unusable cache; -EALREADY: the
- *         object is already free (double release).  Every error changes
+ *         object is already free (double release, or an object of a slab
+ *         of this cache that was never handed out, or dropped by
+ *         rtcache_clear()).  Every error changes
  *         nothing and is reported to the heap's error callback
  *         (RTHEAP_ERR_FOREIGN, RTHEAP_ERR_NOT_BLOCK, RTHEAP_ERR_DOUBLE_FREE)
  *         and counted in the heap's errors.  NULL: 0, nothing done.
- * Bound: O(log E) slab lookup, then O(1); when a slab goes back, one heap
- *        release plus S destructor calls.
+ * Bound: O(log E) slab lookup (the heap's page map, under the heap lock),
+ *        then O(1); when a slab goes back, one heap release plus S
+ *        destructor calls (debug fill adds O(size)).
  * Context: RT-safe.
  */
 int rtcache_free(rtcache_t *cache, void *obj);
@@ -136,19 +161,23 @@ int rtcache_free_nolock(rtcache_t *cache, void *obj);
 
 /**
  * Release every object at once; the slabs are kept for reuse (no
- * destructor runs: objects are back in their constructed state as a
- * release leaves them).
+ * destructor runs: with a constructor, the program must leave objects in
+ * their constructed state, as before a release).  No slab goes back to
+ * the heap, whatever rtcache_set_keep() says: rtcache_shrink() does that.
  * @return 0 or -EINVAL (unusable cache).
- * Bound: O(number of slabs x S / 64) (each slab's bitmap is cleared).
+ * Bound: O(number of slabs x S / W) (each slab's bitmap is cleared; W the
+ *        bits of a long); with a memory checker, plus O(live objects).
  * Context: not RT (maintenance); takes the cache's lock.
  */
 int rtcache_clear(rtcache_t *cache);
 
 /**
  * Call @p fn(obj, arg) on every live object (order undefined) until it
- * returns non-zero.  The cache must not change meanwhile (no allocation
- * or release by any thread; the callback must not call the cache).
- * @return 0, the callback's non-zero value, or -EINVAL.
+ * returns non-zero.  The cache must not change meanwhile: the walk holds
+ * the cache's lock (other threads' calls wait), and the callback must not
+ * call the cache (it would deadlock, or change the lists walked).
+ * @return 0, the callback's non-zero value, or -EINVAL (unusable cache,
+ *         NULL @p fn).
  * Bound: O(number of slabs x S).  Context: not RT.
  */
 int rtcache_enumerate(rtcache_t *cache, int (*fn)(void *obj, void *arg), void *arg);
@@ -162,7 +191,9 @@ long rtcache_shrink(rtcache_t *cache);
 
 /** How many empty slabs a release keeps before it gives one back to the
  *  heap (default 1): the hysteresis that keeps an alloc/free pair at a
- *  slab boundary from calling the heap each time.  0 or -EINVAL. */
+ *  slab boundary from calling the heap each time.  A release that leaves
+ *  more than @p nslabs empty slabs gives the oldest empty one back.
+ *  Setting it gives nothing back by itself.  0 or -EINVAL.  O(1). */
 int rtcache_set_keep(rtcache_t *cache, unsigned nslabs);
 
 /**
@@ -195,14 +226,20 @@ int rtcache_get_stats(rtcache_t *cache, struct rtcache_stats *st);
 
 /**
  * A slabinfo-style report of every cache of @p heap to @p out: one header
- * line, then per cache its name, active and total objects, object size,
- * objects per slab, pages per slab, active and total slabs, allocations,
- * failures and the creator's file:line.  @return 0 or -EINVAL.
+ * line (starting with '#', naming the columns), then one line per cache:
+ *   name active_objs num_objs objsize objperslab pagesperslab
+ *     : slabdata active_slabs num_slabs empty_slabs
+ *     : stats allocs frees failures : created file:line
+ * @return 0 or -EINVAL (unusable heap, NULL @p out).
  * No cache may be created or destroyed meanwhile.  Context: not RT.
  */
 int rtheap_slabinfo(rtheap_t *heap, FILE *out);
 
-/* rtheap_dump() (rtheap.h) lists every cache and its slabs too. */
+/* rtheap_dump() (rtheap.h) lists every cache too; verbose, with one line
+ * per slab (address, objects in use / S, the cache's creator file:line).
+ * rtheap_check() checks every cache: each slab an owned run of the slab
+ * size, its header, bitmap and free list against its counts, the lists
+ * against the cache's counters (O(slabs x S)). */
 
 
 #ifdef __cplusplus
