@@ -160,24 +160,19 @@ static void print_control(const struct demo *d)
 	const struct rtcache_stats *c = &d->ctl_stats;
 	const struct rtpool_stats *p = &d->pool_stats;
 	printf("  control     %" PRIu64 " allocated, %" PRIu64 " freed, %" PRIu64
-	       " failed, %" PRIu64 " errors, %" PRIu64 " damaged, through a "
-	       "reserve pool
-", s->ctl_allocs, s->ctl_frees, s->ctl_failed,
-	       s->ctl_errors, s->ctl_corrupt);
-	printf("  cache       %s (%s:%d): %zu B objects, %zu per slab of %zu pages;"
-	       "
-              %zu of %zu objects active, %zu of %zu slabs active,"
-	       " %zu allocs, %zu failures,
-              %" PRIu64
-	       " constructor calls
-",
+	       " failed, %" PRIu64 " errors, %" PRIu64 " damaged (128 B, "
+	       "object cache behind a reserve pool)\n", s->ctl_allocs,
+	       s->ctl_frees, s->ctl_failed, s->ctl_errors, s->ctl_corrupt);
+	printf("  cache       %s, created at %s:%d: %zu B objects, %zu per slab "
+	       "of %zu pages;\n              %zu of %zu objects active at the "
+	       "end, %zu slabs, %zu allocs, %zu failures,\n              %" PRIu64
+	       " constructor calls\n",
 	       c->name ? c->name : "?", c->file ? c->file : "?", c->line,
 	       c->obj_size, c->objs_per_slab, c->pages_per_slab, c->active_objs,
-	       c->total_objs, c->active_slabs, c->total_slabs, c->allocs,
-	       c->failures, atomic_load(&d->ctl_ctor_calls));
-	printf("  pool        reserve of %zu (held %zu at the end), %zu served from "
-	       "the reserve, %zu failures
-", p->min_nr, p->curr_nr,
+	       c->total_objs, c->total_slabs, c->allocs, c->failures,
+	       atomic_load(&d->ctl_ctor_calls));
+	printf("  pool        reserve of %zu (%zu held at the end), %zu served "
+	       "from the reserve, %zu failures\n", p->min_nr, p->curr_nr,
 	       p->from_reserve, p->failures);
 }
 
