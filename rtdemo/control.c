@@ -117,8 +117,12 @@ void ctl_teardown(struct demo *d)
 	d->teardown = true;
 	while (d->ctl_count > 0)
 		ctl_release_oldest(d);
-	if (d->ctl_cache)
-		rtcache_get_stats(d->ctl_cache, &d->ctl_stats);
+	if (d->ctl_cache && rtcache_get_stats(d->ctl_cache, &d->ctl_stats) == 0) {
+		/* the name lives in the cache's descriptor, freed below */
+		snprintf(d->ctl_name, sizeof d->ctl_name, "%s",
+		         d->ctl_stats.name ? d->ctl_stats.name : "?");
+		d->ctl_stats.name = d->ctl_name;
+	}
 	if (d->ctl_pool) {
 		rtpool_get_stats(d->ctl_pool, &d->pool_stats);
 		rtpool_destroy(d->ctl_pool);

@@ -219,6 +219,7 @@ struct demo {
 	double elapsed_s;
 	struct rtheap_stats end_stats;    /* before freeing the ring */
 	struct rtcache_stats ctl_stats;   /* control messages, at the end */
+	char ctl_name[32];                /* ctl_stats.name, kept: the cache is gone */
 	struct rtpool_stats pool_stats;
 	struct rtheap_stats final_stats;  /* after freeing everything */
 	unsigned live_at_end;
