@@ -95,10 +95,10 @@ RT_DOOR int rt_owner_give(rtheap_t *heap, void *run);
 /* The owned run of @p bytes that would hold @p p: *run = p rounded down to
  * @p bytes.  0 if *run is the first page of an owned run of exactly
  * @p bytes; -EFAULT: p is outside every extent; -EINVAL: otherwise (a heap
- * block, free memory, another layer's run of another size).  Reads the
- * map without the heap lock: the caller holds a lock that keeps its own
- * runs from being given back meanwhile, and the map entry of a run it
- * does not own is only compared, never trusted.  Bound: O(log E).
+ * block, free memory, another layer's run of another size, a size that is
+ * not a power of two of at least a page).  Takes the heap lock (the
+ * extent table may change under an extend); the caller's own lock keeps
+ * its runs from being given back meanwhile.  Bound: O(log E).
  * Context: RT-safe. */
 RT_DOOR int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run);
 /* Largest run rt_owner_take() accepts, in bytes (0 for an unusable heap). */
