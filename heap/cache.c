@@ -30,6 +30,7 @@
  */
 #include "owner.h"
 #include "rtheap/cache.h"
+#include "rtheap/default.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -509,6 +510,28 @@ void *rtcache_alloc(rtcache_t *c)
 	void *p = alloc_body(c, NULL, 0);
 	cache_unlock(c);
 	return p;
+}
+
+/* -- for callers that may wait (the kernel's GFP_KERNEL) -- */
+
+/* @p heap is the process default heap (which this does not create). */
+static bool on_default_heap(const rtheap_t *heap)
+{
+	struct rtheap_default_info info;
+	return rtheap_default_stats(&info) == 0 && info.created &&
+	       rtheap_default() == heap;
+}
+
+void *rtcache_alloc_wait(rtcache_t *c)
+{
+	void *p = rtcache_alloc(c);
+	if (p || !cache_ok(c) || !on_default_heap(c->heap))
+		return p;
+	/* A slab is a run of B bytes aligned to B: any free run of 2B - P
+	 * bytes holds one, so the heap grows until it can serve 2B. */
+	if (rtheap_default_grow(2 * c->g.slab_bytes) != 0)
+		return NULL;
+	return rtcache_alloc(c);
 }
 
 /* ---------------------------------------------------------------- release */

@@ -72,7 +72,7 @@ static void *under_alloc(struct rtpool *p, unsigned flags)
 {
 	if (p->cache)
 		return rtcache_alloc(p->cache);
-	return p->alloc_fn(flags, p->data);
+	return p->alloc_fn((int)flags, p->data); /* 0 or RTPOOL_WAIT */
 }
 
 static int under_free(struct rtpool *p, void *elem)

@@ -61,12 +61,12 @@ struct Backing {
 	std::mutex log_mtx;
 	std::vector<unsigned> flags_log;
 
-	static void *alloc(unsigned flags, void *data)
+	static void *alloc(int flags, void *data)
 	{
 		auto *b = static_cast<Backing *>(data);
 		{
 			std::lock_guard<std::mutex> g(b->log_mtx);
-			b->flags_log.push_back(flags);
+			b->flags_log.push_back((unsigned)flags);
 		}
 		if (b->gate.load()) {
 			b->blocked++;
@@ -472,7 +472,7 @@ TEST_F(Pool, ResizeUpAndDown)
 TEST_F(Pool, ShrinkOnFullHeapKeepsTheArray)
 {
 	struct Outside {
-		static void *alloc(unsigned, void *) { return std::malloc(kElem); }
+		static void *alloc(int, void *) { return std::malloc(kElem); }
 		static void release(void *e, void *) { std::free(e); }
 	};
 	rtpool_t *p = rtpool_create(&h_, 8, Outside::alloc, Outside::release, nullptr);

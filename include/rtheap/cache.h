@@ -137,6 +137,26 @@ void *rtcache_alloc(rtcache_t *cache);
 void *rtcache_alloc_nolock(rtcache_t *cache);
 
 /**
+ * rtcache_alloc() for a caller that may wait for memory (the kernel's
+ * GFP_KERNEL, rtheap/compat/slab.h).  When the cache has no object and
+ * the heap no run for a new slab, and the cache lives on the process
+ * default heap (rtheap/default.h), that heap is grown synchronously
+ * (rtheap_default_grow(), by enough for one slab whatever the alignment)
+ * and the allocation is tried once more.  On any other heap this is
+ * rtcache_alloc(): there is nothing to wait for.
+ * @return the object, or NULL (as rtcache_alloc(); also when the default
+ *         heap cannot grow, or another thread took the new memory first).
+ *         The first failed attempt is counted as rtcache_alloc() counts
+ *         it.
+ * Bound: rtcache_alloc()'s, plus, when the default heap is short, one
+ *        rtheap_default_grow() (mmap, mlock, prefaulting) and one more
+ *        rtcache_alloc().
+ * Context: not RT (it may map memory and wait for the default heap's
+ *          helper thread); RT code uses rtcache_alloc().
+ */
+void *rtcache_alloc_wait(rtcache_t *cache);
+
+/**
  * Release one object of @p cache.  The next allocation returns it.  When
  * its slab becomes empty the slab is kept, unless the cache already keeps
  * its quota of empty slabs (rtcache_set_keep()): then one empty slab goes

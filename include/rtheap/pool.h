@@ -56,12 +56,14 @@ typedef struct rtpool rtpool_t;
  * The underlying allocator of a pool built on caller-supplied functions
  * (the kernel's mempool_alloc_t and mempool_free_t).  The allocation
  * function returns one element, or NULL when it has none; @p flags tells
- * it whether it may block (RTPOOL_WAIT) or not (RTPOOL_NOWAIT).  The pool
- * calls both without holding its lock; they may run in several threads at
- * once (make them thread-safe) and must not call the pool.  @p data is the
- * pointer given at creation.
+ * it whether it may block (RTPOOL_WAIT) or not (RTPOOL_NOWAIT); it is an
+ * int, as the kernel's gfp_mask is, so that a function written for
+ * mempool_alloc_t (rtheap/compat/slab.h) is an rtpool_alloc_fn without a
+ * cast.  The pool calls both without holding its lock; they may run in
+ * several threads at once (make them thread-safe) and must not call the
+ * pool.  @p data is the pointer given at creation.
  */
-typedef void *rtpool_alloc_fn(unsigned flags, void *data);
+typedef void *rtpool_alloc_fn(int flags, void *data);
 typedef void rtpool_free_fn(void *elem, void *data);
 
 /** Flags of rtpool_alloc(), passed on to the allocation function. */
