@@ -491,6 +491,8 @@ int main(int argc, char **argv)
 	}
 	touch(d->ring, d->opt.max_live * sizeof *d->ring, d->os_page);
 	rt_prepare(d);
+	if (ctl_setup(d) != 0)
+		return 1;
 
 	bool status = d->opt.status || isatty(STDOUT_FILENO);
 	uint64_t t_start = mono_ns();
@@ -507,12 +509,14 @@ int main(int argc, char **argv)
 	/* Single-threaded from here on. */
 	rtheap_get_stats(&d->heap, &d->end_stats);
 	d->live_at_end = rt_free_all(d);
+	ctl_teardown(d);
 	rtheap_get_stats(&d->heap, &d->final_stats);
 	d->check_rc = rtheap_check(&d->heap, &d->fault);
 
 	const struct rt_stats *s = &d->rt;
 	bool pass = s->failed_allocs == 0 && s->free_errors == 0 &&
 	            s->corrupt == 0 && d->check_rc == 0 &&
+	            s->ctl_failed == 0 && s->ctl_errors == 0 && s->ctl_corrupt == 0 &&
 	            d->final_stats.used == 0 && d->final_stats.live_blocks == 0;
 	print_summary(d, pass);
 	if (d->opt.json && write_json(d, d->opt.json, pass) != 0) {

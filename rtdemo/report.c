@@ -153,6 +153,29 @@ static void hist_line(const char *name, const struct hist *h)
 	       name, h->count, mn, avg, p50, p99, p999, mx, h->max_cycle);
 }
 
+/* The control messages: the object cache's statistics and the pool's. */
+static void print_control(const struct demo *d)
+{
+	const struct rt_stats *s = &d->rt;
+	const struct rtcache_stats *c = &d->ctl_stats;
+	const struct rtpool_stats *p = &d->pool_stats;
+	printf("  control     %" PRIu64 " allocated, %" PRIu64 " freed, %" PRIu64
+	       " failed, %" PRIu64 " errors, %" PRIu64 " damaged (128 B, "
+	       "object cache behind a reserve pool)\n", s->ctl_allocs,
+	       s->ctl_frees, s->ctl_failed, s->ctl_errors, s->ctl_corrupt);
+	printf("  cache       %s, created at %s:%d: %zu B objects, %zu per slab "
+	       "of %zu pages;\n              %zu of %zu objects active at the "
+	       "end, %zu slabs, %zu allocs, %zu failures,\n              %" PRIu64
+	       " constructor calls\n",
+	       c->name ? c->name : "?", c->file ? c->file : "?", c->line,
+	       c->obj_size, c->objs_per_slab, c->pages_per_slab, c->active_objs,
+	       c->total_objs, c->total_slabs, c->allocs, c->failures,
+	       atomic_load(&d->ctl_ctor_calls));
+	printf("  pool        reserve of %zu (%zu held at the end), %zu served "
+	       "from the reserve, %zu failures\n", p->min_nr, p->curr_nr,
+	       p->from_reserve, p->failures);
+}
+
 void print_summary(const struct demo *d, bool pass)
 {
 	const struct rt_stats *s = &d->rt;
@@ -184,6 +207,8 @@ void print_summary(const struct demo *d, bool pass)
 	hist_line("rtheap_alloc", &s->alloc);
 	hist_line("alloc + callback", &s->alloc_notify);
 	hist_line("rtheap_free", &s->free);
+	hist_line("control msg alloc", &s->ctl_alloc);
+	hist_line("control msg free", &s->ctl_free);
 	format_ns(a, sizeof a, d->timer_overhead_ns);
 	if (d->ext_mode == EXT_HANDOFF && atomic_load(&d->ext_added) >
 	                                          atomic_load(&d->ext_at_start)) {
@@ -243,6 +268,7 @@ void print_summary(const struct demo *d, bool pass)
 		       atomic_load(&d->last_extend_error),
 		       atomic_load(&d->map_failures),
 		       atomic_load(&d->lock_failures));
+	print_control(d);
 	printf("  failures    %" PRIu64 " failed allocations, %" PRIu64
 	       " free errors, %" PRIu64 " damaged messages\n",
 	       s->failed_allocs, s->free_errors, s->corrupt);
@@ -320,7 +346,9 @@ int write_json(const struct demo *d, const char *path, bool pass)
 	json_hist(f, "wakeup", &s->wake, false);
 	json_hist(f, "alloc", &s->alloc, false);
 	json_hist(f, "alloc_with_callback", &s->alloc_notify, false);
-	json_hist(f, "free", &s->free, true);
+	json_hist(f, "free", &s->free, false);
+	json_hist(f, "control_alloc", &s->ctl_alloc, false);
+	json_hist(f, "control_free", &s->ctl_free, true);
 	fprintf(f, "  },\n");
 	fprintf(f, "  \"heap\": {\"page_size\": %zu, \"extents\": %zu, \"size\": %zu,"
 	        " \"usable\": %zu, \"used_at_end\": %zu, \"peak_used\": %zu,"
@@ -339,6 +367,15 @@ int write_json(const struct demo *d, const char *path, bool pass)
 	        atomic_load(&d->extend_errors), atomic_load(&d->map_failures),
 	        atomic_load(&d->lock_failures), atomic_load(&d->reaction_max_ns),
 	        atomic_load(&d->map_max_ns), e->failed_allocs, e->errors);
+	fprintf(f, "  \"control\": {\"allocs\": %" PRIu64 ", \"frees\": %" PRIu64
+	        ", \"failed\": %" PRIu64 ", \"errors\": %" PRIu64 ", \"damaged\": %"
+	        PRIu64 ", \"cache_slabs\": %zu, \"cache_objs_per_slab\": %zu,"
+	        " \"cache_failures\": %zu, \"pool_min\": %zu,"
+	        " \"pool_from_reserve\": %zu, \"pool_failures\": %zu},\n",
+	        s->ctl_allocs, s->ctl_frees, s->ctl_failed, s->ctl_errors,
+	        s->ctl_corrupt, d->ctl_stats.total_slabs, d->ctl_stats.objs_per_slab,
+	        d->ctl_stats.failures, d->pool_stats.min_nr,
+	        d->pool_stats.from_reserve, d->pool_stats.failures);
 	fprintf(f, "  \"extensions\": [");
 	for (unsigned i = 0; i < d->ext_count; i++)
 		fprintf(f, "%s{\"bytes\": %zu, \"locked\": %s, \"in_heap\": %s,"

@@ -6,7 +6,8 @@
  * CLOCK_MONOTONIC, TIMER_ABSTIME), measures how late it woke, then runs one
  * cycle of the message workload: a few allocations of varying sizes, one
  * random release, and releases of the oldest messages down to the target
- * working set.  The target grows with the cycle count (up to --max-live
+ * working set; then one fixed-size control message from the object cache's
+ * reserve pool (control.c).  The target grows with the cycle count (up to --max-live
  * messages), so the heap needs more memory as the run goes on and the
  * helper thread has to extend it.  Each heap call is timed on its own.
  *
@@ -23,6 +24,8 @@ static uint32_t bins_wake[WAKE_BINS];
 static uint32_t bins_alloc[HEAP_BINS];
 static uint32_t bins_alloc_notify[HEAP_BINS];
 static uint32_t bins_free[HEAP_BINS];
+static uint32_t bins_ctl_alloc[HEAP_BINS];
+static uint32_t bins_ctl_free[HEAP_BINS];
 
 /* Per-thread count of low-memory callbacks: the callback runs in the
  * allocating thread, so the RT thread sees whether its own call fired it. */
@@ -284,6 +287,8 @@ int rt_prepare(struct demo *d)
 	hist_init(&d->rt.alloc, bins_alloc, HEAP_BINS, HEAP_BIN_NS);
 	hist_init(&d->rt.alloc_notify, bins_alloc_notify, HEAP_BINS, HEAP_BIN_NS);
 	hist_init(&d->rt.free, bins_free, HEAP_BINS, HEAP_BIN_NS);
+	hist_init(&d->rt.ctl_alloc, bins_ctl_alloc, HEAP_BINS, HEAP_BIN_NS);
+	hist_init(&d->rt.ctl_free, bins_ctl_free, HEAP_BINS, HEAP_BIN_NS);
 	d->ring_cap = d->opt.max_live;
 	return 0;
 }
@@ -331,6 +336,7 @@ void *rt_main(void *arg)
 		if (d->ext_mode == EXT_HANDOFF)
 			take_handoff(d);
 		run_cycle(d);
+		ctl_cycle(d);
 		d->rt.cycles++;
 		publish(d, (d->rt.cycles & 15u) == 0);
 

@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "rtheap/cache.h"
+#include "rtheap/pool.h"
 #include "rtheap/rtheap.h"
 
 /* Largest --initial-kib accepted with --static (size of the static array). */
@@ -101,6 +103,10 @@ struct rt_stats {
 	struct hist alloc;        /* allocations that did not call the callback */
 	struct hist alloc_notify; /* allocations that called it (sem_post) */
 	struct hist free;
+	/* control messages (object cache behind a reserve pool) */
+	uint64_t ctl_allocs, ctl_frees, ctl_failed, ctl_errors, ctl_corrupt;
+	struct hist ctl_alloc;
+	struct hist ctl_free;
 };
 
 /* Figures the RT thread publishes for the status line (relaxed atomics). */
@@ -115,6 +121,19 @@ struct published {
 	_Atomic uint64_t free;
 	_Atomic uint64_t largest_free;
 	_Atomic uint64_t extents;
+};
+
+/* Fixed-size control messages: from an object cache behind a reserve
+ * pool (rt_thread.c, "control messages"). */
+#define CTL_RING 32u         /* at most this many live at once */
+#define CTL_RESERVE 16u      /* the pool's guaranteed minimum */
+#define CTL_MAGIC 0x63746c31u /* "ctl1": written by the constructor */
+
+struct ctl_msg {
+	uint32_t magic;           /* constructed state, kept while free */
+	uint32_t check;
+	uint64_t seq;
+	unsigned char body[112];  /* 128 bytes in all */
 };
 
 /* A message in the ring: a checkable header, then payload bytes. */
@@ -189,10 +208,18 @@ struct demo {
 	uint64_t rng;
 	uint64_t seq;
 	bool teardown;            /* frees after the run are not timed */
+	rtcache_t *ctl_cache;     /* control messages: the cache ... */
+	rtpool_t *ctl_pool;       /* ... and its reserve pool */
+	struct ctl_msg *ctl_ring[CTL_RING];
+	unsigned ctl_head, ctl_count;
+	uint64_t ctl_seq;
+	_Atomic uint64_t ctl_ctor_calls;
 
 	/* final state, filled by main after the run */
 	double elapsed_s;
 	struct rtheap_stats end_stats;    /* before freeing the ring */
+	struct rtcache_stats ctl_stats;   /* control messages, at the end */
+	struct rtpool_stats pool_stats;
 	struct rtheap_stats final_stats;  /* after freeing everything */
 	unsigned live_at_end;
 	int check_rc;
@@ -222,6 +249,11 @@ int rt_prepare(struct demo *d);
 void *rt_main(void *arg);
 unsigned rt_free_all(struct demo *d);
 void note_callback_in_this_thread(void);
+
+/* control.c */
+int ctl_setup(struct demo *d);
+void ctl_cycle(struct demo *d);
+void ctl_teardown(struct demo *d);
 
 /* helper.c */
 void on_lowmem(rtheap_t *heap, size_t free_bytes, size_t request, void *arg);
