@@ -257,28 +257,40 @@ static uint32_t slab_fit(size_t bytes, const struct cache_geom *g, bool ctor)
 }
 
 /* Choose the slab size: the smallest power of two of pages, from one page
- * up to @p max bytes, whose tail waste is at most 1/8 of the slab (or
- * that reached MAX_OBJS objects); failing that, the largest that holds an
- * object.  0, or -EINVAL when not even @p max bytes hold one object. */
+ * up to @p max bytes, whose whole overhead (header, bitmap, side array,
+ * padding and tail: B - S * stride) is at most 1/8 of the slab.  Sizes
+ * past the first that holds MAX_OBJS objects are not tried (they only
+ * add tail).  When none meets the bound (the objects' own bookkeeping
+ * alone can exceed it: a constructor's 2-byte link per 8-byte object),
+ * the smallest whose tail waste alone is at most 1/8; failing that too,
+ * the largest that holds an object.  0, or -EINVAL when not even @p max
+ * bytes hold one object. */
 static int geom_slab(struct cache_geom *g, size_t max, bool ctor)
 {
-	bool found = false;
+	size_t whole = 0, tail = 0, last = 0;
 	if (max > SLAB_MAX)
 		max = SLAB_MAX;
 	for (size_t bytes = g->page; bytes && bytes <= max; bytes <<= 1) {
 		uint32_t n = slab_fit(bytes, g, ctor);
 		if (n == 0)
 			continue;
+		size_t objs = (size_t)n * g->stride;
 		size_t first = round_up(meta_bytes(n, ctor), g->align);
-		g->S = n;
-		g->slab_bytes = bytes;
-		g->first_off = first;
-		found = true;
-		if (bytes - first - (size_t)n * g->stride <= bytes / 8 || n == MAX_OBJS)
+		last = bytes;
+		if (!tail && bytes - first - objs <= bytes / 8)
+			tail = bytes;
+		if (bytes - objs <= bytes / 8) {
+			whole = bytes;
+			break;
+		}
+		if (n == MAX_OBJS)
 			break;
 	}
-	if (!found)
+	g->slab_bytes = whole ? whole : tail ? tail : last;
+	if (!g->slab_bytes)
 		return -EINVAL;
+	g->S = slab_fit(g->slab_bytes, g, ctor);
+	g->first_off = round_up(meta_bytes(g->S, ctor), g->align);
 	g->cells_off = ctor ? meta_bytes(g->S, false) : g->first_off;
 	g->cell_stride = ctor ? sizeof(uint16_t) : g->stride;
 	g->recip = (((uint64_t)1 << 32) + g->stride - 1) / g->stride;

@@ -125,6 +125,31 @@ size_t fit(size_t bytes, size_t stride, size_t align, bool ctor)
 		n++;
 	return n;
 }
+// The whole overhead of a slab: header, bitmap, side array, padding, tail.
+size_t overhead(size_t bytes, size_t stride, size_t align, bool ctor)
+{
+	return bytes - fit(bytes, stride, align, ctor) * stride;
+}
+// The rule of rtheap/cache.h: the smallest power of two of pages (from
+// one page; none past the first that holds 65535 objects) whose whole
+// overhead is at most 1/8; failing that, the smallest whose tail alone is
+// (the cases below never need the last fallback, the largest slab).
+size_t expected_slab(size_t page, size_t stride, size_t align, bool ctor)
+{
+	size_t tail = 0;
+	for (size_t B = page; B <= (size_t)1 << 24; B *= 2) {
+		size_t n = fit(B, stride, align, ctor);
+		if (n == 0)
+			continue;
+		if (overhead(B, stride, align, ctor) <= B / 8)
+			return B;
+		if (!tail && B - first_off(n, align, ctor) - n * stride <= B / 8)
+			tail = B;
+		if (n == 65535)
+			break;
+	}
+	return tail;
+}
 
 // ---------------------------------------------------------------- geometry
 
@@ -133,21 +158,27 @@ struct Geo {
 	unsigned flags;
 	bool ctor;
 	size_t page;
+	bool fallback; // no slab meets the whole-overhead bound
 };
 
 void nop_ctor(void *, rtcache_t *, unsigned long) {}
 
 TEST(CacheGeometry, SlabSizeAndOverheadFollowTheFormula)
 {
+	const bool F = false;
 	const Geo cases[] = {
-	    {1, 0, 0, false, 256},       {8, 0, 0, false, 256},
-	    {24, 0, 0, false, 256},      {32, 0, 0, true, 256},
-	    {64, 0, RTCACHE_HWCACHE_ALIGN, false, 256},
-	    {100, 16, 0, false, 256},    {200, 0, 0, true, 256},
-	    {1000, 0, 0, false, 256},    {1000, 0, 0, false, 4096},
-	    {3000, 128, 0, false, 1024}, {13, 0, RTCACHE_ZERO, false, 4096},
-	    {40, 0, RTCACHE_HWCACHE_ALIGN, true, 512},
-	    {20000, 0, 0, false, 256},
+	    {1, 0, 0, false, 256, F},       {8, 0, 0, false, 256, F},
+	    {24, 0, 0, false, 256, F},      {32, 0, 0, true, 256, F},
+	    {64, 0, RTCACHE_HWCACHE_ALIGN, false, 256, F},
+	    {100, 16, 0, false, 256, F},    {200, 0, 0, true, 256, F},
+	    {1000, 0, 0, false, 256, F},    {1000, 0, 0, false, 4096, F},
+	    {3000, 128, 0, false, 1024, F}, {13, 0, RTCACHE_ZERO, false, 4096, F},
+	    {40, 0, RTCACHE_HWCACHE_ALIGN, true, 512, F},
+	    {20000, 0, 0, false, 256, F},   {96, 0, 0, false, 256, F},
+	    {128, 0, 0, false, 256, F},     {16, 0, 0, true, 4096, F},
+	    {16, 0, 0, true, 256, F},
+	    // no slab meets the whole bound: the tail rule
+	    {8, 0, 0, true, 256, true},     {8, 0, 0, true, 4096, true},
 	};
 	for (const Geo &g : cases) {
 		SCOPED_TRACE(testing::Message() << "size " << g.size << " align " << g.align
@@ -165,19 +196,27 @@ TEST(CacheGeometry, SlabSizeAndOverheadFollowTheFormula)
 		EXPECT_EQ(align, st.align);
 		EXPECT_EQ(round_up(g.size, align), st.stride);
 		EXPECT_EQ(0u, st.total_slabs); // no slab before the first alloc
-		// The slab: the smallest power of two of pages with waste <= 1/8.
+		// The slab: the smallest power of two of pages whose whole
+		// overhead (header, bitmap, side array, padding, tail) is <= 1/8.
 		const size_t B = st.slab_bytes;
 		ASSERT_GE(B, g.page);
 		EXPECT_EQ(0u, B & (B - 1));
 		EXPECT_EQ(B / g.page, st.pages_per_slab);
+		EXPECT_EQ(expected_slab(g.page, st.stride, align, g.ctor), B);
 		const size_t S = fit(B, st.stride, align, g.ctor);
 		EXPECT_EQ(S, st.objs_per_slab);
 		EXPECT_GE(S, 1u);
-		EXPECT_LE(B - first_off(S, align, g.ctor) - S * st.stride, B / 8);
-		if (B > g.page) { // half the slab would waste more, or hold none
-			size_t s2 = fit(B / 2, st.stride, align, g.ctor);
-			EXPECT_TRUE(s2 == 0 ||
-			            B / 2 - first_off(s2, align, g.ctor) - s2 * st.stride > B / 16);
+		if (!g.fallback) {
+			EXPECT_LE(B - S * st.stride, B / 8);
+			if (B > g.page) { // half the slab would not meet it, or hold none
+				size_t s2 = fit(B / 2, st.stride, align, g.ctor);
+				EXPECT_TRUE(s2 == 0 || B / 2 - s2 * st.stride > B / 16);
+			}
+		} else { // a bit and 2 bytes of link per 8-byte object: over 1/8
+			for (size_t b = g.page; b <= (size_t)1 << 20; b *= 2)
+				EXPECT_GT(overhead(b, st.stride, align, g.ctor), b / 8) << b;
+			EXPECT_LE(B - first_off(S, align, g.ctor) - S * st.stride, B / 8);
+			EXPECT_EQ(g.page, B); // the tail alone: one page does
 		}
 		void *p = rtcache_alloc(c);
 		ASSERT_NE(nullptr, p);

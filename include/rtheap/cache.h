@@ -85,9 +85,14 @@ enum rtcache_flags {
  *     first(S) = round_up(H + ceil(S / W) * W / 8 + (ctor ? 2 * S : 0), align)
  * (header, allocated-bitmap, the constructor's side array of links,
  * padding).  B is the smallest power of two of pages (at least one page)
- * whose tail waste B - first(S) - S * stride is at most B / 8; if none up
- * to the heap's largest owned run (and 1 GiB) is, the largest that holds
- * one object.  docs/caches.md has the layout and the figures.
+ * whose whole overhead B - S * stride (header, bitmap, side array,
+ * padding and tail) is at most B / 8, trying none past the first that
+ * holds 65535 objects.  If none up to the heap's largest owned run (and
+ * 1 GiB) is, the smallest whose tail waste B - first(S) - S * stride
+ * alone is at most B / 8 (constructor caches of objects of up to 8 bytes,
+ * 12 on 32-bit machines, whose links and bits alone exceed the bound);
+ * failing that, the largest that holds one object.  docs/caches.md has
+ * the layout and the figures.
  * @return the cache, or NULL with errno: EINVAL (unusable heap, size 0 or
  *         too large for a slab of this heap, bad alignment, RTCACHE_ZERO
  *         with a constructor, unknown flag), ENOMEM (no memory for the
