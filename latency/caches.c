@@ -15,6 +15,9 @@
  *   rtcache-pi  rtcache_alloc / rtcache_free, the cache's lock a PI mutex
  *               (its heap's lock mode PI_MUTEX)
  *   rtheap-pi   rtheap_alloc / rtheap_free on that heap kind
+ *   rtcache-4k, rtheap-4k   as rtcache and rtheap on a heap of 4 KiB pages
+ *               (the default page is 256 bytes: one-page slabs hold 2 to
+ *               6 of these objects; 4 KiB slabs hold 4 to 125)
  *   glibc, jemalloc, mimalloc   the harness's vtables (allocators.c), when
  *               built in
  *
@@ -61,7 +64,8 @@ static const uint32_t cc_sizes[CC_NSIZES] = { 32, 64, 200, 1000 };
 
 /* The allocators of the group, in table order. */
 static const char *const cc_allocs[] = {
-	"rtcache", "rtheap", "rtcache-pi", "rtheap-pi", "glibc", "jemalloc", "mimalloc", NULL,
+	"rtcache", "rtheap", "rtcache-pi", "rtheap-pi", "rtcache-4k", "rtheap-4k", "glibc",
+	"jemalloc", "mimalloc", NULL,
 };
 
 /* What a worker hands back (a shared mapping of a memfd). */
@@ -99,6 +103,95 @@ static struct cc_row *cc_rows;
 static size_t cc_nrows;
 
 /* ------------------------------------------------------------------ */
+/* rtheap with 4 KiB pages (worker side)                               */
+/* ------------------------------------------------------------------ */
+
+#define CC_PAGE_4K 4096u
+#define CC_MAX_EXT 64
+
+/* As allocators.c's rtheap context, with the page size given. */
+struct cc_heap {
+	rtheap_t heap;           /* first member: the ctx is the heap */
+	unsigned n;
+	void *buf[CC_MAX_EXT];
+	size_t len[CC_MAX_EXT];
+};
+
+static int cc_heap_build(struct cc_heap *h)
+{
+	struct rtheap_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.page_size = CC_PAGE_4K;
+	cfg.lock = RTHEAP_LOCK_NONE;
+	cfg.name = "latency-4k";
+	for (unsigned i = 0; i < h->n; i++)
+		if (i ? rtheap_extend(&h->heap, h->buf[i], h->len[i], 0)
+		      : rtheap_init(&h->heap, h->buf[0], h->len[0], &cfg))
+			return -1;
+	return 0;
+}
+
+static void cc_heap_destroy(void *ctx)
+{
+	struct cc_heap *h = ctx;
+	rtheap_destroy(&h->heap, NULL, NULL);
+	for (unsigned i = 0; i < h->n; i++)
+		munmap(h->buf[i], h->len[i]);
+	free(h);
+}
+
+static void *cc_heap_init(size_t bytes, unsigned extents)
+{
+	struct cc_heap *h = calloc(1, sizeof(*h));
+	size_t per;
+	extents = extents ? extents : 1;
+	if (!h || extents > CC_MAX_EXT || extents > RTHEAP_MAX_EXTENTS) {
+		free(h);
+		return NULL;
+	}
+	per = RTHEAP_BUFFER_SIZE(bytes / extents, CC_PAGE_4K);
+	for (; h->n < extents; h->n++) {
+		h->len[h->n] = per;
+		if (!(h->buf[h->n] = rig_map_buffer(per)))
+			break;
+	}
+	if (h->n == extents && cc_heap_build(h) == 0)
+		return h;
+	cc_heap_destroy(h);
+	return NULL;
+}
+
+static int cc_heap_reset(void *ctx)
+{
+	struct cc_heap *h = ctx;
+	rtheap_destroy(&h->heap, NULL, NULL);
+	return cc_heap_build(h);
+}
+
+static void *cc_heap_alloc(void *ctx, size_t size)
+{
+	return rtheap_alloc(ctx, size);
+}
+
+static void cc_heap_free(void *ctx, void *p)
+{
+	rtheap_free(ctx, p);
+}
+
+static int cc_load(char *why, size_t whylen)
+{
+	(void)why;
+	(void)whylen;
+	return 0;
+}
+
+static const struct rig_alloc cc_heap4k = {
+	"rtheap-4k", "rtheap_alloc/rtheap_free, lock mode NONE, 4 KiB pages", 0, cc_load,
+	cc_heap_init, cc_heap_alloc, cc_heap_free, cc_heap_destroy, NULL, NULL, NULL, NULL,
+	sizeof(rtheap_t), cc_heap_reset,
+};
+
+/* ------------------------------------------------------------------ */
 /* The cache allocators (worker side)                                  */
 /* ------------------------------------------------------------------ */
 
@@ -111,24 +204,18 @@ struct cc_ctx {
 	unsigned flags;
 };
 
-static int cc_load(char *why, size_t whylen)
-{
-	(void)why;
-	(void)whylen;
-	return 0;
-}
-
 static rtcache_t *cc_make(struct cc_ctx *c)
 {
 	return rtcache_create((rtheap_t *)c->hctx, "latency", cc_obj, 0, c->flags, NULL, NULL);
 }
 
-static void *cc_init_on(const char *heap, unsigned flags, size_t bytes, unsigned extents)
+static void *cc_init_on(const struct rig_alloc *heap, unsigned flags, size_t bytes,
+                        unsigned extents)
 {
 	struct cc_ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->H = rig_find_alloc(heap);
+	c->H = heap;
 	c->flags = flags;
 	c->hctx = c->H ? c->H->init(bytes, extents) : NULL;
 	c->cache = c->hctx ? cc_make(c) : NULL;
@@ -142,12 +229,17 @@ static void *cc_init_on(const char *heap, unsigned flags, size_t bytes, unsigned
 
 static void *cc_init_nolock(size_t bytes, unsigned extents)
 {
-	return cc_init_on("rtheap", RTCACHE_NOLOCK, bytes, extents);
+	return cc_init_on(rig_find_alloc("rtheap"), RTCACHE_NOLOCK, bytes, extents);
+}
+
+static void *cc_init_4k(size_t bytes, unsigned extents)
+{
+	return cc_init_on(&cc_heap4k, RTCACHE_NOLOCK, bytes, extents);
 }
 
 static void *cc_init_locked(size_t bytes, unsigned extents)
 {
-	return cc_init_on("rtheap-pi", 0, bytes, extents);
+	return cc_init_on(rig_find_alloc("rtheap-pi"), 0, bytes, extents);
 }
 
 static void *cc_alloc_nolock(void *ctx, size_t size)
@@ -213,12 +305,19 @@ static const struct rig_alloc cc_locked = {
 	NULL, NULL, 0, cc_reset,
 };
 
+static const struct rig_alloc cc_nolock4k = {
+	"rtcache-4k", "as rtcache, on a heap of 4 KiB pages", 0,
+	cc_load, cc_init_4k, cc_alloc_nolock, cc_free_nolock, cc_destroy, NULL, NULL,
+	NULL, NULL, 0, cc_reset,
+};
+
 static const struct rig_alloc *cc_find(const char *name)
 {
-	if (!strcmp(name, cc_nolock.name))
-		return &cc_nolock;
-	if (!strcmp(name, cc_locked.name))
-		return &cc_locked;
+	static const struct rig_alloc *const own[] = { &cc_nolock, &cc_locked, &cc_nolock4k,
+	                                               &cc_heap4k };
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (!strcmp(name, own[i]->name))
+			return own[i];
 	return rig_find_alloc(name);
 }
 
@@ -793,7 +892,7 @@ static const char *cc_vglib(void)
 
 /* Instruction counts: every size at 10^4 live objects and at the large
  * count of the series, the unlocked calls on 1 and 64 extents, the locked
- * ones on 1. */
+ * ones and those on 4 KiB pages on 1. */
 static void cc_plan_icount(void)
 {
 	const size_t small = O.level ? 10000 : 1000, big = cc_live(1);
@@ -807,6 +906,8 @@ static void cc_plan_icount(void)
 			}
 			if (alloc_selected("rtcache-pi"))
 				cc_add("rtcache-pi", MODE_ICOUNT, cc_sizes[s], n ? big : small, 1);
+			if (alloc_selected("rtcache-4k"))
+				cc_add("rtcache-4k", MODE_ICOUNT, cc_sizes[s], n ? big : small, 1);
 		}
 }
 
@@ -1061,14 +1162,15 @@ static void cc_table_live(FILE *f, int md, size_t live)
 		for (int a = 0; cc_allocs[a]; a++)
 			cc_line(f, md, cc_allocs[a], cc_sizes[s], live);
 	fprintf(f, md ? "\nRatios of the cache to the best other allocator (below 1: the cache is "
-	                "better; rtcache against rtheap, rtcache-pi against rtheap-pi, both "
-	                "against glibc, jemalloc, mimalloc):\n\n| size | cache | alloc worst | "
+	                "better; each cache against rtheap_alloc on its own heap kind and against "
+	                "glibc, jemalloc, mimalloc):\n\n| size | cache | alloc worst | "
 	                "free worst | ns/op |\n|---:|---|---|---|---|\n"
 	              : "  ratios of the cache to the best other (alloc and free worst, ns/op; "
 	                "below 1: cache better)\n");
 	for (int s = 0; s < CC_NSIZES; s++) {
 		cc_goals(f, md, "rtcache", "rtheap", cc_sizes[s], live);
 		cc_goals(f, md, "rtcache-pi", "rtheap-pi", cc_sizes[s], live);
+		cc_goals(f, md, "rtcache-4k", "rtheap-4k", cc_sizes[s], live);
 	}
 }
 
@@ -1162,6 +1264,21 @@ static void cc_mem_notes(FILE *f, int md)
 		}
 }
 
+/* The clock and scheduling of the timed rows (from the first one). */
+static void cc_timer(FILE *f, int md)
+{
+	for (size_t i = 0; i < cc_nrows; i++) {
+		const struct rig_result *r = &cc_rows[i].res.r;
+		if (cc_rows[i].mode != MODE_TIMED || r->status)
+			continue;
+		fprintf(f, "%stimer: %s, %.3f GHz, overhead %.1f ns subtracted; replay child: %s, "
+		        "%s, CPU %d\n", md ? "" : "  ", r->timer_tsc ? "TSC" : "clock_gettime",
+		        r->ticks_per_ns, r->overhead_ns, r->rt_fifo ? "SCHED_FIFO" : "not SCHED_FIFO",
+		        r->rt_mlock ? "mlockall" : "not mlocked", r->rt_cpu);
+		return;
+	}
+}
+
 static unsigned cc_replays(enum rig_mode m)
 {
 	for (size_t i = 0; i < cc_nrows; i++)
@@ -1177,14 +1294,16 @@ static void cc_header(FILE *f, int md)
 	                "every object released in random order; the same trace for every "
 	                "allocator.  Worst = max over the trace of the per-op minimum of %u "
 	                "replays (ns); ns/op = whole trace timed, best of %u replays; objs/MiB = "
-	                "live objects per MiB held after the churn.\n\nMemory counted as:\n\n"
+	                "live objects per MiB held after the churn.\n\n"
 	              : "\nOBJECT CACHES: churn trace, N objects allocated, then 2N operations on "
 	                "a random slot of 2N\n  (full: release, empty: allocate), then every "
 	                "object released in random order; same trace for all.\n  worst = max over "
 	                "the trace of the per-op minimum of %u replays (ns); ns/op = whole trace "
 	                "timed,\n  best of %u replays; objs/MiB = live objects per MiB held after "
-	                "the churn, counted as:\n",
+	                "the churn.\n",
 	        cc_replays(MODE_TIMED), cc_replays(MODE_TPUT));
+	cc_timer(f, md);
+	fprintf(f, md ? "\nMemory counted as:\n\n" : "  memory counted as:\n");
 	cc_mem_notes(f, md);
 	for (int a = 0; cc_allocs[a]; a++)
 		if (!cc_find(cc_allocs[a]))
