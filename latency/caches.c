@@ -82,7 +82,7 @@ struct cc_result {
 	/* ... and those that did */
 	uint64_t slab_a, slab_f;
 	uint32_t slab_a_max, slab_f_max, slab_a_min, slab_f_min;
-	uint64_t objs_per_slab, slab_bytes, total_slabs;
+	uint64_t objs_per_slab, slab_bytes;
 	/* the most frequent counts of the fast calls, ascending, and the
 	 * share of the fast calls each has (0: unused) */
 	uint32_t val_a[CC_NVALS], val_f[CC_NVALS];
@@ -550,9 +550,12 @@ static inline uint64_t cc_icount_now(void)
 
 typedef void *(*cc_alloc_fn)(rtcache_t *);
 typedef int (*cc_free_fn)(rtcache_t *, void *);
+typedef void *(*cc_halloc_fn)(rtheap_t *, size_t);
+typedef int (*cc_hfree_fn)(rtheap_t *, void *);
 
 /* The empty calls that measure the bracket: two instructions each
- * (xor eax, eax; ret), added back to every count. */
+ * (xor eax, eax; ret), added back to every count, so that a count is
+ * every instruction of the call from its first to its return. */
 #define CC_NULL_INSTR 2u
 static void *cc_null_alloc(rtcache_t *c)
 {
@@ -563,6 +566,20 @@ static void *cc_null_alloc(rtcache_t *c)
 static int cc_null_free(rtcache_t *c, void *p)
 {
 	(void)c;
+	(void)p;
+	return 0;
+}
+
+static void *cc_null_halloc(rtheap_t *h, size_t n)
+{
+	(void)h;
+	(void)n;
+	return NULL;
+}
+
+static int cc_null_hfree(rtheap_t *h, void *p)
+{
+	(void)h;
 	(void)p;
 	return 0;
 }
@@ -595,60 +612,113 @@ static CC_BRACKET uint32_t cc_count_free(cc_free_fn fn, rtcache_t *c, void *p, i
 	return (uint32_t)(c1 - c0);
 }
 
+static CC_BRACKET uint32_t cc_count_halloc(cc_halloc_fn fn, rtheap_t *h, size_t n, void **out)
+{
+	uint64_t c0 = cc_icount_now(), c1;
+	void *p = fn(h, n);
+	c1 = cc_icount_now();
+	*out = p;
+	return (uint32_t)(c1 - c0);
+}
+
+static CC_BRACKET uint32_t cc_count_hfree(cc_hfree_fn fn, rtheap_t *h, void *p, int *rc)
+{
+	uint64_t c0 = cc_icount_now(), c1;
+	int r = fn(h, p);
+	c1 = cc_icount_now();
+	*rc = r;
+	return (uint32_t)(c1 - c0);
+}
+
+/* What the counted pass calls: a cache's calls, or the heap's. */
+struct cc_target {
+	rtcache_t *cache;        /* NULL: rtheap_alloc / rtheap_free on heap */
+	rtheap_t *heap;
+	cc_alloc_fn fa;
+	cc_free_fn ff;
+	uint32_t oa, of;         /* instructions of the brackets */
+};
+
 /* Instructions of the bracket around an empty call (the least of a few). */
-static void cc_bracket(uint32_t *ovh_a, uint32_t *ovh_f)
+static void cc_bracket(struct cc_target *g)
 {
 	void *p;
 	int rc;
-	*ovh_a = *ovh_f = CC_SKIP;
+	g->oa = g->of = CC_SKIP;
 	for (int i = 0; i < 16; i++) {
-		uint32_t a = cc_count_alloc(cc_null_alloc, NULL, &p);
-		uint32_t f = cc_count_free(cc_null_free, NULL, NULL, &rc);
-		*ovh_a = a < *ovh_a ? a : *ovh_a;
-		*ovh_f = f < *ovh_f ? f : *ovh_f;
+		uint32_t a = g->cache ? cc_count_alloc(cc_null_alloc, NULL, &p)
+		                      : cc_count_halloc(cc_null_halloc, NULL, 0, &p);
+		uint32_t f = g->cache ? cc_count_free(cc_null_free, NULL, NULL, &rc)
+		                      : cc_count_hfree(cc_null_hfree, NULL, NULL, &rc);
+		g->oa = a < g->oa ? a : g->oa;
+		g->of = f < g->of ? f : g->of;
 	}
+}
+
+/* One counted call: instructions from its first to its return. */
+static uint32_t cc_count_op(const struct cc_target *g, uint32_t size, void **p, int *rc)
+{
+	uint32_t n;
+	*rc = 0;
+	if (size && g->cache)
+		n = cc_count_alloc(g->fa, g->cache, p) - g->oa;
+	else if (size)
+		n = cc_count_halloc(rtheap_alloc, g->heap, size, p) - g->oa;
+	else if (g->cache)
+		n = cc_count_free(g->ff, g->cache, *p, rc) - g->of;
+	else
+		n = cc_count_hfree(rtheap_free, g->heap, *p, rc) - g->of;
+	return n + CC_NULL_INSTR;
+}
+
+/* The slabs of the cache, or the pages the heap holds: a call that
+ * changes it took memory from the heap or gave some back. */
+static int cc_held(const struct cc_target *g, size_t *held, struct cc_result *res)
+{
+	struct rtcache_stats st;
+	struct rtheap_stats hs;
+	if (!g->cache) {
+		if (rtheap_get_stats(g->heap, &hs))
+			return -1;
+		*held = hs.pages_bucket + hs.pages_run;
+		return 0;
+	}
+	if (rtcache_get_stats(g->cache, &st))
+		return -1;
+	*held = st.total_slabs;
+	res->objs_per_slab = st.objs_per_slab;
+	res->slab_bytes = st.slab_bytes;
+	return 0;
 }
 
 struct cc_counted {
 	uint32_t *cnt;           /* instructions per op */
-	uint8_t *slab;           /* the op changed the number of slabs */
+	uint8_t *slab;           /* the op changed the slabs (pages) held */
 };
 
 /* The counted pass; -1 with a note on a failed call. */
-static int cc_count_pass(struct cc_ctx *cx, int locked, const struct rig_trace *t,
-                         struct cc_counted *k, struct cc_result *res)
+static int cc_count_pass(struct cc_target *g, const struct rig_trace *t, struct cc_counted *k,
+                         struct cc_result *res)
 {
-	cc_alloc_fn fa = locked ? rtcache_alloc : rtcache_alloc_nolock;
-	cc_free_fn ff = locked ? rtcache_free : rtcache_free_nolock;
 	void **ptr = calloc(t->nslots, sizeof(*ptr));
-	uint32_t oa, of;
-	size_t slabs = 0;
+	size_t held = 0, now;
 
-	cc_bracket(&oa, &of);
+	cc_bracket(g);
 	for (size_t i = 0; ptr && i < t->nops; i++) {
-		struct rtcache_stats st;
-		uint32_t s = t->slot[i], n;
-		int rc = 0;
-		if (t->size[i]) {
-			n = cc_count_alloc(fa, cx->cache, &ptr[s]) - oa;
-			if (ptr[s])
-				*(volatile uint64_t *)ptr[s] = i;
-		} else {
-			n = cc_count_free(ff, cx->cache, ptr[s], &rc) - of;
-			ptr[s] = rc ? ptr[s] : NULL;
-		}
-		if ((t->size[i] && !ptr[s]) || rc || rtcache_get_stats(cx->cache, &st)) {
+		uint32_t s = t->slot[i];
+		int rc;
+		k->cnt[i] = cc_count_op(g, t->size[i], &ptr[s], &rc);
+		if (t->size[i] && ptr[s])
+			*(volatile uint64_t *)ptr[s] = i;
+		else if (!t->size[i] && !rc)
+			ptr[s] = NULL;
+		if ((t->size[i] && !ptr[s]) || rc || cc_held(g, &now, res)) {
 			snprintf(res->r.note, sizeof(res->r.note), "op %zu: %s failed (%d)", i,
 			         t->size[i] ? "alloc" : "free", rc);
 			return -1;
 		}
-		k->cnt[i] = n + CC_NULL_INSTR;
-		k->slab[i] = st.total_slabs != slabs;
-		slabs = st.total_slabs;
-		res->objs_per_slab = st.objs_per_slab;
-		res->slab_bytes = st.slab_bytes;
-		res->total_slabs = st.total_slabs > res->total_slabs ? st.total_slabs
-		                                                       : res->total_slabs;
+		k->slab[i] = now != held;
+		held = now;
 	}
 	free(ptr);
 	return ptr ? 0 : -1;
@@ -716,9 +786,10 @@ static int cc_icount(const struct rig_case *c, const struct rig_alloc *A,
                      const struct rig_trace *t, struct cc_result *res)
 {
 	struct cc_counted k;
+	struct cc_target g;
 	uint32_t *all = malloc(t->nops * sizeof(uint32_t));
 	uint32_t *fast = malloc(t->nops * sizeof(uint32_t));
-	struct cc_ctx *cx;
+	void *cx;
 	uint64_t c0;
 
 	k.cnt = malloc(t->nops * sizeof(uint32_t));
@@ -729,7 +800,18 @@ static int cc_icount(const struct rig_case *c, const struct rig_alloc *A,
 		return 0;
 	}
 	cx = all && fast && k.cnt && k.slab ? A->init(c->heap_bytes, c->extents) : NULL;
-	if (!cx || cc_count_pass(cx, A == &cc_locked, t, &k, res))
+	if (!cx)
+		return -1;
+	memset(&g, 0, sizeof(g));
+	if (cc_is_cache(A->name)) {
+		struct cc_ctx *cc = cx;
+		g.cache = cc->cache;
+		g.fa = A == &cc_locked ? rtcache_alloc : rtcache_alloc_nolock;
+		g.ff = A == &cc_locked ? rtcache_free : rtcache_free_nolock;
+	} else {
+		g.heap = cx; /* the rtheap contexts start with the heap */
+	}
+	if (cc_count_pass(&g, t, &k, res))
 		return -1;
 	cc_count_stats(t, &k, 0, all, fast, &res->r.a, &res->fast_a, &res->slab_a,
 	               &res->slab_a_max, &res->slab_a_min, res->val_a, res->share_a);
@@ -796,7 +878,8 @@ static void cc_measure(const struct rig_case *c, struct cc_result *res)
 		rc = cc_memory(c, A, &t, churn_end, res);
 	} else if (c->mode == MODE_ICOUNT) {
 #ifdef RIG_HAVE_VALGRIND_H
-		rc = cc_is_cache(A->name) ? cc_icount(c, A, &t, res) : -1;
+		rc = cc_is_cache(A->name) || !strncmp(A->name, "rtheap", 6) ? cc_icount(c, A, &t, res)
+		                                                              : -1;
 #else
 		res->r.status = 1;
 		snprintf(res->r.note, sizeof(res->r.note), "built without valgrind/valgrind.h");
@@ -892,7 +975,8 @@ static const char *cc_vglib(void)
 
 /* Instruction counts: every size at 10^4 live objects and at the large
  * count of the series, the unlocked calls on 1 and 64 extents, the locked
- * ones and those on 4 KiB pages on 1. */
+ * ones, those on 4 KiB pages and rtheap_alloc / rtheap_free (for
+ * comparison) on 1. */
 static void cc_plan_icount(void)
 {
 	const size_t small = O.level ? 10000 : 1000, big = cc_live(1);
@@ -908,6 +992,10 @@ static void cc_plan_icount(void)
 				cc_add("rtcache-pi", MODE_ICOUNT, cc_sizes[s], n ? big : small, 1);
 			if (alloc_selected("rtcache-4k"))
 				cc_add("rtcache-4k", MODE_ICOUNT, cc_sizes[s], n ? big : small, 1);
+			if (alloc_selected("rtheap"))
+				cc_add("rtheap", MODE_ICOUNT, cc_sizes[s], n ? big : small, 1);
+			if (alloc_selected("rtheap-4k"))
+				cc_add("rtheap-4k", MODE_ICOUNT, cc_sizes[s], n ? big : small, 1);
 		}
 }
 
@@ -1178,17 +1266,21 @@ static void cc_table_live(FILE *f, int md, size_t live)
 static void cc_icount_line(FILE *f, int md, const struct cc_row *x)
 {
 	const struct cc_result *r = &x->res;
+	char S[24] = "-", B[24] = "-";
 	if (!cc_ok(x)) {
 		fprintf(f, md ? "| %zu | %u | %u | %s | %s |\n" : "%8zu %5u %4u  %-10s  %s\n",
 		        x->live, x->size, x->extents, x->alloc, x->res.r.note);
 		return;
 	}
-	fprintf(f, md ? "| %zu | %u | %u | %s | %llu | %llu | %.0f / %.0f / %.0f | %.0f | "
+	if (cc_is_cache(x->alloc)) {
+		snprintf(S, sizeof(S), "%llu", (unsigned long long)r->objs_per_slab);
+		snprintf(B, sizeof(B), "%llu", (unsigned long long)r->slab_bytes);
+	}
+	fprintf(f, md ? "| %zu | %u | %u | %s | %s | %s | %.0f / %.0f / %.0f | %.0f | "
 	                "%llu: %u..%u | %.0f / %.0f / %.0f | %.0f | %llu: %u..%u |\n"
-	              : "%8zu %5u %4u  %-10s %5llu %6llu | %5.0f %5.0f %5.0f %5.0f %7llu %5u..%-6u"
+	              : "%8zu %5u %4u  %-10s %5s %6s | %5.0f %5.0f %5.0f %5.0f %7llu %5u..%-6u"
 	                "| %5.0f %5.0f %5.0f %5.0f %7llu %5u..%u\n",
-	        x->live, x->size, x->extents, x->alloc, (unsigned long long)r->objs_per_slab,
-	        (unsigned long long)r->slab_bytes, r->r.a.max, r->r.a.p999, r->r.a.p50,
+	        x->live, x->size, x->extents, x->alloc, S, B, r->r.a.max, r->r.a.p999, r->r.a.p50,
 	        r->fast_a.max, (unsigned long long)r->slab_a, r->slab_a ? r->slab_a_min : 0,
 	        r->slab_a_max, r->r.f.max, r->r.f.p999, r->r.f.p50, r->fast_f.max,
 	        (unsigned long long)r->slab_f, r->slab_f ? r->slab_f_min : 0, r->slab_f_max);
@@ -1197,6 +1289,8 @@ static void cc_icount_line(FILE *f, int md, const struct cc_row *x)
 /* "41 (12%) 43 (35%)": the most frequent counts of the fast calls. */
 static void cc_vals(FILE *f, const uint32_t *val, const double *share)
 {
+	if (share[0] <= 0)
+		fprintf(f, "-"); /* no fast call */
 	for (int k = 0; k < CC_NVALS; k++)
 		if (share[k] >= 0.005)
 			fprintf(f, "%s%u (%.0f%%)", k ? " " : "", val[k], 100 * share[k]);
@@ -1208,10 +1302,10 @@ static void cc_table_values(FILE *f, int md)
 {
 	fprintf(f, md ? "\nThe most frequent counts of the fast calls (share of the fast calls; "
 	                "the cheapest is the plain path, the dearer ones move a slab between the "
-	                "cache's lists):\n\n| live | size | extents | cache | alloc | free |\n"
+	                "cache's lists):\n\n| live | size | extents | calls | alloc | free |\n"
 	                "|---:|---:|---:|---|---|---|\n"
 	              : "\n  the most frequent counts of the fast calls (share of the fast calls):\n"
-	                "    live  size  ext  cache      | alloc / free\n");
+	                "    live  size  ext  calls      | alloc / free\n");
 	for (size_t i = 0; i < cc_nrows; i++) {
 		const struct cc_row *x = &cc_rows[i];
 		if (x->mode != MODE_ICOUNT || !cc_ok(x))
@@ -1235,14 +1329,16 @@ static void cc_table_icount(FILE *f, int md)
 	fprintf(f, md ? "\nInstructions per call, exact (valgrind --tool=icount; each call from "
 	                "its first instruction to its return).  fast: calls that took no slab "
 	                "from the heap (alloc) or gave none back (free); slab: the others, their "
-	                "number and range:\n\n| live | size | extents | cache | S | slab bytes | "
+	                "number and range (rtheap rows, for comparison: calls that took or gave "
+	                "back pages):\n\n| live | size | extents | cache | S | slab bytes | "
 	                "alloc max / p99.9 / p50 | alloc fast max | alloc slab calls | free max / "
 	                "p99.9 / p50 | free fast max | free slab calls |\n"
 	                "|---:|---:|---:|---|---:|---:|---|---:|---|---|---:|---|\n"
 	              : "\nOBJECT CACHES: instructions per call (exact); fast = took no slab from "
 	                "the heap (alloc) / gave none back (free);\n  slab = the others: count and "
-	                "range.  S = objects per slab\n"
-	                "    live  size  ext  cache          S   slab | alloc   max p99.9   p50  "
+	                "range (rtheap rows: calls that took or gave back pages).  S = objects "
+	                "per slab\n"
+	                "    live  size  ext  calls          S   slab | alloc   max p99.9   p50  "
 	                "fast    slab range      | free    max p99.9   p50  fast    slab range\n");
 	for (size_t i = 0; i < cc_nrows; i++)
 		if (cc_rows[i].mode == MODE_ICOUNT)
