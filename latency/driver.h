@@ -95,6 +95,18 @@ void longrun_table(FILE *f);
 void longrun_write(void);
 int longrun_failed(void);
 
+/* ---------------- object caches (caches.c) ---------------- */
+
+/* The worker side: rtheap-latency --caches-worker ... */
+int caches_worker_main(int argc, char **argv);
+/* Run the group "caches" (with --full, or named in --only), then its
+ * tables on stdout, caches.csv and its section of results.md; 1 if a run
+ * failed. */
+void caches_run(void);
+void caches_table(FILE *f);
+void caches_write(void);
+int caches_failed(void);
+
 /* ---------------- gnuplot (plots.c) ---------------- */
 
 int have_gnuplot(void);

@@ -214,6 +214,13 @@ struct rig_case {
 };
 
 int rig_worker_main(const struct rig_case *c, struct rig_result *r);
+/** The replays of rig_worker_main on a trace the caller made (the group
+ *  "caches" makes its own): MODE_TIMED and MODE_TPUT in forked children
+ *  (per-op minima, best and median), MODE_ICOUNT counted through the
+ *  vtable; fills @p r with the timer and the statistics.  0, or -1 with
+ *  r->status 2. */
+int rig_replay_trace(const struct rig_case *c, const struct rig_alloc *A,
+                     const struct rig_trace *t, struct rig_result *r);
 
 /* Statistics helpers. */
 void rig_stats_from(struct rig_opstats *s, uint32_t *v, size_t n,

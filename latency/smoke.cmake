@@ -7,7 +7,8 @@
 # It asserts nothing about times, and runs without SCHED_FIFO (--no-rt) so
 # as not to starve tests running in parallel.  A second tiny run, --peers,
 # checks the side-by-side table (rtheap, and TLSF and o1heap when built in,
-# or the line saying they are not).
+# or the line saying they are not).  A third, --only caches, checks the
+# object-cache group's table and caches.csv.
 cmake_minimum_required(VERSION 3.19) # string(JSON)
 if(NOT EXE OR NOT OUT)
   message(FATAL_ERROR "usage: cmake -DEXE=... -DOUT=... -P smoke.cmake")
@@ -206,4 +207,44 @@ foreach(peer tlsf o1heap)
     endif()
   endif()
 endforeach()
-message(STATUS "latency smoke test: ${nres} results, ${nh} histograms, files parse; peers table: ${rows} rows")
+# ---- the object caches (--only caches) ----
+execute_process(COMMAND "${EXE}" --tiny --only caches --replays 2 --no-rt --no-plots --no-callgrind
+                        --out "${OUT}/caches"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE cout ERROR_VARIABLE cerr)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "rtheap-latency --only caches failed (${rc}):\n${cout}\n${cerr}")
+endif()
+string(FIND "${cout}" "OBJECT CACHES" pos)
+if(pos EQUAL -1)
+  message(FATAL_ERROR "--only caches: no OBJECT CACHES table on stdout:\n${cout}")
+endif()
+string(FIND "${cout}" "instruction-count mode: off" icount_off)
+check_csv(caches/caches.csv 8 live)
+# every size: rtcache timed (worst alloc), timed as a whole (ns/op) and its
+# memory counted; with the instruction-count mode, its calls counted
+set(crows 0)
+foreach(line IN LISTS caches/caches.csv_lines)
+  if(line MATCHES "^[0-9]+,[0-9]+,1,rtcache,")
+    string(REPLACE "," ";" f "${line}")
+    list(GET f 8 amax)
+    list(GET f 17 tput)
+    list(GET f 22 permib)
+    list(GET f 35 status)
+    if(NOT status STREQUAL "\"ok\"" OR NOT amax MATCHES "^${num}$" OR NOT tput MATCHES "^${num}$"
+       OR NOT permib MATCHES "^${num}$")
+      message(FATAL_ERROR "caches.csv: rtcache row not measured: ${line}")
+    endif()
+    if(icount_off EQUAL -1)
+      list(GET f 23 imax)
+      list(GET f 25 ifast)
+      if(NOT ifast MATCHES "^[0-9]+$" OR ifast LESS 1 OR ifast GREATER imax)
+        message(FATAL_ERROR "caches.csv: rtcache instruction counts missing or inconsistent: ${line}")
+      endif()
+    endif()
+    math(EXPR crows "${crows} + 1")
+  endif()
+endforeach()
+if(crows LESS 8)
+  message(FATAL_ERROR "caches.csv: ${crows} rtcache rows, expected 4 sizes x 2 object counts")
+endif()
+message(STATUS "latency smoke test: ${nres} results, ${nh} histograms, files parse; peers table: ${rows} rows; caches: ${crows} rtcache rows")

@@ -704,6 +704,40 @@ static int make_trace(const struct rig_case *c, const struct rig_alloc *A,
 	return rc;
 }
 
+/* The timer's calibration, into the result. */
+static void timer_setup(const struct rig_case *c, struct rig_timer *tm, struct rig_result *r)
+{
+	rig_timer_calibrate(tm, c->force_clock || c->mode == MODE_ICOUNT);
+	r->ticks_per_ns = tm->ticks_per_ns;
+	r->overhead_ns = (double)tm->overhead / tm->ticks_per_ns;
+	r->timer_tsc = tm->tsc;
+	snprintf(r->timer_why, sizeof(r->timer_why), "%s", tm->why);
+}
+
+int rig_replay_trace(const struct rig_case *c, const struct rig_alloc *A,
+                     const struct rig_trace *t, struct rig_result *r)
+{
+	struct rig_timer tm;
+	int rc;
+	timer_setup(c, &tm, r);
+	r->nops = t->nops;
+	r->peak_live = t->peak_live;
+	if (c->mode == MODE_ICOUNT) {
+#ifdef RIG_HAVE_VALGRIND_H
+		rc = run_icount(c, A, t, r);
+#else
+		r->status = 1;
+		snprintf(r->note, sizeof(r->note), "built without valgrind/valgrind.h");
+		rc = 0;
+#endif
+	} else {
+		rc = run_replays(c, A, t, &tm, r);
+	}
+	if (rc)
+		r->status = 2;
+	return rc;
+}
+
 int rig_worker_main(const struct rig_case *c, struct rig_result *r)
 {
 	const struct rig_alloc *A = rig_find_alloc(c->alloc);
@@ -724,12 +758,8 @@ int rig_worker_main(const struct rig_case *c, struct rig_result *r)
 		snprintf(r->note, sizeof(r->note), "%s: %s", c->alloc, why);
 		return 0;
 	}
-	rig_timer_calibrate(&tm, c->force_clock || c->mode == MODE_ICOUNT);
-	r->ticks_per_ns = tm.ticks_per_ns;
-	r->overhead_ns = (double)tm.overhead / tm.ticks_per_ns;
-	r->timer_tsc = tm.tsc;
-	snprintf(r->timer_why, sizeof(r->timer_why), "%s", tm.why);
 	if (c->mode == MODE_FILL) {
+		timer_setup(c, &tm, r);
 		rc = run_fill(c, A, r);
 		if (rc)
 			r->status = 2;
@@ -737,20 +767,7 @@ int rig_worker_main(const struct rig_case *c, struct rig_result *r)
 	}
 	if (make_trace(c, A, &t, r))
 		return -1;
-	r->nops = t.nops;
-	r->peak_live = t.peak_live;
-	if (c->mode == MODE_ICOUNT) {
-#ifdef RIG_HAVE_VALGRIND_H
-		rc = run_icount(c, A, &t, r);
-#else
-		r->status = 1;
-		snprintf(r->note, sizeof(r->note), "built without valgrind/valgrind.h");
-#endif
-	} else {
-		rc = run_replays(c, A, &t, &tm, r);
-	}
-	if (rc)
-		r->status = 2;
+	rc = rig_replay_trace(c, A, &t, r);
 	rig_trace_free(&t);
 	return rc;
 }
