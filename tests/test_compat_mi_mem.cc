@@ -16,6 +16,7 @@
 
 #include "rtheap/compat/mi_mem.h"
 #include "rtheap/default.h"
+#include "compat_common.h"
 #include "test_common.h"
 
 extern "C" int mi_mem_c_program(rtheap_t *heap); // test_compat_mi_mem_c.c
@@ -39,15 +40,8 @@ static_assert(std::is_same<decltype(&mi_mem_dump), void (*)(FILE *)>::value, "du
 static_assert(std::is_same<decltype(&mi_mem_summary), void (*)(FILE *)>::value, "summary");
 static_assert(std::is_same<decltype(&mi_mem_set_heap), void (*)(rtheap_t *)>::value, "set_heap");
 
-struct Misuse {
-	rtheap_error_kind_t kind;
-	const void *addr;
-};
-
-void record_misuse(rtheap_t *, rtheap_error_kind_t kind, const void *addr, void *arg)
-{
-	static_cast<std::vector<Misuse> *>(arg)->push_back({kind, addr});
-}
+using rtt::Misuse;
+using rtt::record_misuse;
 
 // What a listing function prints, read back from a temporary file.
 std::string capture(void (*list)(FILE *))
@@ -96,30 +90,9 @@ void collect(void *blk, void *arg)
 	static_cast<std::vector<void *> *>(arg)->push_back(blk);
 }
 
-// Every test runs on a heap of its own (4 MiB, 4 KiB pages, the default
-// priority-inheritance lock), made the current heap of the interface.
-class CompatMiMem : public ::testing::Test {
-protected:
-	static constexpr size_t kSize = 4u << 20;
-	rtt::Mapping mem_{kSize};
-	rtheap_t heap_{};
-	std::vector<Misuse> misuse_;
-
-	void SetUp() override
-	{
-		ASSERT_TRUE(mem_.ok());
-		rtheap_config cfg = rtt::config(4096, RTHEAP_LOCK_PI_MUTEX);
-		ASSERT_EQ(0, rtheap_init(&heap_, mem_.data(), kSize, &cfg));
-		ASSERT_EQ(0, rtheap_set_error_handler(&heap_, record_misuse, &misuse_));
-		mi_mem_set_heap(&heap_);
-	}
-	void TearDown() override
-	{
-		EXPECT_TRUE(rtt::heap_ok(&heap_));
-		mi_mem_set_heap(nullptr);
-		rtheap_destroy(&heap_, nullptr, nullptr);
-	}
-};
+// Every test runs on a heap of its own, the current heap of the interface
+// (compat_common.h).
+class CompatMiMem : public rtt::CompatHeapTest<mi_mem_set_heap> {};
 
 TEST_F(CompatMiMem, SizeRoundedUpToPointerSizeWithoutTheOriginalsCap)
 {
@@ -392,33 +365,15 @@ TEST_F(CompatMiMem, MisuseIsReportedAndChangesNothing)
 	mi_mem_blkrelease(mb, b); // b is free from here on
 	int on_stack = 0;
 
-	struct {
-		const char *what;
-		void *p;
-		rtheap_error_kind_t kind;
-	} cases[] = {
+	const std::vector<rtt::BadRelease> cases = {
 	    {"foreign (the stack)", &on_stack, RTHEAP_ERR_FOREIGN},
 	    {"a heap block", heap_block, RTHEAP_ERR_NOT_BLOCK},
 	    {"interior pointer", a + 8, RTHEAP_ERR_NOT_BLOCK},
 	    {"a block of another arena", theirs, RTHEAP_ERR_NOT_BLOCK},
 	    {"double release", b, RTHEAP_ERR_DOUBLE_FREE},
 	};
-	for (auto &c : cases) {
-		const rtheap_stats hs = rtt::stats(&heap_);
-		const rtcache_stats ms = arena_stats(mb);
-		misuse_.clear();
-		mi_mem_blkrelease(mb, c.p);
-		ASSERT_EQ(1u, misuse_.size()) << c.what;
-		EXPECT_EQ(c.kind, misuse_[0].kind) << c.what;
-		EXPECT_EQ(c.p, misuse_[0].addr) << c.what;
-		const rtheap_stats hs2 = rtt::stats(&heap_);
-		rtt::expect_same_stats(hs, hs2, c.what);
-		EXPECT_EQ(hs.errors + 1, hs2.errors) << c.what;
-		const rtcache_stats ms2 = arena_stats(mb);
-		EXPECT_EQ(ms.active_objs, ms2.active_objs) << c.what;
-		EXPECT_EQ(ms.frees, ms2.frees) << c.what;
-		EXPECT_EQ(ms.total_slabs, ms2.total_slabs) << c.what;
-	}
+	rtt::expect_bad_releases(&heap_, mb, misuse_, cases,
+	                         [&](void *p) { mi_mem_blkrelease(mb, p); });
 	// Nothing changed: a is intact and live, b comes back next.
 	for (int i = 0; i < 40; i++)
 		EXPECT_EQ(0x3C, (unsigned char)a[i]);

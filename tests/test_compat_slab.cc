@@ -21,6 +21,7 @@
 
 #include "rtheap/compat/slab.h"
 #include "rtheap/default.h"
+#include "compat_common.h"
 #include "test_common.h"
 
 extern "C" int slab_c_program(rtheap_t *heap); // test_compat_slab_c.c
@@ -73,15 +74,8 @@ static_assert(SLAB_CTOR_CONSTRUCTOR == RTCACHE_CTOR, "constructor flag");
 const int default_setup_rc =
     rtheap_default_setup(256u << 10, 256u << 10, 0, RTHEAP_DEFAULT_NOHELPER);
 
-struct Misuse {
-	rtheap_error_kind_t kind;
-	const void *addr;
-};
-
-void record_misuse(rtheap_t *, rtheap_error_kind_t kind, const void *addr, void *arg)
-{
-	static_cast<std::vector<Misuse> *>(arg)->push_back({kind, addr});
-}
+using rtt::Misuse;
+using rtt::record_misuse;
 
 rtcache_stats cache_stats(kmem_cache_t *c)
 {
@@ -123,30 +117,9 @@ void release(rtheap_t *h, std::vector<void *> &blocks)
 	blocks.clear();
 }
 
-// Every test runs on a heap of its own (4 MiB, 4 KiB pages, the default
-// priority-inheritance lock), made the current heap of the interface.
-class CompatSlab : public ::testing::Test {
-protected:
-	static constexpr size_t kSize = 4u << 20;
-	rtt::Mapping mem_{kSize};
-	rtheap_t heap_{};
-	std::vector<Misuse> misuse_;
-
-	void SetUp() override
-	{
-		ASSERT_TRUE(mem_.ok());
-		rtheap_config cfg = rtt::config(4096, RTHEAP_LOCK_PI_MUTEX);
-		ASSERT_EQ(0, rtheap_init(&heap_, mem_.data(), kSize, &cfg));
-		ASSERT_EQ(0, rtheap_set_error_handler(&heap_, record_misuse, &misuse_));
-		kmem_set_heap(&heap_);
-	}
-	void TearDown() override
-	{
-		EXPECT_TRUE(rtt::heap_ok(&heap_));
-		kmem_set_heap(nullptr);
-		rtheap_destroy(&heap_, nullptr, nullptr);
-	}
-};
+// Every test runs on a heap of its own, the current heap of the interface
+// (compat_common.h).
+class CompatSlab : public rtt::CompatHeapTest<kmem_set_heap> {};
 
 // ---- constructor and destructor ----
 
@@ -708,32 +681,15 @@ TEST_F(CompatSlab, MisuseIsReportedAndChangesNothing)
 	kmem_cache_free(c, b);
 	int on_stack = 0;
 
-	struct {
-		const char *what;
-		void *p;
-		rtheap_error_kind_t kind;
-	} cases[] = {
+	const std::vector<rtt::BadRelease> cases = {
 	    {"foreign (the stack)", &on_stack, RTHEAP_ERR_FOREIGN},
 	    {"a heap block", heap_block, RTHEAP_ERR_NOT_BLOCK},
 	    {"interior pointer", a + 16, RTHEAP_ERR_NOT_BLOCK},
 	    {"an object of another cache", theirs, RTHEAP_ERR_NOT_BLOCK},
 	    {"double free", b, RTHEAP_ERR_DOUBLE_FREE},
 	};
-	for (auto &k : cases) {
-		const rtheap_stats hs = rtt::stats(&heap_);
-		const rtcache_stats cs = cache_stats(c);
-		misuse_.clear();
-		kmem_cache_free(c, k.p);
-		ASSERT_EQ(1u, misuse_.size()) << k.what;
-		EXPECT_EQ(k.kind, misuse_[0].kind) << k.what;
-		EXPECT_EQ(k.p, misuse_[0].addr) << k.what;
-		const rtheap_stats hs2 = rtt::stats(&heap_);
-		rtt::expect_same_stats(hs, hs2, k.what);
-		EXPECT_EQ(hs.errors + 1, hs2.errors) << k.what;
-		const rtcache_stats cs2 = cache_stats(c);
-		EXPECT_EQ(cs.active_objs, cs2.active_objs) << k.what;
-		EXPECT_EQ(cs.frees, cs2.frees) << k.what;
-	}
+	rtt::expect_bad_releases(&heap_, c, misuse_, cases,
+	                         [&](void *p) { kmem_cache_free(c, p); });
 	for (int i = 0; i < 48; i++)
 		EXPECT_EQ(0x2E, (unsigned char)a[i]);
 	EXPECT_EQ(b, kmem_cache_alloc(c, GFP_ATOMIC)) << "b is still the next one";
