@@ -1296,10 +1296,10 @@ static size_t at_least_page(size_t n)
 }
 
 /* The element functions of a pool on functions: heap blocks of esize. */
-static void *fn_alloc(unsigned flags, void *data)
+static void *fn_alloc(int flags, void *data)
 {
 	struct mpool *q = data;
-	CHECK(flags == RTPOOL_NOWAIT || flags == RTPOOL_WAIT, "element flags %#x", flags);
+	CHECK(flags == RTPOOL_NOWAIT || flags == RTPOOL_WAIT, "element flags %#x", (unsigned)flags);
 	q->fn_allocs++;
 	if (M.nblk == MAX_BLOCKS || q->ngot == MAX_ELEMS)
 		return NULL;
