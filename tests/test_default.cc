@@ -892,7 +892,9 @@ TEST(DefaultHeap, ForkedChildWorks)
 			// the child's helper extends the child's heap
 			CK(rtheap_alloc(hc, 1 * kM) == nullptr);
 			void *big = alloc_retry(hc, 1 * kM);
-			CK(big != nullptr && info().helper_extents == 1);
+			// at least one extension by the child's helper: a retry that
+			// fails while the helper maps may ask for a second one
+			CK(big != nullptr && info().helper_extents >= 1);
 			CK(rtheap_free(hc, big) == 0);
 			CK(consistent(hc));
 			return 0;
