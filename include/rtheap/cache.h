@@ -110,7 +110,8 @@ rtcache_t *rtcache_create_at(rtheap_t *heap, const char *name, size_t size,
 	                  (dtor), __FILE__, __LINE__)
 
 /** The private pointer of a cache (NULL until set): for constructors.
- *  Not locked; a NULL or unusable cache: nothing set / NULL.  O(1). */
+ *  Not locked; a NULL or unusable cache: nothing set / NULL.  O(1).
+ *  Context: any; set it before other threads use the cache. */
 void rtcache_set_private(rtcache_t *cache, void *priv);
 void *rtcache_private(const rtcache_t *cache);
 
@@ -137,8 +138,9 @@ void *rtcache_private(const rtcache_t *cache);
  */
 void *rtcache_alloc(rtcache_t *cache);
 /** rtcache_alloc() without taking the cache's lock: for a cache used by
- *  one thread only.  Same bound; the fast path is a few tens of
- *  instructions (docs/caches.md). */
+ *  one thread only.  Same results and bound; the fast path is a few tens
+ *  of instructions (docs/caches.md).  Context: RT-safe, from the one
+ *  thread that uses the cache (or with the caller's own serialisation). */
 void *rtcache_alloc_nolock(rtcache_t *cache);
 
 /**
@@ -181,7 +183,8 @@ void *rtcache_alloc_wait(rtcache_t *cache);
  * Context: RT-safe.
  */
 int rtcache_free(rtcache_t *cache, void *obj);
-/** rtcache_free() without the cache's lock (one thread only). */
+/** rtcache_free() without the cache's lock: same results and bound.
+ *  Context: RT-safe, from the one thread that uses the cache. */
 int rtcache_free_nolock(rtcache_t *cache, void *obj);
 
 /**
@@ -218,7 +221,8 @@ long rtcache_shrink(rtcache_t *cache);
  *  heap (default 1): the hysteresis that keeps an alloc/free pair at a
  *  slab boundary from calling the heap each time.  A release that leaves
  *  more than @p nslabs empty slabs gives the oldest empty one back.
- *  Setting it gives nothing back by itself.  0 or -EINVAL.  O(1). */
+ *  Setting it gives nothing back by itself.  0 or -EINVAL.  O(1).
+ *  Context: any (takes the cache's lock). */
 int rtcache_set_keep(rtcache_t *cache, unsigned nslabs);
 
 /**
