@@ -201,18 +201,11 @@ static inline void cache_unlock(struct rtcache *c)
 /* Set up the lock of mode @p mode: 0 or -ENOTSUP. */
 static int cache_lock_init(struct rtcache *c, int mode)
 {
-	pthread_mutexattr_t a;
 	c->lock_mode = mode;
 	atomic_flag_clear(&c->spin);
 	if (mode != RTHEAP_LOCK_PI_MUTEX)
 		return 0;
-	if (pthread_mutexattr_init(&a))
-		return -ENOTSUP;
-	int err = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
-	if (!err)
-		err = pthread_mutex_init(&c->mtx, &a);
-	pthread_mutexattr_destroy(&a);
-	return err ? -ENOTSUP : 0;
+	return rt_owner_pi_mutex_init(&c->mtx);
 }
 
 static void cache_lock_destroy(struct rtcache *c)

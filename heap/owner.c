@@ -214,6 +214,11 @@ unsigned rt_owner_flags(rtheap_t *heap)
 	return rt_heap_ok(h) ? h->flags : 0;
 }
 
+int rt_owner_pi_mutex_init(pthread_mutex_t *m)
+{
+	return pi_mutex_init(m);
+}
+
 void rt_owner_report(rtheap_t *heap, rtheap_error_kind_t kind, const void *addr)
 {
 	struct rt_heap *h = rt_heap_of(heap);

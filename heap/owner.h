@@ -28,6 +28,7 @@
 #ifndef RTHEAP_OWNER_H
 #define RTHEAP_OWNER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,6 +111,9 @@ RT_DOOR size_t rt_owner_max(rtheap_t *heap);
 RT_DOOR int rt_owner_lock_mode(rtheap_t *heap);
 /* Flags of the heap (enum rtheap_flags: RTHEAP_F_DEBUG_FILL, ...). */
 RT_DOOR unsigned rt_owner_flags(rtheap_t *heap);
+/* Initialise @p m as a priority-inheritance mutex, as the heap's own lock
+ * is made: 0 or -ENOTSUP. */
+RT_DOOR int rt_owner_pi_mutex_init(pthread_mutex_t *m);
 
 /* -- misuse -- */
 

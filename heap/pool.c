@@ -143,18 +143,10 @@ static const struct rt_owner_ops pool_ops = {
 /* The pool's lock and condition variable: 0 or ENOTSUP. */
 static int pool_sync_init(struct rtpool *p)
 {
-	pthread_mutexattr_t ma;
 	pthread_condattr_t ca;
-	int err = pthread_mutexattr_init(&ma);
-	if (err)
+	if (rt_owner_pi_mutex_init(&p->mtx))
 		return ENOTSUP;
-	err = pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
-	if (!err)
-		err = pthread_mutex_init(&p->mtx, &ma);
-	pthread_mutexattr_destroy(&ma);
-	if (err)
-		return ENOTSUP;
-	err = pthread_condattr_init(&ca);
+	int err = pthread_condattr_init(&ca);
 	if (!err) {
 		err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		if (!err)
