@@ -12,8 +12,16 @@
  *
  * Heap blocks.  A request takes rtheap_alloc(16 << q): up to half a page
  * a bucket block of exactly the class, above it a run of class / P pages.
- * Either way rtheap_usable_size() of the block is its class, so the class
- * is read back from the heap's page map on release: no header, no table.
+ * Either way rtheap_usable_size() of the block is its class, read back
+ * from the heap's page map when it is needed (resize): no header, no
+ * table.
+ *
+ * Routing.  The heap never grows: its one extent lies inside the buffer,
+ * so an address inside [buffer, buffer + size) is the heap's to judge
+ * (rtheap_free() answers exactly, and reports), and an address outside it
+ * is a fall-back block or foreign (rtheap_check_block() would say -EFAULT
+ * for it: tests/test_classheap.cc checks that the two agree).  A release
+ * of a heap block is thus two compares and rtheap_free(): no extra lookup.
  *
  * Fall-back blocks.  An open-addressing hash set of (address, size),
  * linear probing, backward-shift deletion, kept at most half full, grown
@@ -48,6 +56,7 @@ struct cl {
 	int refs;              /* under cl_open_lock */
 	void *own;             /* the buffer open allocated, or NULL */
 	size_t bufsize;
+	uintptr_t lo, hi;      /* the buffer: [lo, hi) */
 	pthread_mutex_t sys_lock;
 	/* under sys_lock */
 	struct cl_ent *tab;
@@ -55,7 +64,7 @@ struct cl {
 	/* touched without a lock */
 	_Atomic(rtclass_notify_fn) notify;
 	_Atomic(void *) notify_arg;
-	atomic_size_t live[RTCLASS_NR];
+	atomic_size_t allocs[RTCLASS_NR];
 	atomic_size_t failed, sys_calls;
 };
 
@@ -264,10 +273,12 @@ static int cl_first_open(struct cl *k, void *buf, size_t size, unsigned flags)
 	}
 	k->flags = flags;
 	k->bufsize = size;
+	k->lo = (uintptr_t)buf;
+	k->hi = k->lo + size;
 	k->tab = NULL;
 	k->cap = k->nsys = k->sys_bytes = 0;
 	for (int q = 0; q < RTCLASS_NR; q++)
-		atomic_store_explicit(&k->live[q], 0, memory_order_relaxed);
+		atomic_store_explicit(&k->allocs[q], 0, memory_order_relaxed);
 	atomic_store_explicit(&k->failed, 0, memory_order_relaxed);
 	atomic_store_explicit(&k->sys_calls, 0, memory_order_relaxed);
 	k->refs = 1;
@@ -355,7 +366,7 @@ void *rtclass_alloc(rtclass_t *c, size_t size)
 	if (q >= 0) {
 		p = rtheap_alloc(&k->heap, cl_size(q));
 		if (p) {
-			atomic_fetch_add_explicit(&k->live[q], 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&k->allocs[q], 1, memory_order_relaxed);
 			return p;
 		}
 	}
@@ -366,35 +377,26 @@ void *rtclass_alloc(rtclass_t *c, size_t size)
 	return p;
 }
 
-/* Count the release of a heap block of usable size @p n. */
-static void cl_released(struct cl *k, size_t n)
+static int cl_in_buffer(const struct cl *k, const void *p)
 {
-	int q = rtclass_class_of(n);
-	atomic_fetch_sub_explicit(&k->live[q < 0 ? RTCLASS_NR - 1 : q], 1,
-	                          memory_order_relaxed);
+	uintptr_t a = (uintptr_t)p;
+	return a >= k->lo && a < k->hi;
 }
 
 int rtclass_free(rtclass_t *c, void *p)
 {
 	struct cl *k = cl_get(c);
-	size_t n;
-	int rc;
 	if (!k)
 		return -EINVAL;
 	if (!p)
 		return 0;
-	n = rtheap_usable_size(&k->heap, p);
-	if (n) {
-		rc = rtheap_free(&k->heap, p);
-		if (rc == 0)
-			cl_released(k, n);
-		return rc;
-	}
-	/* not a live heap block: a fall-back block, or misuse that the
-	 * heap's own release classifies and reports exactly */
-	if (rtheap_check_block(&k->heap, p) == -EFAULT && cl_sys_free(k, p) == 0)
+	/* the heap judges its own addresses, and every address when there
+	 * can be no fall-back block; the registry the others */
+	if (cl_in_buffer(k, p) || !(k->flags & RTCLASS_F_SYSTEM))
+		return rtheap_free(&k->heap, p);
+	if (cl_sys_free(k, p) == 0)
 		return 0;
-	return rtheap_free(&k->heap, p);
+	return rtheap_free(&k->heap, p); /* reports the foreign address */
 }
 
 /* Usable size of the live block @p p (heap or fall-back) in *n: 0, or the
@@ -402,15 +404,10 @@ int rtclass_free(rtclass_t *c, void *p)
 static int cl_usable(struct cl *k, void *p, size_t *n)
 {
 	int rc;
-	*n = rtheap_usable_size(&k->heap, p);
+	*n = cl_in_buffer(k, p) ? rtheap_usable_size(&k->heap, p) : cl_sys_size(k, p);
 	if (*n)
 		return 0;
 	rc = rtheap_check_block(&k->heap, p);
-	if (rc == -EFAULT) {
-		*n = cl_sys_size(k, p);
-		if (*n)
-			return 0;
-	}
 	rc = rc == -EFAULT ? -EFAULT : -EINVAL;
 	rt_owner_report(&k->heap, rc == -EFAULT ? RTHEAP_ERR_FOREIGN : RTHEAP_ERR_NOT_BLOCK, p);
 	return rc;
@@ -452,13 +449,9 @@ void *rtclass_realloc(rtclass_t *c, void *p, size_t size)
 size_t rtclass_usable_size(rtclass_t *c, const void *p)
 {
 	struct cl *k = cl_get(c);
-	size_t n;
 	if (!k || !p)
 		return 0;
-	n = rtheap_usable_size(&k->heap, p);
-	if (!n && rtheap_check_block(&k->heap, p) == -EFAULT)
-		n = cl_sys_size(k, p);
-	return n;
+	return cl_in_buffer(k, p) ? rtheap_usable_size(&k->heap, p) : cl_sys_size(k, p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -491,10 +484,10 @@ int rtclass_get_stats(rtclass_t *c, struct rtclass_stats *st)
 	st->heap_free = hs.free;
 	st->largest_free = hs.largest_free;
 	st->errors = hs.errors;
-	for (int q = 0; q < RTCLASS_NR; q++) {
-		st->class_live[q] = atomic_load_explicit(&k->live[q], memory_order_relaxed);
-		st->heap_bytes += st->class_live[q] * cl_size(q);
-	}
+	st->heap_live = hs.live_blocks;
+	st->heap_bytes = hs.used;
+	for (int q = 0; q < RTCLASS_NR; q++)
+		st->class_allocs[q] = atomic_load_explicit(&k->allocs[q], memory_order_relaxed);
 	pthread_mutex_lock(&k->sys_lock);
 	st->sys_live = k->nsys;
 	st->sys_bytes = k->sys_bytes;

@@ -121,6 +121,7 @@ TEST_F(ClassHeap, EveryClassIsRealAndHoldsItsWholeClass)
 		for (size_t req : {cls / 2 + 1, cls - 1, cls}) {
 			if (req == 0 || rtclass_class_of(req) != q)
 				continue;
+			const size_t allocs0 = cstats(&cls_).class_allocs[q];
 			auto *p = static_cast<unsigned char *>(rtclass_alloc(&cls_, req));
 			ASSERT_NE(nullptr, p) << req;
 			EXPECT_TRUE(inside(p, mem_.data(), kBuf));
@@ -133,11 +134,12 @@ TEST_F(ClassHeap, EveryClassIsRealAndHoldsItsWholeClass)
 			rtt::fill(n, cls, 7);
 			EXPECT_EQ(SIZE_MAX, rtt::verify(p, cls, cls + req)) << req;
 			const rtclass_stats st = cstats(&cls_);
-			EXPECT_EQ(2u, st.class_live[q]);
+			EXPECT_EQ(allocs0 + 2, st.class_allocs[q]);
+			EXPECT_EQ(2u, st.heap_live);
 			EXPECT_EQ(2 * cls, st.heap_bytes);
 			EXPECT_EQ(0, rtclass_free(&cls_, n));
 			EXPECT_EQ(0, rtclass_free(&cls_, p));
-			EXPECT_EQ(0u, cstats(&cls_).class_live[q]);
+			EXPECT_EQ(0u, cstats(&cls_).heap_live);
 		}
 	}
 	// 0 bytes is the 16-byte class
@@ -198,8 +200,9 @@ TEST_F(ClassHeap, ResizeAboveTheClassMovesAndCopies)
 	EXPECT_EQ(256u, rtclass_usable_size(&cls_, q));
 	EXPECT_EQ(SIZE_MAX, rtt::verify(q, 128, 11));
 	EXPECT_EQ(0u, rtclass_usable_size(&cls_, p)) << "the old block is released";
-	EXPECT_EQ(0u, cstats(&cls_).class_live[3]);
-	EXPECT_EQ(1u, cstats(&cls_).class_live[4]);
+	EXPECT_EQ(1u, cstats(&cls_).heap_live);
+	EXPECT_EQ(256u, cstats(&cls_).heap_bytes);
+	EXPECT_EQ(1u, cstats(&cls_).class_allocs[4]);
 	void *n = nullptr;
 	ASSERT_EQ(0, rtclass_resize(&cls_, &n, 40)) << "NULL is an allocation";
 	EXPECT_EQ(64u, rtclass_usable_size(&cls_, n));
@@ -533,6 +536,34 @@ TEST_F(ClassHeap, BadReleasesAreExactErrors)
 	EXPECT_EQ(0, rtclass_free(&cls_, a));
 	EXPECT_EQ(0, rtclass_free(&cls_, b));
 	EXPECT_EQ(0, rtclass_free(&cls_, s));
+}
+
+// Routing by the buffer's bounds agrees with the heap: outside the buffer
+// the heap sees no extent (rtheap_check_block -EFAULT), and without
+// RTCLASS_F_SYSTEM every address is the heap's to judge.
+TEST_F(ClassHeap, BufferBoundsAgreeWithTheHeapsExtents)
+{
+	open();
+	rtheap_t *h = rtclass_heap(&cls_);
+	unsigned char *lo = mem_.data(), *hi = mem_.data() + kBuf;
+	EXPECT_EQ(-EFAULT, rtheap_check_block(h, lo - 16));
+	EXPECT_EQ(-EFAULT, rtheap_check_block(h, hi));
+	EXPECT_EQ(-EFAULT, rtheap_check_block(h, hi + 4096));
+	void *first = rtclass_alloc(&cls_, 16);
+	ASSERT_TRUE(inside(first, lo, kBuf));
+	int local = 0;
+	for (void *p : {static_cast<void *>(lo - 16), static_cast<void *>(hi),
+	                static_cast<void *>(&local)}) {
+		misuse_.clear();
+		EXPECT_EQ(-EFAULT, rtclass_free(&cls_, p));
+		ASSERT_EQ(1u, misuse_.size());
+		EXPECT_EQ(RTHEAP_ERR_FOREIGN, misuse_[0].kind);
+	}
+	// the buffer's own header is inside the buffer, not a block
+	misuse_.clear();
+	EXPECT_EQ(rtheap_check_block(h, lo), rtclass_free(&cls_, lo));
+	EXPECT_EQ(1u, misuse_.size());
+	EXPECT_EQ(0, rtclass_free(&cls_, first));
 }
 
 // ---- debug fill: the heap's debug mode ----

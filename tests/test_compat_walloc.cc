@@ -120,22 +120,24 @@ TEST_F(Walloc, ThirteenRealClassesAndReallocKeepsTheBlock)
 		std::memset(p, 0x33, size_t(cls)); // the whole class is usable
 		EXPECT_EQ(p, wrealloc(p, cls)) << "grown within the class: kept, " << cls;
 		EXPECT_EQ(p, wrealloc(p, 1)) << "shrunk: kept, " << cls;
-		EXPECT_EQ(1u, gstats().class_live[q]);
+		EXPECT_EQ(size_t(cls), rtclass_usable_size(rtclass_global(), p));
+		EXPECT_EQ(1u, gstats().heap_live);
 		if (q < 12) {
 			auto *n = static_cast<unsigned char *>(wrealloc(p, cls + 1));
 			ASSERT_NE(nullptr, n);
 			EXPECT_NE(p, n) << "beyond the class: moved";
 			EXPECT_EQ(0x33, n[0]);
 			EXPECT_EQ(0x33, n[cls - 1]);
-			EXPECT_EQ(1u, gstats().class_live[q + 1]);
-			EXPECT_EQ(0u, gstats().class_live[q]);
+			EXPECT_EQ(size_t(2 * cls), rtclass_usable_size(rtclass_global(), n));
+			EXPECT_EQ(1u, gstats().heap_live) << "the old block released";
 			p = n;
 		}
 		wfree(p);
 	}
 	void *z = walloc(0);
 	EXPECT_NE(nullptr, z) << "0 bytes: the 16-byte class";
-	EXPECT_EQ(1u, gstats().class_live[0]);
+	EXPECT_EQ(16u, rtclass_usable_size(rtclass_global(), z));
+	EXPECT_EQ(1u, gstats().heap_live);
 	wfree(z);
 	EXPECT_EQ(0u, gstats().heap_bytes);
 	EXPECT_TRUE(g_notified.empty());

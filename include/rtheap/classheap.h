@@ -108,8 +108,10 @@ struct rtclass_stats {
 	size_t usable;                 /**< bytes of it blocks can use (heap page array) */
 	size_t heap_free;              /**< free bytes of the heap */
 	size_t largest_free;           /**< the heap's largest servable run */
-	size_t class_live[RTCLASS_NR]; /**< live heap blocks of class 16 << q */
-	size_t heap_bytes;             /**< sum of the class sizes of live heap blocks */
+	size_t class_allocs[RTCLASS_NR]; /**< heap allocations of class 16 << q
+	                                    since open (resizes that moved included) */
+	size_t heap_live;              /**< live heap blocks */
+	size_t heap_bytes;             /**< sum of their class sizes */
 	size_t sys_live;               /**< live fall-back blocks */
 	size_t sys_bytes;              /**< their bytes (as allocated) */
 	size_t sys_calls;              /**< fall-back allocations since open */
@@ -173,7 +175,8 @@ int rtclass_close(rtclass_t *c);
  *         in the heap and no fall-back (not allowed, or malloc failed),
  *         or @p size above RTCLASS_MAX without RTCLASS_F_SYSTEM; NULL
  *         without notifier: @p c closed or NULL.
- * Bound: heap path as rtheap_alloc() (O(1)) plus one atomic increment.
+ * Bound: heap path as rtheap_alloc() (O(1)) plus one atomic increment
+ *        (the class's allocation counter).
  *        Fall-back: malloc plus a registry insertion (expected O(1), worst
  *        O(live fall-back blocks); growing the registry O(its size)).
  * Context: RT-safe when served by the heap; a request above RTCLASS_MAX,
@@ -192,10 +195,14 @@ void *rtclass_alloc(rtclass_t *c, size_t size);
  *         (RTHEAP_ERR_NOT_BLOCK / RTHEAP_ERR_DOUBLE_FREE / RTHEAP_ERR_FOREIGN,
  *         as rtheap_free() classifies them), counted in its errors.
  *         With RTCLASS_F_DEBUG_FILL, -EUCLEAN as rtheap_free().
- * Bound: heap block: two extent lookups (O(log E)) and rtheap_free().
- *        Otherwise one more lookup, the registry mutex and a registry
- *        search (expected O(1), worst O(live fall-back blocks)), free().
- * Context: RT-safe for a heap block; not RT for any other address.
+ * Routing: an address inside the buffer is the heap's (rtheap_free()
+ * judges it); outside it, with RTCLASS_F_SYSTEM, the registry is searched.
+ * Bound: an address inside the buffer, or any address without
+ *        RTCLASS_F_SYSTEM: two compares and rtheap_free() (O(log E)).
+ *        Otherwise the registry mutex and search (expected O(1), worst
+ *        O(live fall-back blocks)) and free().
+ * Context: RT-safe for an address inside the buffer (and for any address
+ *          without RTCLASS_F_SYSTEM); not RT for others.
  */
 int rtclass_free(rtclass_t *c, void *p);
 
@@ -212,7 +219,8 @@ int rtclass_free(rtclass_t *c, void *p);
  *         not a live block (as rtclass_free(); reported to the error
  *         callback; nothing changes), or @p c / @p pp NULL or @p c closed
  *         (-EINVAL).
- * Bound: O(log E) when the block stays; otherwise rtclass_alloc() plus a
+ * Bound: O(log E) when a heap block stays (a fall-back block: the
+ *        registry search); otherwise rtclass_alloc() plus a
  *        copy of the old usable size plus rtclass_free().
  * Context: RT-safe when the old and the new block are heap blocks.
  */
