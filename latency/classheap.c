@@ -136,6 +136,22 @@ struct ch_live {
 	size_t count, bytes;
 };
 
+static void ch_live_add(struct ch_live *L, void *p, size_t n)
+{
+	L->p[L->count] = p;
+	L->n[L->count++] = n;
+	L->bytes += n;
+}
+
+/* Forget entry @p k (the last one takes its place). */
+static void ch_live_del(struct ch_live *L, size_t k)
+{
+	L->bytes -= L->n[k];
+	L->count--;
+	L->p[k] = L->p[L->count];
+	L->n[k] = L->n[L->count];
+}
+
 /* Fill: requests of the mix, none released, a failed one skipped, until
  * CH_GIVEUP failures in a row; the live requested bytes at the first
  * failure in *first, at the end returned. */
@@ -158,9 +174,7 @@ static size_t ch_fill(const struct ch_alloc *a, struct ch_live *L, enum ch_trace
 			continue;
 		}
 		fails = 0;
-		L->p[L->count] = p;
-		L->n[L->count++] = n;
-		L->bytes += n;
+		ch_live_add(L, p, n);
 	}
 	return L->bytes;
 }
@@ -181,16 +195,11 @@ static int ch_churn(const struct ch_alloc *a, struct ch_live *L, enum ch_trace t
 				ok = 0;
 				break;
 			}
-			L->p[L->count] = p;
-			L->n[L->count++] = n;
-			L->bytes += n;
+			ch_live_add(L, p, n);
 		} else if (L->count) {
 			size_t k = (size_t)rig_rng_range(&r, 0, L->count - 1);
 			a->release(a->ctx, L->p[k], L->n[k]);
-			L->bytes -= L->n[k];
-			L->count--;
-			L->p[k] = L->p[L->count];
-			L->n[k] = L->n[L->count];
+			ch_live_del(L, k);
 		}
 	}
 	return ok;
@@ -450,18 +459,13 @@ static int ch_ic_trace(struct ch_target *g, size_t size, struct ch_icres *res)
 				break;
 			}
 			va[na++] = k - g->oa + CH_NULL_INSTR;
-			L->p[L->count] = p;
-			L->n[L->count++] = n;
-			L->bytes += n;
+			ch_live_add(L, p, n);
 		} else if (L->count) {
 			size_t i = (size_t)rig_rng_range(&r, 0, L->count - 1);
 			int frc;
 			vf[nf++] = ch_count_f(g->ff, g->ctx, L->p[i], &frc) - g->of + CH_NULL_INSTR;
 			rc = frc ? -1 : 0;
-			L->bytes -= L->n[i];
-			L->count--;
-			L->p[i] = L->p[L->count];
-			L->n[i] = L->n[L->count];
+			ch_live_del(L, i);
 		}
 	}
 	ch_summary(va, na, &res->a);

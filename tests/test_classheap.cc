@@ -576,14 +576,18 @@ TEST_F(ClassHeap, DebugFillMarksFreshAndFreedAndCatchesWritesAfterRelease)
 	for (size_t i = 0; i < 64; i++)
 		ASSERT_EQ(0xa5, p[i]) << i;
 	ASSERT_EQ(0, rtclass_free(&cls_, p));
-	for (size_t i = 16; i < 64; i++) // past the free-list link
-		ASSERT_EQ(0xdd, p[i]) << i;
-	p[40] = 1; // a write after release
 	misuse_.clear();
+	if (!RTHEAP_TEST_ASAN) { // ASan stops the reads and writes of freed memory
+		for (size_t i = 16; i < 64; i++) // past the free-list link
+			ASSERT_EQ(0xdd, p[i]) << i;
+		p[40] = 1; // a write after release
+	}
 	void *again = rtclass_alloc(&cls_, 64);
 	ASSERT_EQ(p, again) << "the freed block comes back first";
-	ASSERT_EQ(1u, misuse_.size());
-	EXPECT_EQ(RTHEAP_ERR_USE_AFTER_FREE, misuse_[0].kind);
+	ASSERT_EQ(RTHEAP_TEST_ASAN ? 0u : 1u, misuse_.size());
+	if (!RTHEAP_TEST_ASAN) {
+		EXPECT_EQ(RTHEAP_ERR_USE_AFTER_FREE, misuse_[0].kind);
+	}
 	// a fall-back block is filled too
 	auto *s = static_cast<unsigned char *>(rtclass_alloc(&cls_, 70000));
 	ASSERT_NE(nullptr, s);
