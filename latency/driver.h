@@ -95,6 +95,17 @@ void longrun_table(FILE *f);
 void longrun_write(void);
 int longrun_failed(void);
 
+/* ---------------- the class heap (classheap.c) ---------------- */
+
+/* The worker side: rtheap-latency --classheap-worker KIND FD SEED. */
+int classheap_worker_main(int argc, char **argv);
+/* Run the group "classheap" (with --full, or named in --only), then its
+ * tables on stdout and classheap.csv; 1 if a run failed. */
+void classheap_run(void);
+void classheap_table(FILE *f);
+void classheap_write(void);
+int classheap_failed(void);
+
 /* ---------------- object caches (caches.c) ---------------- */
 
 /* The worker side: rtheap-latency --caches-worker ... */
