@@ -251,9 +251,10 @@ static int ch_measure(int which, void *buf, size_t size, struct ch_live *L, int 
 	struct ch_model m;
 	struct ch_alloc a;
 	int ok = 1;
+	memset(&a, 0, sizeof(a));
 	if (which == 0 && ch_real_open(&c, buf, size, &a) != 0)
 		return -1;
-	if (which == 1)
+	if (which != 0)
 		ch_model_open(&m, size, &a);
 	if (fill)
 		*out = ch_fill(&a, L, t, O.seed, first);
