@@ -20,7 +20,8 @@
 #include "compat_common.h"
 #include "test_common.h"
 
-extern "C" int percpu_c_program(void); // test_compat_percpu_c.c
+extern "C" int percpu_c_program(void);   // test_compat_percpu_c.c
+extern "C" int percpu_c11_program(void); // test_compat_percpu_c11.c
 
 using namespace rtt;
 
@@ -246,5 +247,11 @@ TEST_F(CompatPercpu, BadFreePercpuIsReportedAndChangesNothing)
 TEST_F(CompatPercpu, StrictC11Program)
 {
 	EXPECT_EQ(0, percpu_c_program()) << "line of the failed check in test_compat_percpu_c.c";
+	EXPECT_TRUE(misuse_.empty());
+}
+
+TEST_F(CompatPercpu, PlainC11FormsWithoutTypeof)
+{
+	EXPECT_EQ(0, percpu_c11_program()) << "line of the failed check in test_compat_percpu_c11.c";
 	EXPECT_TRUE(misuse_.empty());
 }

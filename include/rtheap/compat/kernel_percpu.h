@@ -17,8 +17,10 @@
  * Typed results: per_cpu_ptr(), this_cpu_ptr(), raw_cpu_ptr() and
  * get_cpu_ptr() return the type of their argument through __typeof__
  * (GCC and Clang, also in strict -std=c11 mode; C23's typeof), so that
- * `per_cpu_ptr(p, cpu)->field` compiles.  With another C11 compiler they
- * return void *: assign the result to a typed pointer first.
+ * `per_cpu_ptr(p, cpu)->field` compiles.  With another C11 compiler (or
+ * RTHEAP_PERCPU_NO_TYPEOF defined) they return void *: assign the result
+ * to a typed pointer first; alloc_percpu(type) then needs a type name
+ * that `type *` can follow (not an array type).
  *
  * Differences from the kernel:
  *  - get_cpu_ptr() cannot disable preemption or migration (user space):
@@ -61,8 +63,12 @@ extern "C" {
 #define __percpu
 #endif
 
-/* The type of an expression, where the compiler can tell it. */
-#if defined(__GNUC__) || defined(__clang__)
+/* The type of an expression, where the compiler can tell it.
+ * RTHEAP_PERCPU_NO_TYPEOF (defined before the include) forces the plain
+ * C11 forms (void * results), as another compiler gets them. */
+#if defined(RTHEAP_PERCPU_NO_TYPEOF)
+#define RTHEAP_PERCPU_TYPED(ptr, val) (val)
+#elif defined(__GNUC__) || defined(__clang__)
 #define RTHEAP_PERCPU_TYPED(ptr, val) ((__typeof__(ptr))(val))
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L
 #define RTHEAP_PERCPU_TYPED(ptr, val) ((typeof(ptr))(val))
@@ -92,7 +98,7 @@ static inline void *__alloc_percpu(size_t size, size_t align)
 }
 
 /** alloc_percpu(type): a `type *` handle of zeroed instances of type. */
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(RTHEAP_PERCPU_NO_TYPEOF)
 #define alloc_percpu(type) \
 	((__typeof__(type) *)__alloc_percpu(sizeof(type), RTHEAP_PERCPU_ALIGNOF(type)))
 #else
