@@ -137,7 +137,9 @@ rtpercpu_t *rtpercpu_alloc(rtheap_t *heap, size_t size, size_t align);
  *         (RTHEAP_ERR_DOUBLE_FREE, while its block is free), an address
  *         inside a block or in free memory (an instance instead of the
  *         handle: RTHEAP_ERR_NOT_BLOCK), a live heap block that is not an
- *         area (RTHEAP_ERR_NOT_BLOCK).
+ *         area (RTHEAP_ERR_NOT_BLOCK).  With RTHEAP_F_DEBUG_FILL only:
+ *         -EUCLEAN, as rtheap_free() (a neighbour overwritten after free;
+ *         the area stays allocated).
  * Bound: as rtheap_free(): O(log E) then O(1).
  * Context: RT-safe.  No thread may use an instance afterwards.
  */
