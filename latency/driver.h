@@ -118,6 +118,18 @@ void caches_table(FILE *f);
 void caches_write(void);
 int caches_failed(void);
 
+/* ---------------- per-CPU areas (percpu.c) ---------------- */
+
+/* The worker side: rtheap-latency --percpu-worker ... */
+int percpu_worker_main(int argc, char **argv);
+/* Run the group "percpu" (with --full, or named in --only), then its
+ * tables on stdout, percpu.csv and its section of results.md; 1 if a run
+ * failed. */
+void percpu_run(void);
+void percpu_table(FILE *f);
+void percpu_write(void);
+int percpu_failed(void);
+
 /* ---------------- gnuplot (plots.c) ---------------- */
 
 int have_gnuplot(void);

@@ -46,6 +46,7 @@ static void usage(FILE *f)
 	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,\n"
 	"                   peers,longrun,caches (object caches: run by --full, else only here),\n"
 	"                   classheap (the class heap: run by --full, else only here)\n"
+	"                   percpu (per-CPU areas: run by --full, else only here)\n"
 	"  --longrun-ops N  operations of the long-run fragmentation trace (group longrun;\n"
 	"                   default 1e8 with --full, 2e6 with --quick, 1e5 with --tiny)\n"
 	"  --longrun-seeds K  seeds --seed .. --seed+K-1 for it (default 2, 1 with --tiny)\n"
@@ -471,6 +472,8 @@ int main(int argc, char **argv)
 		return caches_worker_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--classheap-worker"))
 		return classheap_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--percpu-worker"))
+		return percpu_worker_main(argc, argv);
 
 	O.level = 1;
 	O.out = "latency-out";
@@ -589,6 +592,7 @@ int main(int argc, char **argv)
 	longrun_run();
 	caches_run();
 	classheap_run();
+	percpu_run();
 	if (O.callgrind && O.icount && alloc_selected("rtheap") && O.level &&
 	    (!O.only[0] || in_list(O.only, "icount")))
 		run_callgrind();
@@ -614,6 +618,7 @@ int main(int argc, char **argv)
 	longrun_table(stdout);
 	caches_table(stdout);
 	classheap_table(stdout);
+	percpu_table(stdout);
 
 	write_latency_csv();
 	write_other_csv();
@@ -622,6 +627,7 @@ int main(int argc, char **argv)
 	longrun_write();
 	caches_write();
 	classheap_write();
+	percpu_write();
 	for (size_t i = 0; i < nrecs; i++) {
 		struct rec *x = &recs[i];
 		char tag[96];
@@ -655,5 +661,5 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].r.status == 2)
 			return 1;
-	return longrun_failed() | caches_failed() | classheap_failed();
+	return longrun_failed() | caches_failed() | classheap_failed() | percpu_failed();
 }
