@@ -530,14 +530,21 @@ static void large_drop_all(struct rtregion *r)
 	r->large_bytes = 0;
 }
 
+/* Every block rewound; the oldest becomes current and the others are
+ * reusable, oldest first, so that a reset pool walks its blocks again in
+ * the order it first took them. */
 static void reset_locked(struct rtregion *r)
 {
 	large_drop_all(r);
+	link_init(&r->reuse);
+	r->nreuse = 0;
+	r->cur = (struct rblock *)(void *)r->blocks.prev;
 	for (struct rg_link *l = r->blocks.next; l != &r->blocks; l = l->next) {
 		struct rblock *b = (struct rblock *)(void *)l;
 		block_rewind(r, b);
 		b->failed = 0;
-		if (b != r->cur && b->reuse.next == &b->reuse) {
+		link_init(&b->reuse);
+		if (b != r->cur) {
 			link_push(&r->reuse, &b->reuse);
 			r->nreuse++;
 		}
@@ -635,6 +642,9 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
 	if (!block || (flags & ~(unsigned)KNOWN_FLAGS))
 		return create_fail(EINVAL);
 	struct rtregion *r = rtheap_alloc(heap, sizeof *r);
+	if (!r && (flags & RTREGION_GROW) && on_default_heap(heap) &&
+	    rtheap_default_grow(sizeof *r + 2u * block) == 0)
+		r = rtheap_alloc(heap, sizeof *r);
 	if (!r)
 		return create_fail(ENOMEM);
 	memset(r, 0, sizeof *r);
@@ -643,7 +653,8 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
 	r->owner.line = line;
 	int err = -lock_init(r, (flags & RTREGION_LOCKED) ? mode : RTHEAP_LOCK_NONE);
 	r->slow = r->checked || r->lock_mode != RTHEAP_LOCK_NONE;
-	if (!err && !(r->cur = block_make(r)))
+	if (!err && !(r->cur = block_make(r)) &&
+	    !(region_grow(r, 2u * block) && (r->cur = block_make(r))))
 		err = ENOMEM;
 	if (!err && rt_owner_register(heap, &r->owner))
 		err = EINVAL;

@@ -434,7 +434,9 @@ TEST(Region, ResetDropsEverythingKeepsTheBlocksAndStartsOver)
 	EXPECT_EQ(used_blocks, stats(&hp.h).used) << "the large one went back, the blocks stay";
 	EXPECT_TRUE(heap_ok(&hp.h));
 	EXPECT_EQ(-EINVAL, rtregion_free(r, first)) << "dropped by the reset";
-	for (int i = 0; i < 500; i++)
+	hp.reports.clear();
+	EXPECT_EQ(first, cp(rtregion_alloc(r, 100))) << "the oldest block is current again";
+	for (int i = 1; i < 500; i++)
 		ASSERT_NE(nullptr, rtregion_alloc(r, 100));
 	EXPECT_EQ(s0.blocks, rstats(r).blocks) << "the kept blocks served the same requests";
 	EXPECT_EQ(used_blocks, stats(&hp.h).used);
