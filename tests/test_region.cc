@@ -22,6 +22,10 @@
 #include "rtheap_steps.h"
 #include "test_common.h"
 
+#if RTHEAP_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 using rtt::heap_ok;
 using rtt::stats;
 
@@ -693,6 +697,36 @@ TEST(Region, RandomizedAgainstAModel)
 		EXPECT_TRUE(heap_ok(&hp.h));
 		EXPECT_EQ(0, rtregion_destroy(r));
 	}
+}
+
+// AddressSanitizer sees every small allocation as a block: its bytes
+// open while it lives, its padding and the block's free room poisoned,
+// poisoned again once released or dropped by a reset.
+TEST(Region, CheckersSeeEachAllocationAsABlock)
+{
+#if !RTHEAP_TEST_ASAN
+	GTEST_SKIP() << "AddressSanitizer build only";
+#else
+	Heap hp;
+	rtregion_t *r = rtregion_create(&hp.h, 0, 0);
+	ASSERT_NE(nullptr, r);
+	char *a = cp(rtregion_alloc(r, 40));
+	char *b = cp(rtregion_calloc(r, 1, 24));
+	ASSERT_TRUE(a && b);
+	EXPECT_EQ(nullptr, __asan_region_is_poisoned(a, 40));
+	EXPECT_EQ(nullptr, __asan_region_is_poisoned(b, 24));
+	EXPECT_TRUE(__asan_address_is_poisoned(a + 40)) << "padding up to 48";
+	EXPECT_TRUE(__asan_address_is_poisoned(b + 32)) << "the block's free room";
+	ASSERT_EQ(0, rtregion_free(r, a));
+	EXPECT_TRUE(__asan_address_is_poisoned(a));
+	EXPECT_FALSE(__asan_address_is_poisoned(b));
+	ASSERT_EQ(0, rtregion_reset(r));
+	EXPECT_TRUE(__asan_address_is_poisoned(b)) << "dropped by the reset";
+	char *c = cp(rtregion_alloc(r, 16));
+	EXPECT_EQ(a, c) << "rewound";
+	EXPECT_EQ(nullptr, __asan_region_is_poisoned(c, 16));
+	EXPECT_EQ(0, rtregion_destroy(r));
+#endif
 }
 
 } // namespace
