@@ -118,14 +118,15 @@ _Static_assert(RTREGION_ALIGN == GRAN, "granule is the alignment");
 
 struct rtregion {
 	/* hot: the bump path reads these */
-	uint32_t magic;
-	bool slow;            /* locked or checked: the general path */
-	struct rblock *cur;
-	size_t small_max;     /* B - first */
+	uint32_t fast_magic;  /* POOL_MAGIC if neither locked nor checked */
 	uint32_t block;       /* B */
-	uint32_t first;       /* offset of a block's first allocation */
-	size_t allocs, frees, nlive;
+	struct rblock *cur;
+	size_t allocs;
 	/* the rest */
+	uint32_t magic;
+	uint32_t first;       /* offset of a block's first allocation */
+	size_t small_max;     /* B - first */
+	size_t frees;
 	uint32_t words;       /* W: map words per kind */
 	rtheap_t *heap;
 	int lock_mode;
@@ -339,17 +340,19 @@ RG_SIDE struct rblock *block_next(struct rtregion *r)
 /* ---------------------------------------------------------------- allocation */
 
 /* One small allocation of need bytes (a multiple of 16) from b, which has
- * room for it. */
-RG_HOT void *bump(struct rtregion *r, struct rblock *b, uint32_t off, uint32_t need)
+ * room for it.  The live and start words of granule off / 16 are the
+ * pair at byte (off / 1024) * 16 of the maps. */
+RG_HOT void *bump(struct rblock *b, uint32_t off, uint32_t need, struct rtregion *r)
 {
-	uint32_t g = off >> GRAN_SHIFT;
-	uint64_t *w = live_word(b, g), bit = gbit(g);
+	uint64_t *w = (uint64_t *)(void *)((char *)b->map + ((off >> 6) & ~(uint32_t)15u));
+	uint64_t bit = gbit(off >> GRAN_SHIFT);
 	b->off = off + need;
 	b->live++;
 	w[0] |= bit;
+	/* keeps GCC from pairing the two ORs into 5 vector instructions */
+	__asm__("" : "+r"(bit));
 	w[1] |= bit;
 	r->allocs++;
-	r->nlive++;
 	return (char *)b + off;
 }
 
@@ -384,7 +387,7 @@ static void *alloc_body(struct rtregion *r, size_t size)
 		struct rblock *b = r->cur;
 		if (need > r->block - b->off)
 			b = block_next(r);
-		p = b ? bump(r, b, b->off, need) : NULL;
+		p = b ? bump(b, b->off, need, r) : NULL;
 		if (p && r->checked)
 			rt_owner_obj_alloc(p, size, 0);
 	}
@@ -397,7 +400,7 @@ static void *alloc_body(struct rtregion *r, size_t size)
 
 RG_COLD void *alloc_slow(struct rtregion *r, size_t size)
 {
-	if (size == 0) {
+	if (!region_ok(r) || size == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -409,19 +412,16 @@ RG_COLD void *alloc_slow(struct rtregion *r, size_t size)
 
 void *rtregion_alloc(rtregion_t *r, size_t size)
 {
-	if (rg_unlikely(!region_ok(r))) {
-		errno = EINVAL;
-		return NULL;
-	}
+	/* fast_magic is POOL_MAGIC only for an unlocked, unchecked pool */
+	if (rg_unlikely(!r || r->fast_magic != POOL_MAGIC))
+		return alloc_slow(r, size);
 	struct rblock *b = r->cur;
 	uint32_t off = b->off;
-	/* size - 1 wraps for 0: every size but 1..small_max goes aside */
-	if (rg_unlikely(r->slow || size - 1u >= r->small_max))
+	/* One test for size 0 (wraps), large and no room: a small request
+	 * fits iff size <= B - off (both ends multiples of 16). */
+	if (rg_unlikely(size - 1u >= (size_t)(r->block - off)))
 		return alloc_slow(r, size);
-	uint32_t need = ((uint32_t)size + GRAN - 1u) & ~(GRAN - 1u);
-	if (rg_unlikely(need > r->block - off))
-		return alloc_slow(r, size);
-	return bump(r, b, off, need);
+	return bump(b, off, ((uint32_t)size + GRAN - 1u) & ~(GRAN - 1u), r);
 }
 
 void *rtregion_calloc(rtregion_t *r, size_t n, size_t size)
@@ -453,7 +453,6 @@ RG_HOT int small_free(struct rtregion *r, struct rblock *b, void *p)
 		rt_owner_obj_free(p, alloc_span(b, g));
 	w[0] &= ~bit;
 	r->frees++;
-	r->nlive--;
 	if (--b->live == 0 && b != r->cur) {
 		link_push(&r->reuse, &b->reuse);
 		r->nreuse++;
@@ -550,7 +549,6 @@ static void reset_locked(struct rtregion *r)
 		}
 	}
 	r->resets++;
-	r->nlive = 0;
 }
 
 int rtregion_reset(rtregion_t *r)
@@ -578,6 +576,7 @@ int rtregion_destroy(rtregion_t *r)
 	while (!link_empty(&r->blocks))
 		block_give(r, (struct rblock *)(void *)r->blocks.next);
 	r->magic = 0;
+	r->fast_magic = 0;
 	region_unlock(r);
 	rt_owner_unregister(&r->owner);
 	lock_destroy(r);
@@ -652,7 +651,6 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
 	r->owner.file = file ? file : "?";
 	r->owner.line = line;
 	int err = -lock_init(r, (flags & RTREGION_LOCKED) ? mode : RTHEAP_LOCK_NONE);
-	r->slow = r->checked || r->lock_mode != RTHEAP_LOCK_NONE;
 	if (!err && !(r->cur = block_make(r)) &&
 	    !(region_grow(r, 2u * block) && (r->cur = block_make(r))))
 		err = ENOMEM;
@@ -666,6 +664,8 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
 		return create_fail(err);
 	}
 	r->magic = POOL_MAGIC;
+	if (!r->checked && r->lock_mode == RTHEAP_LOCK_NONE)
+		r->fast_magic = POOL_MAGIC;
 	return r;
 }
 
@@ -679,9 +679,11 @@ static void stats_locked(const struct rtregion *r, struct rtregion_stats *st)
 	st->small_max = r->small_max;
 	st->blocks = r->nblocks;
 	st->reusable_blocks = r->nreuse;
-	st->live_small = r->nlive;
-	for (const struct rg_link *l = r->blocks.next; l != &r->blocks; l = l->next)
-		st->used_bytes += ((const struct rblock *)(const void *)l)->off - r->first;
+	for (const struct rg_link *l = r->blocks.next; l != &r->blocks; l = l->next) {
+		const struct rblock *b = (const struct rblock *)(const void *)l;
+		st->used_bytes += b->off - r->first;
+		st->live_small += b->live;
+	}
 	st->large = r->nlarge;
 	st->large_bytes = r->large_bytes;
 	st->allocs = r->allocs;
@@ -807,7 +809,7 @@ static int check_block(struct rtregion *r, struct rblock *b, struct rtheap_fault
 
 static int check_blocks(struct rtregion *r, struct rtheap_fault *f)
 {
-	size_t n = 0, reuse = 0, live = 0;
+	size_t n = 0, reuse = 0;
 	bool cur = false;
 	for (struct rg_link *l = r->blocks.next; l != &r->blocks; l = l->next) {
 		struct rblock *b = (struct rblock *)(void *)l;
@@ -817,10 +819,9 @@ static int check_blocks(struct rtregion *r, struct rtheap_fault *f)
 		if (rc)
 			return rc;
 		reuse += b->reuse.next != &b->reuse;
-		live += b->live;
 		cur |= b == r->cur;
 	}
-	if (n != r->nblocks || reuse != r->nreuse || !cur || live != r->nlive)
+	if (n != r->nblocks || reuse != r->nreuse || !cur)
 		return fault(f, "region: block counts or current block do not match", r);
 	return 0;
 }

@@ -95,6 +95,15 @@ void longrun_table(FILE *f);
 void longrun_write(void);
 int longrun_failed(void);
 
+/* ---------------- region pools (region.c) ---------------- */
+
+/* The worker side: rtheap-latency --region-worker (under valgrind). */
+int region_worker_main(int argc, char **argv);
+/* Run the group "region" (with --full, or named in --only): its table on
+ * stdout and region.csv; region_failed() 1 if a run failed. */
+void region_run(void);
+int region_failed(void);
+
 /* ---------------- object caches (caches.c) ---------------- */
 
 /* The worker side: rtheap-latency --caches-worker ... */
