@@ -466,7 +466,9 @@ static int large_free(struct rtregion *r, void *p)
 	if ((uintptr_t)p < RTREGION_LARGE_HDR || ((uintptr_t)p & (GRAN - 1u)))
 		return -EINVAL;
 	struct rlarge *l = (struct rlarge *)(void *)((char *)p - RTREGION_LARGE_HDR);
-	if (rtheap_check_block(r->heap, l) != 0)
+	/* a live heap block big enough to be a large allocation: only then
+	 * is its would-be header read (a smaller block may end before it) */
+	if (rtheap_usable_size(r->heap, l) <= RTREGION_LARGE_HDR + r->small_max)
 		return -EINVAL;
 	if (l->magic != LARGE_MAGIC || l->pool != r || l->link.next->prev != &l->link)
 		return -EINVAL;
