@@ -202,7 +202,7 @@ TEST(Region, SizeBoundsZeroHugeAndCallocOverflow)
 	EXPECT_EQ(nullptr, rtregion_calloc(r, 0, 8));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(s0.failures, rstats(r).failures) << "size 0 is not a failure";
-	for (size_t huge : {SIZE_MAX, SIZE_MAX - 47, SIZE_MAX - RTREGION_LARGE_HDR + 1, size_t(1) << 40}) {
+	for (size_t huge : {SIZE_MAX, SIZE_MAX - 47, SIZE_MAX - RTREGION_LARGE_HDR + 1, SIZE_MAX / 2}) {
 		errno = 0;
 		EXPECT_EQ(nullptr, rtregion_alloc(r, huge)) << huge;
 		EXPECT_EQ(ENOMEM, errno) << huge;
@@ -212,7 +212,7 @@ TEST(Region, SizeBoundsZeroHugeAndCallocOverflow)
 	const rtregion_stats s1 = rstats(r);
 	const size_t fails = stats(&hp.h).failed_allocs;
 	for (auto nm : {std::pair<size_t, size_t>{SIZE_MAX, 2}, {2, SIZE_MAX / 2 + 1},
-	                {size_t(1) << 33, size_t(1) << 33}}) {
+	                {size_t(1) << (4 * sizeof(size_t) + 1), size_t(1) << (4 * sizeof(size_t) + 1)}}) {
 		errno = 0;
 		EXPECT_EQ(nullptr, rtregion_calloc(r, nm.first, nm.second));
 		EXPECT_EQ(ENOMEM, errno);
