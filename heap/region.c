@@ -460,10 +460,11 @@ RG_HOT int small_free(struct rtregion *r, struct rblock *b, void *p)
 	return 0;
 }
 
-/* A large allocation of this pool at p: 0 or -EINVAL. */
+/* A large allocation of this pool at p (inside an extent: past its
+ * header, so p - 48 does not wrap): 0 or -EINVAL. */
 static int large_free(struct rtregion *r, void *p)
 {
-	if ((uintptr_t)p < RTREGION_LARGE_HDR || ((uintptr_t)p & (GRAN - 1u)))
+	if ((uintptr_t)p & (GRAN - 1u))
 		return -EINVAL;
 	struct rlarge *l = (struct rlarge *)(void *)((char *)p - RTREGION_LARGE_HDR);
 	/* a live heap block big enough to be a large allocation: only then
@@ -638,7 +639,7 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
 {
 	if (!heap && !(heap = rtheap_default()))
 		return create_fail(ENOMEM);
-	int mode = heap ? rt_owner_lock_mode(heap) : -1;
+	int mode = rt_owner_lock_mode(heap);
 	size_t block = mode < 0 ? 0 : block_plan(heap, block_size);
 	if (!block || (flags & ~(unsigned)KNOWN_FLAGS))
 		return create_fail(EINVAL);

@@ -159,6 +159,10 @@ TEST(Region, BlockSizesAreRoundedToPowersOfTwoAndBoundsAreRefused)
 	errno = 0;
 	EXPECT_EQ(nullptr, rtregion_create(&hp.h, 0, 1u << 7));
 	EXPECT_EQ(EINVAL, errno) << "unknown flag";
+	rtregion_t *anon = rtregion_create_at(&hp.h, 0, 0, nullptr, 0);
+	ASSERT_NE(nullptr, anon);
+	EXPECT_STREQ("?", rstats(anon).file);
+	EXPECT_EQ(0, rtregion_destroy(anon));
 	rtheap_t dead{};
 	errno = 0;
 	EXPECT_EQ(nullptr, rtregion_create(&dead, 0, 0));
@@ -181,6 +185,9 @@ TEST(Region, CreateFailsCleanlyWithoutMemory)
 	errno = 0;
 	EXPECT_EQ(nullptr, rtregion_create(&hp.h, 1024, 0));
 	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(nullptr, rtregion_create(&hp.h, 1024, RTREGION_GROW));
+	EXPECT_EQ(ENOMEM, errno) << "RTREGION_GROW grows only the default heap";
 	for (void *p : hold)
 		EXPECT_EQ(0, rtheap_free(&hp.h, p));
 	rtheap_stats st1 = stats(&hp.h);
@@ -294,6 +301,9 @@ TEST(Region, EveryBadReleaseIsAnExactErrorAndChangesNothing)
 	expect_refused(hp, r, base, -EINVAL, RTHEAP_ERR_NOT_BLOCK, "the block header");
 	expect_refused(hp, r, base + hdr - 16, -EINVAL, RTHEAP_ERR_NOT_BLOCK, "the block's bitmaps");
 	expect_refused(hp, r, big + 16, -EINVAL, RTHEAP_ERR_NOT_BLOCK, "interior of a large");
+	expect_refused(hp, r, big + 1, -EINVAL, RTHEAP_ERR_NOT_BLOCK, "interior of a large, misaligned");
+	expect_refused(hp, r, cp(blk) + 48, -EINVAL, RTHEAP_ERR_NOT_BLOCK,
+	               "48 bytes into a small heap block (too small to be a large one)");
 	expect_refused(hp, r, big - RTREGION_LARGE_HDR, -EINVAL, RTHEAP_ERR_NOT_BLOCK,
 	               "a large allocation's header");
 	ASSERT_EQ(0, rtregion_free(r, a));
@@ -304,8 +314,24 @@ TEST(Region, EveryBadReleaseIsAnExactErrorAndChangesNothing)
 	ASSERT_EQ(0, rtregion_free(r, b));
 	expect_refused(hp, r, b, -EALREADY, RTHEAP_ERR_DOUBLE_FREE, "double release, block empty");
 
+	// a large allocation whose header's magic was overwritten is refused
+	char *big2 = cp(rtregion_alloc(r, 6000));
+	ASSERT_NE(nullptr, big2);
+	char *magic = big2 - RTREGION_LARGE_HDR + 4 * sizeof(void *);
+	uint32_t keep, bad = 0;
+	std::memcpy(&keep, magic, 4);
+	std::memcpy(magic, &bad, 4);
+	EXPECT_EQ(-EINVAL, rtregion_free(r, big2));
+	std::memcpy(magic, &keep, 4);
+	EXPECT_EQ(0, rtregion_free(r, big2));
+	hp.reports.clear();
+
 	EXPECT_EQ(0, rtregion_free(r, nullptr));
 	EXPECT_EQ(-EINVAL, rtregion_free(nullptr, o));
+	alignas(64) unsigned char fake[512] = {};
+	EXPECT_EQ(-EINVAL, rtregion_free(reinterpret_cast<rtregion_t *>(fake), o))
+	    << "not a pool (no magic)";
+	EXPECT_EQ(nullptr, rtregion_alloc(reinterpret_cast<rtregion_t *>(fake), 8));
 	EXPECT_EQ(0u, hp.reports.size()) << "NULL pointer and NULL pool are not reported";
 	EXPECT_EQ(0, rtregion_free(other, o));
 	EXPECT_EQ(0, rtregion_free(wide, w));
@@ -579,6 +605,10 @@ TEST(Region, MonitorPrintsEachBlockThenTheLargeAllocations)
 	std::snprintf(want, sizeof want, "large   1 %p: size 6000", big);
 	EXPECT_NE(std::string::npos, out.find(want)) << out;
 	EXPECT_LT(out.find("block   3"), out.find("large   1"));
+	f = open_memstream(&buf, &len);
+	ASSERT_EQ(0, rtregion_monitor(r, f, nullptr)); // no title
+	fclose(f);
+	free(buf);
 	EXPECT_EQ(-EINVAL, rtregion_monitor(r, nullptr, "x"));
 	EXPECT_EQ(-EINVAL, rtregion_monitor(nullptr, stdout, "x"));
 	EXPECT_EQ(0, rtregion_destroy(r));
@@ -613,9 +643,11 @@ TEST(Region, HeapDumpListsThePoolAndCheckFindsACorruptBlock)
 	EXPECT_EQ(0, rtregion_destroy(r));
 }
 
-TEST(Region, LockedPoolSharedByTwoThreads)
+class RegionLocked : public ::testing::TestWithParam<rtheap_lock_mode_t> {};
+
+TEST_P(RegionLocked, LockedPoolSharedByTwoThreads)
 {
-	Heap hp(4u << 20, kPage, RTHEAP_LOCK_PI_MUTEX);
+	Heap hp(4u << 20, kPage, GetParam());
 	rtregion_t *r = rtregion_create(&hp.h, 0, RTREGION_LOCKED);
 	ASSERT_NE(nullptr, r);
 	auto work = [r](int tag) {
@@ -638,7 +670,59 @@ TEST(Region, LockedPoolSharedByTwoThreads)
 	t1.join();
 	t2.join();
 	EXPECT_EQ(0u, rstats(r).live_small);
+	EXPECT_EQ(40000u, rstats(r).allocs);
 	EXPECT_TRUE(heap_ok(&hp.h));
+	EXPECT_EQ(0, rtregion_destroy(r));
+}
+
+// The pool's lock follows the heap's mode: a PI mutex, a spin lock.
+INSTANTIATE_TEST_SUITE_P(Modes, RegionLocked,
+                         ::testing::Values(RTHEAP_LOCK_PI_MUTEX, RTHEAP_LOCK_SPIN));
+
+// rtheap_check finds each kind of damage to a pool's structures (each
+// undone before the next).
+TEST(Region, CheckFindsEachDamage)
+{
+	Heap hp;
+	rtregion_t *r = rtregion_create(&hp.h, 0, 0);
+	ASSERT_NE(nullptr, r);
+	char *a = cp(rtregion_alloc(r, 32));
+	char *big = cp(rtregion_alloc(r, 5000));
+	ASSERT_TRUE(a && big);
+	char *blk = cp(block_of(a, 4096));
+	const size_t P = sizeof(void *);
+	uint64_t *maps = reinterpret_cast<uint64_t *>(blk + 5 * P + 16);
+	struct Poke {
+		const char *what;
+		void *at;
+		size_t n;
+		uint64_t val;
+	} pokes[] = {
+	    {"block magic", blk + 5 * P, 4, 0x12345678},
+	    {"block pool", blk + 4 * P, P, 0x40},
+	    {"bump offset past the block", blk + 5 * P + 8, 4, 5000},
+	    {"a start bit past the offset", &maps[1], 8, maps[1] | (uint64_t(1) << 40)},
+	    {"a live bit without its start", &maps[0], 8, maps[0] | (uint64_t(1) << 9)},
+	    {"block list link", blk + 0, P, reinterpret_cast<uintptr_t>(blk) + 64},
+	    {"large magic", big - RTREGION_LARGE_HDR + 4 * P, 4, 0},
+	    {"large size", big - RTREGION_LARGE_HDR + 3 * P, P, 1},
+	    {"large list link", big - RTREGION_LARGE_HDR, P,
+	     reinterpret_cast<uintptr_t>(big)},
+	};
+	for (const Poke &k : pokes) {
+		unsigned char keep[8];
+		std::memcpy(keep, k.at, k.n);
+		std::memcpy(k.at, &k.val, k.n);
+		rtheap_fault f{};
+		EXPECT_EQ(-EUCLEAN, rtheap_check(&hp.h, &f)) << k.what;
+		EXPECT_NE(nullptr, f.what ? std::strstr(f.what, "region:") : nullptr) << k.what;
+		EXPECT_EQ(-EUCLEAN, rtheap_check(&hp.h, nullptr)) << k.what;
+		std::memcpy(k.at, keep, k.n);
+		EXPECT_TRUE(heap_ok(&hp.h)) << k.what;
+	}
+	rtregion_stats st;
+	EXPECT_EQ(-EINVAL, rtregion_get_stats(r, nullptr));
+	EXPECT_EQ(-EINVAL, rtregion_get_stats(nullptr, &st));
 	EXPECT_EQ(0, rtregion_destroy(r));
 }
 
