@@ -78,14 +78,16 @@ rtregion_stats rstats(rtregion_t *r)
 	return st;
 }
 
-bool aligned(const void *p, size_t a)
-{
-	return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0;
-}
-
 char *cp(void *p)
 {
 	return static_cast<char *>(p);
+}
+
+#if !defined(REGION_TEST_THREADS)
+
+bool aligned(const void *p, size_t a)
+{
+	return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0;
 }
 
 // The block of a small allocation (blocks are aligned to their size).
@@ -643,42 +645,6 @@ TEST(Region, HeapDumpListsThePoolAndCheckFindsACorruptBlock)
 	EXPECT_EQ(0, rtregion_destroy(r));
 }
 
-class RegionLocked : public ::testing::TestWithParam<rtheap_lock_mode_t> {};
-
-TEST_P(RegionLocked, LockedPoolSharedByTwoThreads)
-{
-	Heap hp(4u << 20, kPage, GetParam());
-	rtregion_t *r = rtregion_create(&hp.h, 0, RTREGION_LOCKED);
-	ASSERT_NE(nullptr, r);
-	auto work = [r](int tag) {
-		std::vector<char *> ps;
-		for (int i = 0; i < 20000; i++) {
-			char *p = cp(rtregion_alloc(r, size_t(8 + (i * 13) % 200)));
-			ASSERT_NE(nullptr, p);
-			*p = char(tag);
-			ps.push_back(p);
-			if (ps.size() > 50) {
-				ASSERT_EQ(char(tag), *ps.front());
-				ASSERT_EQ(0, rtregion_free(r, ps.front()));
-				ps.erase(ps.begin());
-			}
-		}
-		for (char *p : ps)
-			ASSERT_EQ(0, rtregion_free(r, p));
-	};
-	std::thread t1(work, 1), t2(work, 2);
-	t1.join();
-	t2.join();
-	EXPECT_EQ(0u, rstats(r).live_small);
-	EXPECT_EQ(40000u, rstats(r).allocs);
-	EXPECT_TRUE(heap_ok(&hp.h));
-	EXPECT_EQ(0, rtregion_destroy(r));
-}
-
-// The pool's lock follows the heap's mode: a PI mutex, a spin lock.
-INSTANTIATE_TEST_SUITE_P(Modes, RegionLocked,
-                         ::testing::Values(RTHEAP_LOCK_PI_MUTEX, RTHEAP_LOCK_SPIN));
-
 // rtheap_check finds each kind of damage to a pool's structures (each
 // undone before the next).
 TEST(Region, CheckFindsEachDamage)
@@ -812,5 +778,45 @@ TEST(Region, CheckersSeeEachAllocationAsABlock)
 	EXPECT_EQ(0, rtregion_destroy(r));
 #endif
 }
+
+#endif // !REGION_TEST_THREADS
+
+// Built twice: in test_region (label unit) and alone in
+// test_region_threads (label concurrency: the ThreadSanitizer build runs it).
+class RegionLocked : public ::testing::TestWithParam<rtheap_lock_mode_t> {};
+
+TEST_P(RegionLocked, LockedPoolSharedByTwoThreads)
+{
+	Heap hp(4u << 20, kPage, GetParam());
+	rtregion_t *r = rtregion_create(&hp.h, 0, RTREGION_LOCKED);
+	ASSERT_NE(nullptr, r);
+	auto work = [r](int tag) {
+		std::vector<char *> ps;
+		for (int i = 0; i < 20000; i++) {
+			char *p = cp(rtregion_alloc(r, size_t(8 + (i * 13) % 200)));
+			ASSERT_NE(nullptr, p);
+			*p = char(tag);
+			ps.push_back(p);
+			if (ps.size() > 50) {
+				ASSERT_EQ(char(tag), *ps.front());
+				ASSERT_EQ(0, rtregion_free(r, ps.front()));
+				ps.erase(ps.begin());
+			}
+		}
+		for (char *p : ps)
+			ASSERT_EQ(0, rtregion_free(r, p));
+	};
+	std::thread t1(work, 1), t2(work, 2);
+	t1.join();
+	t2.join();
+	EXPECT_EQ(0u, rstats(r).live_small);
+	EXPECT_EQ(40000u, rstats(r).allocs);
+	EXPECT_TRUE(heap_ok(&hp.h));
+	EXPECT_EQ(0, rtregion_destroy(r));
+}
+
+// The pool's lock follows the heap's mode: a PI mutex, a spin lock.
+INSTANTIATE_TEST_SUITE_P(Modes, RegionLocked,
+                         ::testing::Values(RTHEAP_LOCK_PI_MUTEX, RTHEAP_LOCK_SPIN));
 
 } // namespace
