@@ -54,9 +54,9 @@ enum rtregion_flags {
 	/** The pool has a lock of its heap's lock mode: several threads may
 	 *  use it.  Without it the pool is unlocked (one thread). */
 	RTREGION_LOCKED = 1u << 0,
-	/** On the process default heap (rtheap/default.h): when no block or
-	 *  large allocation can be had, grow that heap synchronously and try
-	 *  once more, as malloc would.  Makes allocation not RT-safe when
+	/** On the process default heap (rtheap/default.h): when no block,
+	 *  large allocation or (at creation) descriptor can be had, grow that
+	 *  heap synchronously and try once more, as malloc would.  Makes allocation not RT-safe when
 	 *  memory runs out; ignored on any other heap. */
 	RTREGION_GROW = 1u << 1,
 };
@@ -135,7 +135,9 @@ int rtregion_free(rtregion_t *pool, void *p);
 
 /**
  * Drop every allocation: large ones go back to the heap, blocks are kept
- * (all empty, one stays current, the others reusable).
+ * (all empty; the oldest becomes current, the others reusable in the
+ * order they were first taken, so the pool walks its blocks again as its
+ * first request did).
  * @return 0 or -EINVAL (unusable pool).
  * Bound: O(blocks x B / 512 words + large allocations x heap release);
  *        with a memory checker, plus O(live allocations).
