@@ -105,6 +105,14 @@ void classheap_run(void);
 void classheap_table(FILE *f);
 void classheap_write(void);
 int classheap_failed(void);
+/* ---------------- region pools (region.c) ---------------- */
+
+/* The worker side: rtheap-latency --region-worker (under valgrind). */
+int region_worker_main(int argc, char **argv);
+/* Run the group "region" (with --full, or named in --only): its table on
+ * stdout and region.csv; region_failed() 1 if a run failed. */
+void region_run(void);
+int region_failed(void);
 
 /* ---------------- object caches (caches.c) ---------------- */
 

@@ -44,9 +44,8 @@ static void usage(FILE *f)
 	"  --replays K      replays per case, per-op minimum kept (default 7)\n"
 	"  --alloc LIST     comma-separated allocators (default: all built in)\n"
 	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,\n"
-	"                   peers,longrun,caches (object caches: run by --full, else only here),\n"
-	"                   classheap (the class heap: run by --full, else only here)\n"
-	"                   percpu (per-CPU areas: run by --full, else only here)\n"
+	"                   peers,longrun, and the layers' groups caches, classheap,\n"
+	"                   percpu, region (run by --full, else only when named here)\n"
 	"  --longrun-ops N  operations of the long-run fragmentation trace (group longrun;\n"
 	"                   default 1e8 with --full, 2e6 with --quick, 1e5 with --tiny)\n"
 	"  --longrun-seeds K  seeds --seed .. --seed+K-1 for it (default 2, 1 with --tiny)\n"
@@ -474,6 +473,8 @@ int main(int argc, char **argv)
 		return classheap_worker_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--percpu-worker"))
 		return percpu_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--region-worker"))
+		return region_worker_main(argc, argv);
 
 	O.level = 1;
 	O.out = "latency-out";
@@ -593,6 +594,7 @@ int main(int argc, char **argv)
 	caches_run();
 	classheap_run();
 	percpu_run();
+	region_run();
 	if (O.callgrind && O.icount && alloc_selected("rtheap") && O.level &&
 	    (!O.only[0] || in_list(O.only, "icount")))
 		run_callgrind();
@@ -661,5 +663,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].r.status == 2)
 			return 1;
-	return longrun_failed() | caches_failed() | classheap_failed() | percpu_failed();
+	return longrun_failed() | caches_failed() | classheap_failed() | percpu_failed() |
+	       region_failed();
 }

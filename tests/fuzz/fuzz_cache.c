@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for the object caches (rtheap/cache.h) and the reserve
- * pools (rtheap/pool.h): the input bytes drive operations on one to three
- * caches, up to two pools and plain blocks on one small heap, mirrored in
+ * libFuzzer target for the object caches (rtheap/cache.h), the reserve
+ * pools (rtheap/pool.h) and the region pools (rtheap/region.h): the input
+ * bytes drive operations on one to three caches, up to two reserve pools,
+ * up to two region pools and plain blocks on one small heap, mirrored in
  * a shadow model of their documented behaviour (docs/caches.md);
  * tests/fuzz/README.md lists the operations.
  *
@@ -32,6 +33,7 @@
 #include "owner.h" /* rt_owner_max(): the slab-size rule's limit */
 #include "rtheap/cache.h"
 #include "rtheap/pool.h"
+#include "rtheap/region.h"
 #include "rtheap/rtheap.h"
 
 #if defined(__has_feature)
@@ -64,6 +66,9 @@
 #define SLAB_HDR (5 * sizeof(void *) + 16) /* H of docs/caches.md */
 #define WBITS (8 * sizeof(unsigned long))
 #define SLAB_MAX ((size_t)1 << 30)
+#define MAX_REGIONS 2
+#define RG_MAX_BLOCKS 160 /* at most the heap's pages: blocks are at least a page */
+#define RG_MAX_ALLOCS 512
 
 static _Alignas(4096) unsigned char arena[ARENA_SIZE];
 static _Alignas(4096) unsigned char arena2[ARENA2_SIZE];
@@ -201,6 +206,128 @@ static int pow2(size_t x)
 {
 	return x && !(x & (x - 1));
 }
+
+/* ---- region pools (rtheap/region.h) ---- */
+
+/* The model of a pool: its blocks in the order they were taken (the
+ * oldest first), per block its bump offset, live count, failures and two
+ * marks per 16-byte granule (live, start), the reuse list (head first),
+ * the current block, the live allocations with their fill. */
+struct rgblk {
+	unsigned char *addr;
+	uint32_t off, live, failed;
+	uint8_t *lv, *st;      /* per granule */
+};
+
+struct rgalloc {
+	unsigned char *p;
+	size_t size, round;    /* round: the heap block of a large one */
+	uint8_t seed;
+	int large;
+};
+
+struct mregion {
+	rtregion_t *r;         /* NULL: slot unused */
+	size_t B, first, small_max, desc_round;
+	struct rgblk blk[RG_MAX_BLOCKS];
+	int nblk, cur;
+	int reuse[RG_MAX_BLOCKS];
+	int nreuse;
+	struct rgalloc a[RG_MAX_ALLOCS];
+	int na;
+	unsigned char *freed[FREED_RING];
+	unsigned freed_pos;
+	size_t allocs, frees, failures, misuse, resets, nlarge, large_bytes;
+};
+
+static struct mregion RG[MAX_REGIONS];
+static void do_rg_destroy(struct mregion *g);
+
+static size_t rg_header(size_t B)
+{
+	/* links, pool, four counts; then two bits per granule (rtheap/region.h) */
+	size_t h = 5 * sizeof(void *) + 16 + 2 * (B / 16 / 8);
+	return round_up(h, 16);
+}
+
+/* Heap bytes, blocks and owned pages of every pool (for check_heap). */
+static void rg_heap_use(size_t *used, size_t *live, size_t *owned)
+{
+	for (int i = 0; i < MAX_REGIONS; i++) {
+		const struct mregion *g = &RG[i];
+		if (!g->r)
+			continue;
+		*used += g->desc_round + (size_t)g->nblk * g->B;
+		*live += 1 + (size_t)g->nblk;
+		*owned += (size_t)g->nblk * g->B / M.page;
+		for (int k = 0; k < g->na; k++)
+			if (g->a[k].large) {
+				*used += g->a[k].round;
+				*live += 1;
+			}
+	}
+}
+
+MODEL_FN static int rg_overlaps(const unsigned char *p, size_t n)
+{
+	for (int i = 0; i < MAX_REGIONS; i++) {
+		const struct mregion *g = &RG[i];
+		for (int k = 0; g->r && k < g->nblk; k++)
+			if (p < g->blk[k].addr + g->B && g->blk[k].addr < p + n)
+				return 1;
+		for (int k = 0; g->r && k < g->na; k++)
+			if (g->a[k].large && p < g->a[k].p - RTREGION_LARGE_HDR + g->a[k].round &&
+			    g->a[k].p - RTREGION_LARGE_HDR < p + n)
+				return 1;
+	}
+	return 0;
+}
+
+static void rg_check(const struct mregion *g)
+{
+	struct rtregion_stats st;
+	size_t reusable = 0, live = 0, used = 0;
+	CHECK(rtregion_get_stats(g->r, &st) == 0, "region stats");
+	for (int k = 0; k < g->nblk; k++) {
+		live += g->blk[k].live;
+		used += g->blk[k].off - g->first;
+	}
+	reusable = (size_t)g->nreuse;
+	CHECK(st.block_size == g->B && st.block_header == g->first && st.small_max == g->small_max,
+	      "region geometry %zu/%zu", st.block_size, st.block_header);
+	CHECK(st.blocks == (size_t)g->nblk && st.reusable_blocks == reusable,
+	      "region blocks %zu (%zu reusable) vs %d (%zu)", st.blocks, st.reusable_blocks, g->nblk,
+	      reusable);
+	CHECK(st.live_small == live && st.used_bytes == used, "region live %zu used %zu vs %zu %zu",
+	      st.live_small, st.used_bytes, live, used);
+	CHECK(st.large == g->nlarge && st.large_bytes == g->large_bytes, "region large %zu vs %zu",
+	      st.large, g->nlarge);
+	CHECK(st.allocs == g->allocs && st.frees == g->frees && st.failures == g->failures &&
+	          st.misuse == g->misuse && st.resets == g->resets,
+	      "region counters %zu %zu %zu %zu %zu vs %zu %zu %zu %zu %zu", st.allocs, st.frees,
+	      st.failures, st.misuse, st.resets, g->allocs, g->frees, g->failures, g->misuse,
+	      g->resets);
+}
+
+static void rg_blk_init(struct mregion *g, struct rgblk *b, unsigned char *addr)
+{
+	size_t n = g->B / 16;
+	b->addr = addr;
+	b->off = (uint32_t)g->first;
+	b->live = b->failed = 0;
+	b->lv = calloc(n, 1);
+	b->st = calloc(n, 1);
+	CHECK(b->lv && b->st, "model memory");
+}
+
+static void rg_rewind(struct mregion *g, struct rgblk *b)
+{
+	memset(b->lv, 0, g->B / 16);
+	memset(b->st, 0, g->B / 16);
+	b->off = (uint32_t)g->first;
+	b->live = 0;
+}
+
 
 /* ---- contents ---- */
 
@@ -523,6 +650,7 @@ static void check_heap(void)
 		used += M.pool_desc_round + q->arr_round;
 		live += 1 + (q->arr_round != 0);
 	}
+	rg_heap_use(&used, &live, &owned);
 	CHECK(st.used == used, "used %zu vs %zu", st.used, used);
 	CHECK(st.live_blocks == live, "live blocks %zu vs %zu", st.live_blocks, live);
 	CHECK(st.pages_owned == owned, "owned pages %zu vs %zu", st.pages_owned, owned);
@@ -565,6 +693,9 @@ static void check_all(void)
 	for (int i = 0; i < MAX_POOLS; i++)
 		if (M.mp[i].p)
 			check_pool(&M.mp[i]);
+	for (int i = 0; i < MAX_REGIONS; i++)
+		if (RG[i].r)
+			rg_check(&RG[i]);
 }
 
 /* ---- where things are ---- */
@@ -581,6 +712,8 @@ MODEL_FN static int in_extent(const void *a, size_t n)
 /* Does [p, p + n) overlap a live heap block or a slab? */
 MODEL_FN static int overlaps(const unsigned char *p, size_t n)
 {
+	if (rg_overlaps(p, n))
+		return 1;
 	for (int i = 0; i < M.nblk; i++)
 		if (p < M.blk[i].p + M.blk[i].round && M.blk[i].p < p + n)
 			return 1;
@@ -1826,6 +1959,11 @@ static void heap_init(struct input *in)
 /* Everything back (a clear first where objects are live), then the heap. */
 static void teardown(void)
 {
+	for (int i = 0; i < MAX_REGIONS; i++)
+		if (RG[i].r) {
+			do_rg_destroy(&RG[i]);
+			check_all();
+		}
 	for (int i = 0; i < MAX_POOLS; i++)
 		if (M.mp[i].p) {
 			do_pool_destroy(&M.mp[i]);
@@ -1890,6 +2028,346 @@ static void do_cache_op(struct input *in, unsigned op, struct mcache *m)
 	}
 }
 
+static size_t round_up_pow2(size_t x)
+{
+	size_t p = 1;
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+static void rg_fill(struct mregion *g, unsigned char *p, size_t size, size_t round, int large)
+{
+	struct rgalloc *a = &g->a[g->na++];
+	*a = (struct rgalloc){p, size, round, next_seed(), large};
+	fill_user(p, size, a->seed);
+	g->allocs++;
+}
+
+/* A small allocation the model predicts; the block switch's new block is
+ * the heap's choice.  0, or -1 when it must fail (no block in the heap). */
+static unsigned char *rg_small_predict(struct mregion *g, size_t need, int *new_block)
+{
+	struct rgblk *c = &g->blk[g->cur];
+	*new_block = 0;
+	if (need <= g->B - c->off)
+		return c->addr + c->off;
+	c->failed++;
+	if (c->live == 0) {
+		rg_rewind(g, c);
+		return c->addr + g->first;
+	}
+	if (g->nreuse) {
+		int k = g->reuse[0];
+		memmove(&g->reuse[0], &g->reuse[1], (size_t)(g->nreuse - 1) * sizeof(int));
+		g->nreuse--;
+		rg_rewind(g, &g->blk[k]);
+		g->blk[k].failed = 0;
+		g->cur = k;
+		return g->blk[k].addr + g->first;
+	}
+	*new_block = 1;
+	return NULL;
+}
+
+static void rg_small_taken(struct mregion *g, unsigned char *p, size_t size, size_t need)
+{
+	struct rgblk *c = &g->blk[g->cur];
+	size_t gi = (size_t)(p - c->addr) / 16;
+	c->lv[gi] = c->st[gi] = 1;
+	c->off += (uint32_t)need;
+	c->live++;
+	rg_fill(g, p, size, 0, 0);
+}
+
+/* A small allocation needing a new block: the heap gave p (or nothing). */
+static void rg_new_block(struct mregion *g, unsigned char *p, size_t size, size_t lf)
+{
+	if (!p) {
+		CHECK(lf < 2 * g->B - M.page, "region: no block of %zu B, %zu B free", g->B, lf);
+		CHECK(errno == ENOMEM, "errno %d", errno);
+		M.failed++;
+		g->failures++;
+		return;
+	}
+	unsigned char *addr = p - g->first;
+	CHECK(((uintptr_t)addr & (g->B - 1)) == 0, "region block %p not aligned", (void *)addr);
+	CHECK(in_extent(addr, g->B) && !overlaps(addr, g->B), "region block %p overlaps",
+	      (void *)addr);
+	CHECK(g->nblk < RG_MAX_BLOCKS, "model: too many blocks");
+	rg_blk_init(g, &g->blk[g->nblk], addr);
+	g->cur = g->nblk++;
+	M.allocs++;
+	rg_small_taken(g, p, size, round_up(size, 16));
+}
+
+static void rg_large(struct mregion *g, size_t size)
+{
+	size_t round = size > SIZE_MAX - RTREGION_LARGE_HDR
+	                   ? 0 : rtheap_round_size(&M.heap, size + RTREGION_LARGE_HDR);
+	size_t lf = largest_free();
+	errno = 0;
+	unsigned char *p = rtregion_alloc(g->r, size);
+	if (!p) {
+		CHECK(errno == ENOMEM && (!round || lf < at_least_page(round)),
+		      "region large %zu failed (%d), %zu B free", size, errno, lf);
+		if (size <= SIZE_MAX - RTREGION_LARGE_HDR)
+			M.failed++; /* the heap was asked */
+		g->failures++;
+		return;
+	}
+	CHECK(round && ((uintptr_t)p & 15) == 0, "region large %p", (void *)p);
+	CHECK(in_extent(p - RTREGION_LARGE_HDR, round) &&
+	          !overlaps(p - RTREGION_LARGE_HDR, round),
+	      "region large %p overlaps", (void *)p);
+	M.allocs++;
+	g->nlarge++;
+	g->large_bytes += size;
+	rg_fill(g, p, size, round, 1);
+}
+
+static size_t rg_choose_size(struct input *in, const struct mregion *g)
+{
+	unsigned k = get8(in);
+	switch (k % 8) {
+	case 0: return 0;
+	case 1: return g->small_max;
+	case 2: return g->small_max + 1 + get16(in) % 300;
+	case 3: return (k & 0x80) ? SIZE_MAX - (k & 0x3f) : (size_t)1 << 40;
+	case 4: return 1 + get16(in) % (2 * g->B);
+	default: return 1 + get16(in) % 300;
+	}
+}
+
+static void do_rg_alloc(struct input *in, struct mregion *g)
+{
+	size_t size = rg_choose_size(in, g);
+	int zero = get8(in) & 1, nb;
+	if (g->na == RG_MAX_ALLOCS)
+		return;
+	if (size == 0) {
+		errno = 0;
+		CHECK((zero ? rtregion_calloc(g->r, 1, 0) : rtregion_alloc(g->r, 0)) == NULL &&
+		          errno == EINVAL, "region alloc(0)");
+		return;
+	}
+	if (size > g->small_max) {
+		rg_large(g, size);
+		return;
+	}
+	size_t need = round_up(size, 16), lf = largest_free();
+	unsigned char *want = rg_small_predict(g, need, &nb);
+	unsigned char *p = zero ? rtregion_calloc(g->r, size, 1) : rtregion_alloc(g->r, size);
+	if (zero && p)
+		verify_all(p, size, 0);
+	if (nb) {
+		rg_new_block(g, p, size, lf);
+		return;
+	}
+	CHECK(p == want, "region alloc(%zu) gave %p, model %p", size, (void *)p, (void *)want);
+	rg_small_taken(g, p, size, need);
+}
+
+/* The model's answer for a release of p: 0 (and which allocation), or
+ * the error; and the block of a small one. */
+MODEL_FN static int rg_expect_free(const struct mregion *g, const unsigned char *p, int *ai,
+                                   int *bi)
+{
+	*ai = *bi = -1;
+	if (!in_extent(p, 1))
+		return -EFAULT;
+	for (int k = 0; k < g->nblk; k++) {
+		const struct rgblk *b = &g->blk[k];
+		if (p < b->addr || p >= b->addr + g->B)
+			continue;
+		size_t off = (size_t)(p - b->addr);
+		*bi = k;
+		if ((off & 15) || off < g->first || off >= b->off)
+			return -EINVAL;
+		if (!b->lv[off / 16])
+			return b->st[off / 16] ? -EALREADY : -EINVAL;
+		break;
+	}
+	for (int k = 0; k < g->na; k++)
+		if (g->a[k].p == p) {
+			*ai = k;
+			return 0;
+		}
+	CHECK(*bi < 0, "model: a live granule with no allocation");
+	return -EINVAL;
+}
+
+static void rg_released(struct mregion *g, int ai, int bi)
+{
+	struct rgalloc a = g->a[ai];
+	g->a[ai] = g->a[--g->na];
+	g->frees++;
+	g->freed[g->freed_pos++ % FREED_RING] = a.p;
+	if (a.large) {
+		g->nlarge--;
+		g->large_bytes -= a.size;
+		M.frees++;
+		return;
+	}
+	struct rgblk *b = &g->blk[bi];
+	b->lv[(size_t)(a.p - b->addr) / 16] = 0;
+	if (--b->live == 0 && bi != g->cur) {
+		memmove(&g->reuse[1], &g->reuse[0], (size_t)g->nreuse * sizeof(int));
+		g->reuse[0] = bi;
+		g->nreuse++;
+	}
+}
+
+/* A pointer for a release: live, freed, interior, another pool's,
+ * a heap block, foreign, a block header, a large one's header. */
+static unsigned char *rg_pick(struct input *in, struct mregion *g)
+{
+	unsigned how = get8(in), r = get16(in);
+	struct mregion *o = &RG[(g - RG + 1) % MAX_REGIONS];
+	switch (how % 10) {
+	case 0: case 1: case 2: case 3:
+		return g->na ? g->a[r % (unsigned)g->na].p : NULL;
+	case 4:
+		return g->freed[r % FREED_RING];
+	case 5:
+		return g->na ? g->a[r % (unsigned)g->na].p + 1 + (r >> 8) % 40 : NULL;
+	case 6:
+		return o->r && o->na ? o->a[r % (unsigned)o->na].p : NULL;
+	case 7:
+		return M.nblk ? M.blk[r % (unsigned)M.nblk].p : foreign_mem + (r & 0xf0);
+	case 8:
+		return g->nblk ? g->blk[r % (unsigned)g->nblk].addr + (r >> 8) % (g->first + 32) : NULL;
+	default:
+		return foreign_mem + (r & 0x1f0);
+	}
+}
+
+static void do_rg_free(struct input *in, struct mregion *g)
+{
+	unsigned char *p = rg_pick(in, g);
+	int ai, bi, want = 0;
+	if (p)
+		want = rg_expect_free(g, p, &ai, &bi);
+	if (p && want == 0)
+		verify_user(p, g->a[ai].size, g->a[ai].seed);
+	int rc = rtregion_free(g->r, p);
+	CHECK(rc == want, "region free(%p) = %d, model %d", (void *)p, rc, want);
+	if (!p)
+		return;
+	if (want == 0) {
+		rg_released(g, ai, bi);
+		return;
+	}
+	g->misuse++;
+	expect_report(want == -EFAULT ? RTHEAP_ERR_FOREIGN
+	              : want == -EALREADY ? RTHEAP_ERR_DOUBLE_FREE : RTHEAP_ERR_NOT_BLOCK, p);
+}
+
+static void do_rg_reset(struct mregion *g)
+{
+	for (int k = 0; k < g->na; k++) {
+		verify_user(g->a[k].p, g->a[k].size, g->a[k].seed);
+		M.frees += (size_t)g->a[k].large;
+	}
+	CHECK(rtregion_reset(g->r) == 0, "region reset");
+	g->na = 0;
+	g->nlarge = g->large_bytes = 0;
+	g->resets++;
+	g->nreuse = 0;
+	for (int k = 0; k < g->nblk; k++) {
+		rg_rewind(g, &g->blk[k]);
+		g->blk[k].failed = 0;
+		if (k > 0)
+			g->reuse[g->nreuse++] = k;
+	}
+	g->cur = 0;
+	memset(g->freed, 0, sizeof g->freed);
+}
+
+static void do_rg_destroy(struct mregion *g)
+{
+	for (int k = 0; k < g->na; k++)
+		verify_user(g->a[k].p, g->a[k].size, g->a[k].seed);
+	CHECK(rtregion_destroy(g->r) == 0, "region destroy");
+	M.frees += 1 + (size_t)g->nblk + g->nlarge;
+	for (int k = 0; k < g->nblk; k++) {
+		free(g->blk[k].lv);
+		free(g->blk[k].st);
+	}
+	memset(g, 0, sizeof *g);
+	for (int i = 0; i < MAX_REGIONS; i++) /* stale pointers into it */
+		memset(RG[i].freed, 0, sizeof RG[i].freed);
+}
+
+/* Create, then one allocation of 16 bytes that tells where the first
+ * block is (the model's first block, kept as a live allocation). */
+static void do_rg_create(struct input *in, struct mregion *g)
+{
+	static const size_t want[] = {0, 1024, 4096, 16384, 100, 3000};
+	unsigned w = get8(in);
+	size_t B = want[w % 6] ? want[w % 6] : 4096, lf = largest_free();
+	struct rtheap_stats a, b;
+	if (B < M.page)
+		B = M.page;
+	B = round_up_pow2(B < 1024 ? 1024 : B);
+	CHECK(rtheap_get_stats(&M.heap, &a) == 0, "stats");
+	errno = 0;
+	rtregion_t *r = rtregion_create(&M.heap, want[w % 6], (w & 0x80) ? RTREGION_LOCKED : 0);
+	CHECK(rtheap_get_stats(&M.heap, &b) == 0, "stats");
+	if (!r) {
+		/* the descriptor (a bucket block, maybe a new bucket page) is
+		 * taken first, from the same free memory as the block */
+		CHECK(errno == ENOMEM && lf < 2 * B + 2 * M.page + 1024,
+		      "region create (B %zu) failed (%d), %zu B free", B, errno, lf);
+		M.failed += b.failed_allocs - a.failed_allocs;
+		M.allocs += b.alloc_calls - a.alloc_calls;
+		M.frees += b.free_calls - a.free_calls;
+		return;
+	}
+	memset(g, 0, sizeof *g);
+	g->r = r;
+	g->B = B;
+	g->first = rg_header(B);
+	g->small_max = B - g->first;
+	CHECK(b.used - a.used > B && b.live_blocks == a.live_blocks + 2, "region: descriptor and block");
+	g->desc_round = b.used - a.used - B;
+	M.allocs += 2;
+	unsigned char *p = rtregion_alloc(r, 16);
+	CHECK(p != NULL, "region: the first block serves 16 bytes");
+	rg_blk_init(g, &g->blk[0], p - g->first);
+	CHECK(((uintptr_t)g->blk[0].addr & (B - 1)) == 0, "region: first block %p not aligned to %zu (want %zu, page %zu)", (void *)g->blk[0].addr, B, want[w % 6], M.page);
+	g->nblk = 1;
+	g->cur = 0;
+	rg_small_taken(g, p, 16, 16);
+}
+
+static void do_region_op(struct input *in, unsigned op)
+{
+	struct mregion *g = &RG[get8(in) % MAX_REGIONS];
+	if (!g->r) {
+		do_rg_create(in, g);
+		return;
+	}
+	switch (op % 16) {
+	case 0: case 1: case 2: case 3: case 4: case 5:
+		do_rg_alloc(in, g);
+		break;
+	case 6: case 7: case 8: case 9: case 10:
+		do_rg_free(in, g);
+		break;
+	case 11: case 12:
+		do_rg_reset(g);
+		break;
+	case 13:
+		do_rg_destroy(g);
+		break;
+	default:
+		if (rtregion_monitor(g->r, NULL, "x") != -EINVAL || rtregion_free(NULL, NULL) != -EINVAL)
+			CHECK(0, "region bad calls");
+		break;
+	}
+}
+
 static void do_op(struct input *in, unsigned op)
 {
 	unsigned sel = get8(in);
@@ -1931,15 +2409,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		trace = getenv("FUZZ_CACHE_TRACE") != NULL;
 	struct input in = {data, size, 0};
 	memset(&M, 0, sizeof M);
+	memset(RG, 0, sizeof RG);
 	M.seed = (uint8_t)size;
 	heap_init(&in);
 	check_all();
 	int ops = 0;
 	while (in.i < in.n && ops++ < 400) {
-		unsigned op = get8(&in) % 24;
+		unsigned raw = get8(&in), op = raw % 24;
 		if (trace)
-			fprintf(stderr, "op %d: %u at byte %zu\n", ops, op, in.i - 1);
-		do_op(&in, op);
+			fprintf(stderr, "op %d: %u at byte %zu\n", ops, raw, in.i - 1);
+		if (raw >= 216) /* region pools: 40 of the 256 values */
+			do_region_op(&in, raw - 216);
+		else
+			do_op(&in, op);
 		check_all();
 	}
 	teardown();
