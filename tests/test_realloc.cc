@@ -13,6 +13,10 @@
 
 #include "test_common.h"
 
+#if RTHEAP_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 using rtt::heap_ok;
 
 namespace {
@@ -435,6 +439,61 @@ TEST_P(Realloc, DebugFillOfTheGrownAndShrunkParts)
 	EXPECT_EQ(a + P(), c);
 	EXPECT_TRUE(errs_.empty());
 	EXPECT_EQ(0u, rtt::stats(h()).errors);
+}
+
+// Debug mode: a free run's node that a resize would follow, overwritten
+// (a write after free): the resize is refused, EUCLEAN, reported as
+// RTHEAP_ERR_CORRUPT, nothing changed; repaired, it works.
+TEST_P(Realloc, DebugCorruptNodeRefusesTheResize)
+{
+	ASSERT_EQ(0, rtheap_destroy(h(), nullptr, nullptr));
+	init(RTHEAP_F_DEBUG_FILL);
+	auto *a = alloc(2 * P());
+	auto *b = alloc(4 * P());
+	auto *c = alloc(4 * P());
+	auto *d = alloc(P());
+	auto *g = alloc(P());
+	ASSERT_EQ(a + 2 * P(), b);
+	ASSERT_EQ(c + 4 * P(), d);
+	ASSERT_EQ(0, rtheap_free(h(), b));
+	ASSERT_EQ(0, rtheap_free(h(), d));
+	rtt::fill(a, 2 * P(), 30);
+	rtt::fill(c, 4 * P(), 31);
+	for (unsigned char *run : {b, d}) {
+		auto *node = reinterpret_cast<void **>(run); // prev, next, ext: the first words
+#if RTHEAP_TEST_ASAN
+		__asan_unpoison_memory_region(node, 3 * sizeof(void *));
+#endif
+		void *saved = node[2];
+		node[2] = g_foreign; // its extent
+		const auto st0 = rtt::stats(h());
+		errs_.clear();
+		errno = 0;
+		if (run == b) // a grows into b's run
+			EXPECT_EQ(nullptr, rtheap_realloc(h(), a, 3 * P()));
+		else // c's tail would merge with d's run
+			EXPECT_EQ(nullptr, rtheap_realloc(h(), c, P()));
+		EXPECT_EQ(EUCLEAN, errno);
+		ASSERT_EQ(1u, errs_.size());
+		EXPECT_EQ(RTHEAP_ERR_CORRUPT, errs_[0].kind);
+		const auto st1 = rtt::stats(h());
+		rtt::expect_same_stats(st0, st1, "corrupt node");
+		EXPECT_EQ(st0.errors + 1, st1.errors);
+#if RTHEAP_TEST_ASAN
+		__asan_unpoison_memory_region(node, 3 * sizeof(void *));
+#endif
+		node[2] = saved;
+#if RTHEAP_TEST_ASAN
+		__asan_poison_memory_region(node, 3 * sizeof(void *));
+#endif
+	}
+	EXPECT_EQ(SIZE_MAX, rtt::verify(a, 2 * P(), 30));
+	EXPECT_EQ(SIZE_MAX, rtt::verify(c, 4 * P(), 31));
+	errs_.clear();
+	EXPECT_EQ(a, rtheap_realloc(h(), a, 3 * P()));
+	EXPECT_EQ(c, rtheap_realloc(h(), c, P()));
+	EXPECT_TRUE(errs_.empty());
+	(void)g;
 }
 
 // ------------------------------------------------------------ random
