@@ -184,8 +184,8 @@ RT_HOT void *realloc_body(struct rt_heap *h, void *ptr, size_t size,
 	int err = resize_locked(h, ptr, size, &bsize, &done, ck);
 	if (rt_unlikely(err))
 		notify = rt_notify_misuse(h, &pd);
-	else if (rt_unlikely(h->used > h->lowmem_trip || h->alloc_slow))
-		notify = rt_notify_alloc(h, &pd);
+	else if (done && rt_unlikely(h->used > h->lowmem_trip || h->alloc_slow))
+		notify = rt_notify_alloc(h, &pd); /* resized: as an allocation */
 	heap_unlock(h);
 	if (rt_unlikely(notify))
 		rt_notify_deliver(h, &pd);

@@ -263,6 +263,13 @@ TEST_P(Realloc, FailureLeavesTheBlockIntactAndNotifies)
 	rtt::expect_same_stats(st0, st1, "failed realloc", false);
 	EXPECT_EQ(st0.failed_allocs + 4, st1.failed_allocs);
 	EXPECT_EQ(3 * P(), rtheap_usable_size(h(), a));
+	// armed while free memory is already below the threshold: a failed
+	// resize tells of its request once, not of the shortage first
+	low.requests.clear();
+	ASSERT_EQ(0, rtheap_set_lowmem(h(), kHeap, rtt::LowmemLog::record, &low));
+	EXPECT_EQ(nullptr, rtheap_realloc(h(), a, 2 * kHeap));
+	ASSERT_EQ(1u, low.requests.size());
+	EXPECT_EQ(2 * kHeap, low.requests[0]);
 	(void)g;
 }
 
