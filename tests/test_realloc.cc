@@ -503,6 +503,26 @@ TEST_P(Realloc, DebugCorruptNodeRefusesTheResize)
 	(void)g;
 }
 
+// AddressSanitizer sees a block resized in place: the pages a shrink
+// gives back are poisoned at once, those a growth takes are not.
+TEST_P(Realloc, AsanSeesTheResizeInPlace)
+{
+#if RTHEAP_TEST_ASAN
+	auto *a = alloc(4 * P()); // the first block: the tail run follows
+	EXPECT_EQ(a, rtheap_realloc(h(), a, 2 * P()));
+	EXPECT_FALSE(__asan_address_is_poisoned(a + 2 * P() - 1));
+	EXPECT_TRUE(__asan_address_is_poisoned(a + 2 * P()));
+	EXPECT_TRUE(__asan_address_is_poisoned(a + 4 * P() - 1));
+	EXPECT_EQ(a, rtheap_realloc(h(), a, 6 * P()));
+	EXPECT_EQ(nullptr, __asan_region_is_poisoned(a, 6 * P()));
+	EXPECT_TRUE(__asan_address_is_poisoned(a + 6 * P()));
+	EXPECT_EQ(0, rtheap_free(h(), a));
+	EXPECT_TRUE(__asan_address_is_poisoned(a + P()));
+#else
+	GTEST_SKIP() << "AddressSanitizer build only";
+#endif
+}
+
 // ------------------------------------------------------------ random
 
 // Random resizes among other live blocks: content always kept, heap
