@@ -928,6 +928,25 @@ static void resized(int i, unsigned char *p, size_t size, size_t round)
 	lowmem_after_move(before + round);
 }
 
+/* A resize of b to size failed: it could not stay, and no free run could
+ * take it (the good fit); the block is as it was; counted, notified. */
+static void realloc_refused(const struct block *b, size_t size, int stay, size_t largest)
+{
+	size_t want = model_round(size);
+	CHECK(!stay, "realloc(%p, %zu) failed in place", (void *)b->p, size);
+	CHECK(errno == ENOMEM, "realloc failed: errno %d", errno);
+	CHECK(want == 0 || want > largest, "realloc(%zu) moved failed but largest_free is %zu",
+	      size, largest);
+	verify_block(b);
+	CHECK(rtheap_usable_size(&M.heap, b->p) == b->round, "failed realloc changed the block");
+	M.failed++;
+	if (M.lowmem_on)
+		CHECK(M.lm_calls == 1 && M.lm_request == size,
+		      "lowmem on failed realloc: %d calls, request %zu", M.lm_calls, M.lm_request);
+	else
+		CHECK(M.lm_calls == 0, "lowmem callback not set but called");
+}
+
 static void do_realloc(struct input *in)
 {
 	if (!M.alive) {
@@ -959,19 +978,7 @@ static void do_realloc(struct input *in)
 		return;
 	}
 	if (!p) {
-		size_t want = model_round(size);
-		CHECK(!stay, "realloc(%p, %zu) failed in place", (void *)b.p, size);
-		CHECK(errno == ENOMEM, "realloc failed: errno %d", errno);
-		CHECK(want == 0 || want > st0.largest_free,
-		      "realloc(%zu) moved failed but largest_free is %zu", size, st0.largest_free);
-		verify_block(&b);
-		CHECK(rtheap_usable_size(&M.heap, b.p) == b.round, "failed realloc changed the block");
-		M.failed++;
-		if (M.lowmem_on)
-			CHECK(M.lm_calls == 1 && M.lm_request == size,
-			      "lowmem on failed realloc: %d calls, request %zu", M.lm_calls, M.lm_request);
-		else
-			CHECK(M.lm_calls == 0, "lowmem callback not set but called");
+		realloc_refused(&b, size, stay, st0.largest_free);
 		return;
 	}
 	CHECK(stay == (p == b.p), "realloc(%p of %zu, %zu): model says %s, heap %p", (void *)b.p,
