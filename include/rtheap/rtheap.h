@@ -571,7 +571,10 @@ void *rtheap_zalloc(rtheap_t *heap, size_t size);
  *    pages: m <= n gives its last n - m pages back as a free run (merged
  *    with a free run after it), m > n takes the first m - n pages of the
  *    free run that starts right after it, if that run holds them.  A
- *    shrink is always in place and never fails.
+ *    shrink is always in place and does not fail (but for the debug-mode
+ *    EUCLEAN below).  A resize in place that takes free memory below the
+ *    low-memory threshold calls the callback once (request 0), as an
+ *    allocation does.
  *  - Otherwise rtheap_alloc(@p size), a copy of the old block's usable
  *    size, and rtheap_free(@p ptr).  The low-memory callback hears of a
  *    failure with @p size as the request, as for rtheap_alloc(): retry
