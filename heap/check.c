@@ -174,7 +174,9 @@ static int check_block_run(struct rt_heap *h, struct walk *w,
                            struct rt_extent *x, uint32_t pg, uint32_t e)
 {
 	int xi = (int)x->slot;
-	uint32_t len = PG_LEN(e);
+	uint32_t len = RUN_LEN(e);
+	if (PG_TYPE(e) == PG_OWNED && (OW_LOG(e) > 28 || OW_SPARE(e)))
+		FAIL("owned entry out of range", rt_page_addr(h, x, pg), xi, pg);
 	if (len == 0 || (uint64_t)pg + len > x->npages)
 		FAIL("run length out of range", rt_page_addr(h, x, pg), xi, pg);
 	for (uint32_t i = pg + 1; i < pg + len; i++)
@@ -209,7 +211,7 @@ static int check_map(struct rt_heap *h, struct walk *w, struct rt_extent *x)
 		case PG_OWNED:
 			if ((err = check_block_run(h, w, x, pg, e)))
 				return err;
-			pg += PG_LEN(e);
+			pg += RUN_LEN(e);
 			break;
 		case PG_BUCKET:
 			if ((err = check_bucket_page(h, w, x, pg, e)))

@@ -234,7 +234,10 @@ RT_COLD bool alloc_slow_end(struct rt_heap *h, void *p, size_t bsize,
 	if (h->flags & RTHEAP_F_DEBUG_FILL) {
 		if (bucket) {
 			/* report the block that was written; its class is
-			 * rtheap_usable_size() of the address */
+			 * rtheap_usable_size() of the address.  The checkers
+			 * were just told the block is fresh (undefined to
+			 * Memcheck): the heap reads its own fill. */
+			hook_open(hook_state(), p, bsize);
 			if (rt_debug_verify(p, bsize, RT_FILL_FREED))
 				rt_report(h, RTHEAP_ERR_USE_AFTER_FREE, p);
 		}

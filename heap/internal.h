@@ -91,8 +91,10 @@ extern _Thread_local unsigned long rtheap_step_counter;
  *          Invariant: FREE appears only at the two ends of a free run.
  *  RUN     first page of an allocated run; payload = run length.
  *  BUCKET  page split into blocks of one class; payload (see below).
- *  OWNED   reserved for layers (object caches): page of a run owned by a
- *          registered owner.  Not produced by the core yet.
+ *  OWNED   first page of a run owned by a layer (heap/owner.h); payload:
+ *          bits 0..4 log2 of the run length (a power of two), bits 5..12
+ *          the owner's kind (RT_OWN_*), so that a layer never takes
+ *          another layer's run of the same size for its own.
  *
  * BUCKET payload: class in bits 25..28 (block = 16 << class).
  *   "inline" pages (at most 16 blocks): bits 0..15 free-block bitmap,
@@ -106,6 +108,14 @@ enum { PG_NONE = 0, PG_FREE = 1, PG_RUN = 2, PG_BUCKET = 3, PG_OWNED = 4 };
 #define PG_TYPE(e) ((e) >> 29)
 #define PG_LEN(e) ((e) & 0x1fffffffu)
 #define PG_MAKE(t, p) (((uint32_t)(t) << 29) | (uint32_t)(p))
+
+/* OWNED entries (see above) and the length of any run entry */
+#define OW_MAKE(kind, lg) PG_MAKE(PG_OWNED, ((uint32_t)(kind) << 5) | (uint32_t)(lg))
+#define OW_LOG(e) ((e) & 0x1fu)
+#define OW_KIND(e) (((e) >> 5) & 0xffu)
+#define OW_SPARE(e) (PG_LEN(e) >> 13)
+#define RUN_LEN(e) \
+	(PG_TYPE(e) == PG_OWNED ? (uint32_t)1 << OW_LOG(e) : PG_LEN(e))
 
 #define BK_CLS(e) (((e) >> 25) & 0xfu)
 #define BK_IBITS(e) ((e) & 0xffffu)

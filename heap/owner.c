@@ -86,8 +86,15 @@ size_t rt_owner_max(rtheap_t *heap)
 	return p >= h->page ? p : 0;
 }
 
-/* The run just taken at p (a RUN block of bsize bytes) becomes owned (O1). */
-static void owner_mark(struct rt_heap *h, void *p, size_t bsize)
+/* log2 of n, a power of two (owned runs store their length so). */
+static uint32_t owner_log2(uint32_t n)
+{
+	return 31u - (uint32_t)__builtin_clz(n);
+}
+
+/* The run just taken at p (a RUN block of bsize bytes) becomes owned by a
+ * layer of the given kind (O1). */
+static void owner_mark(struct rt_heap *h, void *p, size_t bsize, unsigned kind)
 {
 	struct rt_extent *x = NULL;
 	uint32_t pg = 0;
@@ -98,12 +105,13 @@ static void owner_mark(struct rt_heap *h, void *p, size_t bsize)
 	}
 	rt_assert(PG_TYPE(rt_map_get(x, pg)) == PG_RUN, "a taken run starts a RUN entry");
 	uint32_t n = (uint32_t)(bsize >> h->pshift);
-	rt_map_set(x, pg, PG_MAKE(PG_OWNED, n));
+	rt_map_set(x, pg, OW_MAKE(kind, owner_log2(n)));
 	h->pages_run -= n;
 	h->pages_owned += n;
 }
 
-static void *owner_take_body(struct rt_heap *h, size_t bytes, const unsigned ck)
+static void *owner_take_body(struct rt_heap *h, size_t bytes, unsigned kind,
+                             const unsigned ck)
 {
 	struct rt_pending pd;
 	size_t bsize = 0;
@@ -113,7 +121,7 @@ static void *owner_take_body(struct rt_heap *h, size_t bytes, const unsigned ck)
 	void *p = alloc_aligned_take(h, bytes, bytes, &bsize, &bucket, ck);
 	rt_assert(!p || (!bucket && bsize == bytes), "an owned run is a page run");
 	if (p)
-		owner_mark(h, p, bsize);
+		owner_mark(h, p, bsize, kind);
 	bool notify = alloc_end(h, p, bytes, bsize, false, &pd, ck);
 	heap_unlock(h);
 	if (rt_unlikely(notify))
@@ -121,13 +129,18 @@ static void *owner_take_body(struct rt_heap *h, size_t bytes, const unsigned ck)
 	return p;
 }
 
-void *rt_owner_take(rtheap_t *heap, size_t bytes)
+void *rt_owner_take_kind(rtheap_t *heap, size_t bytes, unsigned kind)
 {
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h) || bytes < h->page || (bytes & (bytes - 1)) ||
-	    bytes > rt_owner_max(heap))
+	    bytes > rt_owner_max(heap) || kind > RT_OWN_KIND_MAX)
 		return NULL;
-	return owner_take_body(h, bytes, owner_ck(h));
+	return owner_take_body(h, bytes, kind, owner_ck(h));
+}
+
+void *rt_owner_take(rtheap_t *heap, size_t bytes)
+{
+	return rt_owner_take_kind(heap, bytes, RT_OWN_CACHE);
 }
 
 /* Under the lock: the owned run at run goes back (a RUN block again for
@@ -142,7 +155,7 @@ static int owner_give_locked(struct rt_heap *h, void *run, const unsigned ck)
 	uint32_t e = rt_map_get(x, pg);
 	if (PG_TYPE(e) != PG_OWNED)
 		return -EINVAL;
-	uint32_t n = PG_LEN(e);
+	uint32_t n = RUN_LEN(e);
 	rt_assert(h->pages_owned >= n, "owned page count underflow (O2)");
 	rt_map_set(x, pg, PG_MAKE(PG_RUN, n));
 	h->pages_owned -= n;
@@ -175,12 +188,14 @@ int rt_owner_give(rtheap_t *heap, void *run)
 	return err;
 }
 
-int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run)
+int rt_owner_find_kind(rtheap_t *heap, const void *p, size_t bytes,
+                       unsigned kind, void **run)
 {
 	struct rt_heap *h = rt_heap_of(heap);
 	if (rt_unlikely(!rt_heap_ok(h) || bytes < h->page || (bytes & (bytes - 1)) ||
-	                (bytes >> h->pshift) > PG_LEN(~0u)))
+	                (bytes >> h->pshift) > PG_LEN(~0u) || kind > RT_OWN_KIND_MAX))
 		return -EINVAL;
+	uint32_t want = OW_MAKE(kind, owner_log2((uint32_t)(bytes >> h->pshift)));
 	uintptr_t r = (uintptr_t)p & ~(uintptr_t)(bytes - 1);
 	int err = 0;
 	heap_lock(h);
@@ -190,14 +205,18 @@ int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run)
 	} else {
 		/* r below the page array wraps past the span: not a run */
 		uintptr_t o = r - (uintptr_t)x->pages;
-		if (o >= x->span || rt_map_get(x, (uint32_t)(o >> h->pshift)) !=
-		                        PG_MAKE(PG_OWNED, bytes >> h->pshift))
+		if (o >= x->span || rt_map_get(x, (uint32_t)(o >> h->pshift)) != want)
 			err = -EINVAL;
 	}
 	heap_unlock(h);
 	if (rt_likely(!err))
 		*run = (void *)r;
 	return err;
+}
+
+int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run)
+{
+	return rt_owner_find_kind(heap, p, bytes, RT_OWN_CACHE, run);
 }
 
 /* -- settings, misuse -- */

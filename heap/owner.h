@@ -80,13 +80,28 @@ RT_DOOR struct rt_owner *rt_owner_next(rtheap_t *heap, struct rt_owner *o);
 
 /* -- owned runs -- */
 
-/* Take a run of @p bytes (a power of two, at least the page size, at most
+/* Kinds of owned runs.  The page map keeps the kind of each run, so that
+ * rt_owner_find_kind() never takes another layer's run (of the same size)
+ * for the caller's own.  A new layer adds its kind here (at most
+ * RT_OWN_KIND_MAX). */
+enum {
+	RT_OWN_CACHE = 0,  /* object-cache slabs (cache.c) */
+	RT_OWN_REGION = 1, /* region-pool blocks */
+	RT_OWN_PAGES = 2,  /* page-order blocks */
+	RT_OWN_PERCPU = 3, /* per-CPU areas */
+	RT_OWN_CLASS = 4,  /* size-class allocator */
+	RT_OWN_KIND_MAX = 255
+};
+
+/* Take a run of @p bytes for a layer of kind @p kind (a power of two, at least the page size, at most
  * rtheap_owner_max()) aligned to @p bytes in absolute terms, marked owned
  * in the page map.  The memory is accessible to checkers (undefined
  * content).  It counts as a live block in the heap's statistics.  NULL if
  * no free run fits (a failed allocation: counted, the low-memory callback
  * runs) or @p bytes is not valid.  Bound: as rtheap_alloc_aligned().
  * Context: RT-safe (takes the heap lock). */
+RT_DOOR void *rt_owner_take_kind(rtheap_t *heap, size_t bytes, unsigned kind);
+/* rt_owner_take_kind(heap, bytes, RT_OWN_CACHE). */
 RT_DOOR void *rt_owner_take(rtheap_t *heap, size_t bytes);
 /* Give an owned run back: 0, or -EINVAL (not the start of an owned run;
  * nothing changes, no report: a layer bug).  The memory must not be
@@ -95,12 +110,16 @@ RT_DOOR void *rt_owner_take(rtheap_t *heap, size_t bytes);
 RT_DOOR int rt_owner_give(rtheap_t *heap, void *run);
 /* The owned run of @p bytes that would hold @p p: *run = p rounded down to
  * @p bytes.  0 if *run is the first page of an owned run of exactly
- * @p bytes; -EFAULT: p is outside every extent; -EINVAL: otherwise (a heap
- * block, free memory, another layer's run of another size, a size that is
- * not a power of two of at least a page).  Takes the heap lock (the
+ * @p bytes and kind @p kind; -EFAULT: p is outside every extent; -EINVAL:
+ * otherwise (a heap block, free memory, a run of another size or another
+ * kind, a size that is not a power of two of at least a page, a kind above
+ * RT_OWN_KIND_MAX).  Takes the heap lock (the
  * extent table may change under an extend); the caller's own lock keeps
  * its runs from being given back meanwhile.  Bound: O(log E).
  * Context: RT-safe. */
+RT_DOOR int rt_owner_find_kind(rtheap_t *heap, const void *p, size_t bytes,
+                               unsigned kind, void **run);
+/* rt_owner_find_kind(heap, p, bytes, RT_OWN_CACHE, run). */
 RT_DOOR int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run);
 /* Largest run rt_owner_take() accepts, in bytes (0 for an unusable heap). */
 RT_DOOR size_t rt_owner_max(rtheap_t *heap);

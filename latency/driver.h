@@ -95,6 +95,17 @@ void longrun_table(FILE *f);
 void longrun_write(void);
 int longrun_failed(void);
 
+/* ---------------- the class heap (classheap.c) ---------------- */
+
+/* The worker side: rtheap-latency --classheap-worker KIND FD SEED. */
+int classheap_worker_main(int argc, char **argv);
+/* Run the group "classheap" (with --full, or named in --only), then its
+ * tables on stdout and classheap.csv; 1 if a run failed. */
+void classheap_run(void);
+void classheap_table(FILE *f);
+void classheap_write(void);
+int classheap_failed(void);
+
 /* ---------------- object caches (caches.c) ---------------- */
 
 /* The worker side: rtheap-latency --caches-worker ... */
@@ -106,6 +117,18 @@ void caches_run(void);
 void caches_table(FILE *f);
 void caches_write(void);
 int caches_failed(void);
+
+/* ---------------- per-CPU areas (percpu.c) ---------------- */
+
+/* The worker side: rtheap-latency --percpu-worker ... */
+int percpu_worker_main(int argc, char **argv);
+/* Run the group "percpu" (with --full, or named in --only), then its
+ * tables on stdout, percpu.csv and its section of results.md; 1 if a run
+ * failed. */
+void percpu_run(void);
+void percpu_table(FILE *f);
+void percpu_write(void);
+int percpu_failed(void);
 
 /* ---------------- realloc (realloc.c) ---------------- */
 

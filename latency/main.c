@@ -44,8 +44,10 @@ static void usage(FILE *f)
 	"  --replays K      replays per case, per-op minimum kept (default 7)\n"
 	"  --alloc LIST     comma-separated allocators (default: all built in)\n"
 	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,\n"
-	"                   peers,longrun,caches,realloc (caches, realloc: run by --full, else\n"
-	"                   only here)\n"
+	"                   peers,longrun,caches (object caches: run by --full, else only here),\n"
+	"                   classheap (the class heap: run by --full, else only here)\n"
+	"                   percpu (per-CPU areas: run by --full, else only here)\n"
+	"                   realloc (growing buffers: run by --full, else only here)\n"
 	"  --longrun-ops N  operations of the long-run fragmentation trace (group longrun;\n"
 	"                   default 1e8 with --full, 2e6 with --quick, 1e5 with --tiny)\n"
 	"  --longrun-seeds K  seeds --seed .. --seed+K-1 for it (default 2, 1 with --tiny)\n"
@@ -469,6 +471,10 @@ int main(int argc, char **argv)
 		return longrun_worker_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--caches-worker"))
 		return caches_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--classheap-worker"))
+		return classheap_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--percpu-worker"))
+		return percpu_worker_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--realloc-worker"))
 		return realloc_worker_main(argc, argv);
 
@@ -588,6 +594,8 @@ int main(int argc, char **argv)
 	fprintf(stderr, "\n");
 	longrun_run();
 	caches_run();
+	classheap_run();
+	percpu_run();
 	realloc_run();
 	if (O.callgrind && O.icount && alloc_selected("rtheap") && O.level &&
 	    (!O.only[0] || in_list(O.only, "icount")))
@@ -613,6 +621,8 @@ int main(int argc, char **argv)
 	table_peers(stdout, 0);
 	longrun_table(stdout);
 	caches_table(stdout);
+	classheap_table(stdout);
+	percpu_table(stdout);
 	realloc_table(stdout);
 
 	write_latency_csv();
@@ -621,6 +631,8 @@ int main(int argc, char **argv)
 	write_markdown();
 	longrun_write();
 	caches_write();
+	classheap_write();
+	percpu_write();
 	realloc_write();
 	for (size_t i = 0; i < nrecs; i++) {
 		struct rec *x = &recs[i];
@@ -655,5 +667,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].r.status == 2)
 			return 1;
-	return longrun_failed() | caches_failed() | realloc_failed();
+	return longrun_failed() | caches_failed() | classheap_failed() | percpu_failed() |
+	       realloc_failed();
 }

@@ -137,6 +137,38 @@ TEST_F(OwnerTest, FindTellsForeignFromNotOwned)
 	EXPECT_EQ(rt_owner_give(&heap_, run), 0);
 }
 
+TEST_F(OwnerTest, FindTellsTheKindsApart)
+{
+	size_t p = rtheap_page_size(&heap_);
+	void *pages = rt_owner_take_kind(&heap_, 2 * p, RT_OWN_PAGES);
+	void *slab = rt_owner_take(&heap_, 2 * p);
+	ASSERT_NE(pages, nullptr);
+	ASSERT_NE(slab, nullptr);
+	void *found = nullptr;
+	EXPECT_EQ(rt_owner_find_kind(&heap_, static_cast<char *>(pages) + 1, 2 * p,
+	                             RT_OWN_PAGES, &found), 0);
+	EXPECT_EQ(found, pages);
+	// the same size, another kind: not this layer's run
+	EXPECT_EQ(rt_owner_find(&heap_, pages, 2 * p, &found), -EINVAL);
+	EXPECT_EQ(rt_owner_find_kind(&heap_, slab, 2 * p, RT_OWN_PAGES, &found), -EINVAL);
+	EXPECT_EQ(rt_owner_find_kind(&heap_, slab, 2 * p, RT_OWN_REGION, &found), -EINVAL);
+	EXPECT_EQ(rt_owner_find(&heap_, slab, 2 * p, &found), 0);
+	EXPECT_EQ(found, slab);
+	// a kind out of range is refused by both calls
+	EXPECT_EQ(rt_owner_take_kind(&heap_, 2 * p, RT_OWN_KIND_MAX + 1u), nullptr);
+	EXPECT_EQ(rt_owner_find_kind(&heap_, pages, 2 * p, RT_OWN_KIND_MAX + 1u, &found),
+	          -EINVAL);
+	// the largest kind round-trips through the map
+	void *top = rt_owner_take_kind(&heap_, p, RT_OWN_KIND_MAX);
+	ASSERT_NE(top, nullptr);
+	EXPECT_EQ(rt_owner_find_kind(&heap_, top, p, RT_OWN_KIND_MAX, &found), 0);
+	EXPECT_EQ(rtheap_check(&heap_, nullptr), 0);
+	EXPECT_EQ(rt_owner_give(&heap_, top), 0);
+	EXPECT_EQ(rt_owner_give(&heap_, pages), 0);
+	EXPECT_EQ(rt_owner_give(&heap_, slab), 0);
+	EXPECT_EQ(rtheap_check(&heap_, nullptr), 0);
+}
+
 TEST_F(OwnerTest, HeapCallsDoNotTouchAnOwnedRun)
 {
 	size_t p = rtheap_page_size(&heap_);
