@@ -288,14 +288,11 @@ static int extend_for(size_t need, enum asker who)
 	return err;
 }
 
-/* The heap's low-memory callback, in the allocating thread: record the
- * request, wake the helper.  Lock-free; one sem_post per helper round. */
-static void on_lowmem(rtheap_t *heap, size_t free_bytes, size_t request, void *arg)
+/* Ask the helper for an extent that serves @p request bytes (0: only
+ * the threshold): record it, wake the helper.  Lock-free; one sem_post
+ * per helper round. */
+static void want(size_t request)
 {
-	(void)heap;
-	(void)free_bytes;
-	(void)arg;
-	atomic_fetch_add_explicit(&g.lowmem, 1u, memory_order_relaxed);
 	/* pending = max(pending, request): a retry only when another thread
 	 * changed pending meanwhile (lock-free; no heap-size dependence) */
 	size_t cur = atomic_load(&g.pending);
@@ -304,6 +301,17 @@ static void on_lowmem(rtheap_t *heap, size_t free_bytes, size_t request, void *a
 		;
 	if (atomic_load(&g.helper) == HELPER_RUNNING && !atomic_exchange(&g.posted, true))
 		sem_post(&g.wake);
+}
+
+/* The heap's low-memory callback, in the allocating thread: record the
+ * request, wake the helper.  Lock-free; one sem_post per helper round. */
+static void on_lowmem(rtheap_t *heap, size_t free_bytes, size_t request, void *arg)
+{
+	(void)heap;
+	(void)free_bytes;
+	(void)arg;
+	atomic_fetch_add_explicit(&g.lowmem, 1u, memory_order_relaxed);
+	want(request);
 }
 
 static void *helper_main(void *arg)
@@ -508,4 +516,32 @@ int rtheap_default_free(void *ptr)
 		return 0;
 	rtheap_t *h = rtheap_default();
 	return h ? rtheap_free(h, ptr) : -ENOMEM;
+}
+
+void *rtheap_default_realloc(void *ptr, size_t size)
+{
+	rtheap_t *h = rtheap_default();
+	return h ? rtheap_realloc(h, ptr, size) : NULL; /* errno: ENOMEM */
+}
+
+void *rtheap_default_calloc(size_t n, size_t size)
+{
+	rtheap_t *h = rtheap_default();
+	return h ? rtheap_calloc(h, n, size) : NULL;
+}
+
+/* An aligned request above the page size needs a free run of
+ * size + align - P bytes (rtheap_alloc_aligned()), more than the size the
+ * low-memory callback heard of: ask the helper for that span too, so that
+ * a retry finds it. */
+void *rtheap_default_aligned_alloc(size_t align, size_t size)
+{
+	rtheap_t *h = rtheap_default();
+	if (!h)
+		return NULL;
+	void *p = rtheap_aligned_alloc(h, align, size);
+	size_t page = rtheap_page_size(h);
+	if (!p && errno == ENOMEM && align > page && size <= SIZE_MAX - align)
+		want(size + align - page);
+	return p;
 }

@@ -46,6 +46,9 @@
  *  - hook_pages_added()   once per extent: the whole page array is free;
  *  - hook_block_alloc()   after a block has been carved, before it is used;
  *  - hook_block_free()    once the block is back in free memory;
+ *  - hook_block_resize()  a live block grew or shrank in place (realloc):
+ *                         after the pages it gains were taken, before the
+ *                         pages it loses are given back;
  *  - hook_open()          before the heap itself reads or writes free memory
  *                         (a list node, a debug fill pattern);
  *  - hook_close()         right after: free memory is poisoned again, so a
@@ -173,6 +176,25 @@ RT_CK_COLD void rt_ck_block_free(void *p, size_t n)
 	rt_ck_noaccess(ck, p, n);
 }
 
+/* A live block at p changes from n to m bytes where it is: the bytes it
+ * gains become addressable (undefined for Memcheck), those it loses
+ * inaccessible. */
+RT_CK_COLD void rt_ck_block_resize(void *p, size_t n, size_t m)
+{
+	unsigned ck = rt_ck_load();
+	unsigned char *c = p;
+#if RT_CK_WITH_MEMCHECK
+	if (ck & RT_CK_MEMCHECK)
+		VALGRIND_RESIZEINPLACE_BLOCK(p, n, m, 0);
+#endif
+	if (!(ck & RT_CK_ASAN))
+		return;
+	if (m > n)
+		__asan_unpoison_memory_region(c + n, m - n);
+	else
+		__asan_poison_memory_region(c + m, n - m);
+}
+
 RT_CK_COLD void rt_ck_open(void *p, size_t n)
 {
 	unsigned ck = rt_ck_load();
@@ -208,6 +230,12 @@ static inline void hook_block_free(unsigned ck, void *p, size_t n)
 {
 	if (__builtin_expect(ck != 0, 0))
 		rt_ck_block_free(p, n);
+}
+
+static inline void hook_block_resize(unsigned ck, void *p, size_t n, size_t m)
+{
+	if (__builtin_expect(ck != 0, 0))
+		rt_ck_block_resize(p, n, m);
 }
 
 /* The heap reads/writes free memory itself: open it briefly. */

@@ -22,6 +22,8 @@
  *
  * Files: extent.c (extents), runs.c (free-run index), page.c (page-run
  * blocks), bucket.c (sub-page blocks), heap.c (entry points; lock.h),
+ * resize.c (rtheap_realloc, rtheap_calloc, rtheap_aligned_alloc: after
+ * heap.c, whose static helpers it uses),
  * notify.c (reports and notifications), debug.c (debug mode), check.c
  * (rtheap_check), xnheap.c (Xenomai 2 interface); hooks.h (checkers).
  * The declarations below are grouped by the file that defines them.
@@ -390,6 +392,9 @@ RT_FN bool rt_runs_take(struct rt_heap *h, uint32_t npages, struct rt_extent **x
 RT_FN bool rt_runs_take_aligned(struct rt_heap *h, uint32_t npages, uint32_t a,
                                 struct rt_extent **x, uint32_t *start,
                                 unsigned ck);
+RT_FN bool rt_runs_take_head(struct rt_heap *h, struct rt_extent *x,
+                             uint32_t start, uint32_t len, uint32_t n,
+                             unsigned ck);
 RT_FN void rt_runs_release(struct rt_heap *h, struct rt_extent *x, uint32_t start,
                      uint32_t len, unsigned ck);
 RT_FN size_t rt_runs_largest(const struct rt_heap *h);

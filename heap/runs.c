@@ -570,6 +570,40 @@ RT_HOT bool rt_runs_take_aligned(struct rt_heap *h, uint32_t n, uint32_t a,
 	return true;
 }
 
+/*
+ * Take the first n pages of the free run [start, start+len) (len > 0 read
+ * from its head entry, n <= len): a run block that ends at start grows
+ * into them in place (rtheap_realloc).  The run ending the extent keeps
+ * its node (the header's tail) and gives its first pages as run_cut()
+ * does; any other run has its node in the first page, which is taken:
+ * the node is unlisted and the remainder inserted afresh at start + n.
+ * map[start] becomes NONE (an interior page of the grown block).  False
+ * (nothing changed) when debug mode finds the node corrupt (reported).
+ * O(1): at most one unlink, one push and four map writes.
+ */
+RT_HOT bool rt_runs_take_head(struct rt_heap *h, struct rt_extent *x,
+                              uint32_t start, uint32_t len, uint32_t n,
+                              const unsigned ck)
+{
+	struct rt_node *nd = rt_run_node(x, start, len);
+	unsigned i = rt_runs_index(len); /* the node's list (R3), from the map */
+	rt_assert(n && n <= len && x->map[start] == PG_MAKE(PG_FREE, len),
+	          "the pages taken head a free run (R1)");
+	if (!run_checked(h, nd, ck))
+		return false;
+	if (n == len) {
+		run_take_whole(h, x, nd, i, start, n, ck);
+	} else if (rt_node_is_tail(nd)) {
+		(void)run_cut(h, x, nd, i, start, len, n, ck);
+	} else {
+		run_list_remove_at(h, nd, i, ck);
+		run_node_drop(h, x, nd, ck);
+		rt_runs_insert(h, x, start + n, len - n, ck);
+	}
+	rt_map_set(x, start, PG_MAKE(PG_NONE, 0));
+	return true;
+}
+
 /* If the run before [*start, ...) is free, unlist it and extend the
  * range over it. */
 RT_HOT void run_merge_prev(struct rt_heap *h, struct rt_extent *x,

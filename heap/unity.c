@@ -15,6 +15,7 @@
 #include "notify.c"
 #include "debug.c"
 #include "heap.c"
+#include "resize.c"
 #include "check.c"
 #include "owner.c"
 #include "xnheap.c"

@@ -138,6 +138,18 @@ void percpu_table(FILE *f);
 void percpu_write(void);
 int percpu_failed(void);
 
+/* ---------------- realloc (realloc.c) ---------------- */
+
+/* The worker side: rtheap-latency --realloc-worker ... */
+int realloc_worker_main(int argc, char **argv);
+/* Run the group "realloc" (with --full, or named in --only), then its
+ * tables on stdout, realloc.csv and its section of results.md; 1 if a
+ * run failed. */
+void realloc_run(void);
+void realloc_table(FILE *f);
+void realloc_write(void);
+int realloc_failed(void);
+
 /* ---------------- gnuplot (plots.c) ---------------- */
 
 int have_gnuplot(void);

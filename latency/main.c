@@ -44,8 +44,9 @@ static void usage(FILE *f)
 	"  --replays K      replays per case, per-op minimum kept (default 7)\n"
 	"  --alloc LIST     comma-separated allocators (default: all built in)\n"
 	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,\n"
-	"                   peers,longrun, and the layers' groups caches, classheap,\n"
-	"                   percpu, region (run by --full, else only when named here)\n"
+	"                   peers,longrun, and the groups realloc (growing buffers) and\n"
+	"                   caches, classheap, percpu, region (the layers): run by --full,\n"
+	"                   else only when named here\n"
 	"  --longrun-ops N  operations of the long-run fragmentation trace (group longrun;\n"
 	"                   default 1e8 with --full, 2e6 with --quick, 1e5 with --tiny)\n"
 	"  --longrun-seeds K  seeds --seed .. --seed+K-1 for it (default 2, 1 with --tiny)\n"
@@ -475,6 +476,8 @@ int main(int argc, char **argv)
 		return percpu_worker_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--region-worker"))
 		return region_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--realloc-worker"))
+		return realloc_worker_main(argc, argv);
 
 	O.level = 1;
 	O.out = "latency-out";
@@ -595,6 +598,7 @@ int main(int argc, char **argv)
 	classheap_run();
 	percpu_run();
 	region_run();
+	realloc_run();
 	if (O.callgrind && O.icount && alloc_selected("rtheap") && O.level &&
 	    (!O.only[0] || in_list(O.only, "icount")))
 		run_callgrind();
@@ -621,6 +625,7 @@ int main(int argc, char **argv)
 	caches_table(stdout);
 	classheap_table(stdout);
 	percpu_table(stdout);
+	realloc_table(stdout);
 
 	write_latency_csv();
 	write_other_csv();
@@ -630,6 +635,7 @@ int main(int argc, char **argv)
 	caches_write();
 	classheap_write();
 	percpu_write();
+	realloc_write();
 	for (size_t i = 0; i < nrecs; i++) {
 		struct rec *x = &recs[i];
 		char tag[96];
@@ -664,5 +670,5 @@ int main(int argc, char **argv)
 		if (recs[i].r.status == 2)
 			return 1;
 	return longrun_failed() | caches_failed() | classheap_failed() | percpu_failed() |
-	       region_failed();
+	       region_failed() | realloc_failed();
 }

@@ -8,7 +8,8 @@
 # as not to starve tests running in parallel.  A second tiny run, --peers,
 # checks the side-by-side table (rtheap, and TLSF and o1heap when built in,
 # or the line saying they are not).  A third, --only caches, checks the
-# object-cache group's table and caches.csv.
+# object-cache group's table and caches.csv, a fourth, --only realloc,
+# the realloc group's table and realloc.csv.
 cmake_minimum_required(VERSION 3.19) # string(JSON)
 if(NOT EXE OR NOT OUT)
   message(FATAL_ERROR "usage: cmake -DEXE=... -DOUT=... -P smoke.cmake")
@@ -267,4 +268,33 @@ file(STRINGS "${OUT}/region/region.csv" rlines REGEX "^trace_alloc,rtregion,")
 if(NOT rlines)
   message(FATAL_ERROR "region.csv: no rtregion trace row")
 endif()
-message(STATUS "latency smoke test: ${nres} results, ${nh} histograms, files parse; peers table: ${rows} rows; caches: ${crows} rtcache rows; region table and csv")
+# ---- realloc (--only realloc) ----
+execute_process(COMMAND "${EXE}" --tiny --only realloc --no-rt --no-plots --no-callgrind
+                        --out "${OUT}/realloc"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE rout ERROR_VARIABLE rerr)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "rtheap-latency --only realloc failed (${rc}):\n${rout}\n${rerr}")
+endif()
+string(FIND "${rout}" "REALLOC:" pos)
+if(pos EQUAL -1)
+  message(FATAL_ERROR "--only realloc: no REALLOC table on stdout:\n${rout}")
+endif()
+check_csv(realloc/realloc.csv 3 growth)
+# every growth policy: rtheap resized in place at least once, nothing failed
+set(rrows 0)
+foreach(line IN LISTS realloc/realloc.csv_lines)
+  if(line MATCHES "^[^,]+,rtheap,throughput,")
+    string(REPLACE "," ";" f "${line}")
+    list(GET f 5 failed)
+    list(GET f 7 grown)
+    list(GET f 28 status)
+    if(NOT status STREQUAL "\"ok\"" OR NOT failed EQUAL 0 OR grown LESS 1)
+      message(FATAL_ERROR "realloc.csv: rtheap row not measured or failing: ${line}")
+    endif()
+    math(EXPR rrows "${rrows} + 1")
+  endif()
+endforeach()
+if(rrows LESS 3)
+  message(FATAL_ERROR "realloc.csv: ${rrows} rtheap rows, expected 3 growth policies")
+endif()
+message(STATUS "latency smoke test: ${nres} results, ${nh} histograms, files parse; peers table: ${rows} rows; caches: ${crows} rtcache rows; region table and csv; realloc: ${rrows} rtheap rows")

@@ -535,6 +535,104 @@ TEST(DefaultHeap, Convenience)
 	});
 }
 
+// The C-style calls on the default heap: realloc, calloc, aligned_alloc
+// with C's contracts (errno, size 0), the first of them creating the heap.
+TEST(DefaultHeap, ReallocCallocAlignedAlloc)
+{
+	IN_CHILD([] {
+		clear_env();
+		char *p = static_cast<char *>(rtheap_default_realloc(nullptr, 100));
+		CK(p != nullptr && info().created == 1); // realloc(NULL) creates it
+		rtheap_t *h = rtheap_default();
+		std::memset(p, 0x5c, 100);
+		char *q = static_cast<char *>(rtheap_default_realloc(p, 5000));
+		CK(q != nullptr && rtheap_usable_size(h, q) >= 5000);
+		for (int i = 0; i < 100; i++)
+			CK(q[i] == 0x5c);
+		char *r = static_cast<char *>(rtheap_default_realloc(q, 1000));
+		CK(r == q); // a shrink stays in place
+		errno = 0;
+		CK(rtheap_default_realloc(r, 0) == nullptr && errno == 0); // released
+		CK(rtheap_check_block(h, r) == -EINVAL);
+		errno = 0;
+		CK(rtheap_default_realloc(r, 64) == nullptr && errno == EINVAL);
+		int local = 0;
+		errno = 0;
+		CK(rtheap_default_realloc(&local, 64) == nullptr && errno == EFAULT);
+		CK(rtt::stats(h).errors == 2);
+
+		unsigned char *z = static_cast<unsigned char *>(rtheap_default_calloc(300, 7));
+		CK(z != nullptr && rtheap_usable_size(h, z) >= 2100);
+		for (size_t i = 0; i < 2100; i++)
+			CK(z[i] == 0);
+		errno = 0;
+		CK(rtheap_default_calloc(SIZE_MAX / 2, 3) == nullptr && errno == ENOMEM);
+		CK(rtt::stats(h).failed_allocs == 0); // an overflow is not counted
+		CK(rtheap_default_free(z) == 0);
+
+		for (size_t a = 1; a <= 1 * kM; a <<= 1) {
+			void *b = rtheap_default_aligned_alloc(a, 100);
+			CK(b != nullptr && reinterpret_cast<uintptr_t>(b) % a == 0);
+			CK(rtheap_default_free(b) == 0);
+		}
+		errno = 0;
+		CK(rtheap_default_aligned_alloc(48, 100) == nullptr && errno == EINVAL);
+		errno = 0;
+		CK(rtheap_default_aligned_alloc(RTHEAP_MAX_ALIGN * 2, 100) == nullptr &&
+		   errno == EINVAL);
+		CK(rtt::stats(h).live_blocks == 0 && consistent(h));
+		return 0;
+	});
+}
+
+// Out of memory: realloc, calloc and aligned_alloc fail at once (the old
+// block intact), the helper extends, a retry succeeds.
+TEST(DefaultHeap, CStyleCallsGrowThroughHelper)
+{
+	IN_CHILD([] {
+		clear_env();
+		CK(rtheap_default_setup(256 * kK, 256 * kK, 0, 0) == 0);
+		rtheap_t *h = rtheap_default();
+		CK(h != nullptr && info().helper_running == 1);
+		char *p = static_cast<char *>(rtheap_default_alloc(100 * kK));
+		CK(p != nullptr);
+		rtt::fill(p, 100 * kK, 11);
+		errno = 0;
+		CK(rtheap_default_realloc(p, 1 * kM) == nullptr && errno == ENOMEM);
+		CK(rtt::verify(p, 100 * kK, 11) == SIZE_MAX); // untouched
+		CK(rtheap_check_block(h, p) == 0);
+		CK(info().lowmem_calls >= 1);
+		char *q = nullptr;
+		for (int i = 0; i < 10000 && !q; i++) {
+			q = static_cast<char *>(rtheap_default_realloc(p, 1 * kM));
+			if (!q)
+				usleep(1000);
+		}
+		CK(q != nullptr && rtheap_usable_size(h, q) >= 1 * kM);
+		CK(rtt::verify(q, 100 * kK, 11) == SIZE_MAX);
+		CK(info().helper_extents >= 1);
+		size_t ext = info().extents;
+		void *z = rtheap_default_calloc(1024, 2 * kK); // 2 MiB
+		for (int i = 0; i < 10000 && !z; i++) {
+			usleep(1000);
+			z = rtheap_default_calloc(1024, 2 * kK);
+		}
+		CK(z != nullptr && info().extents > ext);
+		ext = info().extents;
+		void *a = rtheap_default_aligned_alloc(1 * kM, 3 * kM);
+		for (int i = 0; i < 10000 && !a; i++) {
+			usleep(1000);
+			a = rtheap_default_aligned_alloc(1 * kM, 3 * kM);
+		}
+		CK(a != nullptr && reinterpret_cast<uintptr_t>(a) % kM == 0);
+		CK(info().extents > ext);
+		CK(rtheap_default_free(q) == 0 && rtheap_default_free(z) == 0 &&
+		   rtheap_default_free(a) == 0);
+		CK(consistent(h));
+		return 0;
+	});
+}
+
 // ------------------------------------------------------------ growth
 
 // Out of memory with the helper: the allocation fails at once, the
@@ -819,6 +917,12 @@ TEST(DefaultHeap, NullWhenInitialMappingFails)
 		CK(rtheap_default_alloc(16) == nullptr);
 		int x = 0;
 		CK(rtheap_default_free(&x) == -ENOMEM);
+		errno = 0;
+		CK(rtheap_default_realloc(nullptr, 16) == nullptr && errno == ENOMEM);
+		errno = 0;
+		CK(rtheap_default_calloc(4, 4) == nullptr && errno == ENOMEM);
+		errno = 0;
+		CK(rtheap_default_aligned_alloc(64, 16) == nullptr && errno == ENOMEM);
 		CK(rtheap_default_grow(16) == -ENOMEM);
 		CK(rtheap_default_setup(1 * kM, 0, 0, 0) == 0); // not created: allowed
 		CK(unlimit_address_space());

@@ -647,6 +647,92 @@ TEST_P(StepsPerPage, ExtendCostDoesNotDependOnItsSize)
 	EXPECT_LT(cost[0], kStepBound);
 }
 
+// rtheap_realloc in place, path by path, on a heap of npages pages, for a
+// block that gains or loses `delta` pages.
+struct ReallocSteps {
+	unsigned long bucket = 0;     // a bucket block within its class
+	unsigned long same = 0;       // a run, the same number of pages
+	unsigned long grow_tail = 0;  // into the run that ends the extent
+	unsigned long grow_part = 0;  // into the head of a free run (node moves)
+	unsigned long grow_whole = 0; // a whole free run
+	unsigned long shrink = 0;     // tail given back, nothing to merge
+	unsigned long shrink_merge = 0; // tail given back, merged with the run after
+};
+
+ReallocSteps measure_realloc(size_t P, size_t npages, size_t delta)
+{
+	PageHeap ph(P, npages, 0);
+	rtheap_t *h = ph.h.get();
+	auto steps = [h](void *p, size_t n) {
+		rtheap_steps_reset();
+		void *q = rtheap_realloc(h, p, n);
+		unsigned long s = rtheap_steps_get();
+		EXPECT_EQ(p, q) << "in place, " << n << " bytes";
+		return s;
+	};
+	ReallocSteps m;
+	void *t = rtheap_alloc(h, P); // first: the extent's tail run follows
+	m.grow_tail = steps(t, (1 + delta) * P);
+	m.same = steps(t, (1 + delta) * P - 1);
+	void *a = rtheap_alloc(h, P), *f = rtheap_alloc(h, (delta + 1) * P);
+	void *g = rtheap_alloc(h, P), *c = rtheap_alloc(h, (delta + 1) * P);
+	void *d = rtheap_alloc(h, P), *e = rtheap_alloc(h, P);
+	EXPECT_TRUE(a && f && g && c && d && e);
+	EXPECT_EQ(0, rtheap_free(h, f));
+	EXPECT_EQ(0, rtheap_free(h, d));
+	m.grow_part = steps(a, (1 + delta) * P); // delta of the delta + 1 pages
+	m.grow_whole = steps(a, (2 + delta) * P); // the last one
+	m.shrink = steps(a, P); // g follows: no merge
+	m.shrink_merge = steps(c, P); // d's free page follows
+	void *b = rtheap_alloc(h, 100);
+	m.bucket = steps(b, 128);
+	for (void *p : {t, a, g, c, e, b})
+		EXPECT_EQ(0, rtheap_free(h, p));
+	EXPECT_TRUE(heap_ok(h));
+	return m;
+}
+
+// Realloc in place is bounded: its steps depend neither on the heap size
+// nor on the number of pages gained or lost (the copy of a moved block is
+// the only size-dependent cost, and it counts no step).
+TEST_P(StepsPerPage, ReallocInPlaceCostDoesNotDependOnHeapOrSize)
+{
+	const size_t P = GetParam();
+	for (size_t delta : {1, 7, 40, 200}) {
+		SCOPED_TRACE(delta);
+		const ReallocSteps m = measure_realloc(P, 1024, delta);
+		const ReallocSteps big = measure_realloc(P, 4096, delta);
+		// one map read (the lookup is O(log E), no step with one extent)
+		EXPECT_EQ(1u, m.bucket);
+		EXPECT_EQ(1u, m.same);
+		// the block's entry and the next page's; the head of the free
+		// run: one unlink, the remainder's two boundary entries and one
+		// push (second on its list: one hop more), the old head entry;
+		// the block's entry written: 9 at most
+		EXPECT_LE(m.grow_part, 9u);
+		EXPECT_GE(m.grow_part, 8u);
+		// the whole run: one unlink, its two boundary entries cleared
+		EXPECT_EQ(5u, m.grow_whole);
+		// the tail run keeps its node: its two entries, and an unlink and
+		// a push only if the remainder changes list
+		EXPECT_LE(m.grow_tail, 9u);
+		// the block's entry read and written; the release of the tail:
+		// both neighbours read, one merge (unlink, one entry cleared),
+		// the run's two entries, one push
+		EXPECT_LE(m.shrink, 10u);
+		EXPECT_LE(m.shrink_merge, 10u);
+		EXPECT_GT(m.shrink_merge, m.shrink) << "the merge path was taken";
+		// the same on a heap four times larger (the tail run's list
+		// differs, so its count may too, within the bound)
+		EXPECT_EQ(m.bucket, big.bucket);
+		EXPECT_EQ(m.grow_part, big.grow_part);
+		EXPECT_EQ(m.grow_whole, big.grow_whole);
+		EXPECT_EQ(m.shrink, big.shrink);
+		EXPECT_EQ(m.shrink_merge, big.shrink_merge);
+		EXPECT_LE(big.grow_tail, 9u);
+	}
+}
+
 INSTANTIATE_TEST_SUITE_P(Pages, StepsPerPage,
                          ::testing::Values(256, 512, 1024, 2048, 4096, 8192, 16384, 32768));
 

@@ -212,6 +212,40 @@ void *rtheap_default_alloc(size_t size);
  */
 int rtheap_default_free(void *ptr);
 
+/**
+ * rtheap_realloc(rtheap_default(), @p ptr, @p size).  A failed growth
+ * wakes the helper thread through the low-memory callback, as a failed
+ * rtheap_default_alloc() does: retry in a later cycle.
+ * @return as rtheap_realloc(); NULL with errno ENOMEM also when the
+ *         default heap cannot be created.
+ * Bound, context: as rtheap_default() then rtheap_realloc().
+ */
+RTHEAP_ALLOC_SIZE(2) RTHEAP_WARN_UNUSED
+void *rtheap_default_realloc(void *ptr, size_t size);
+
+/**
+ * rtheap_calloc(rtheap_default(), @p n, @p size).
+ * @return as rtheap_calloc(); NULL with errno ENOMEM also when the default
+ *         heap cannot be created.
+ * Bound, context: as rtheap_default() then rtheap_calloc().
+ */
+RTHEAP_MALLOC RTHEAP_WARN_UNUSED
+void *rtheap_default_calloc(size_t n, size_t size);
+
+/**
+ * rtheap_aligned_alloc(rtheap_default(), @p align, @p size): C11's
+ * aligned_alloc() on the default heap, any power of two up to
+ * RTHEAP_MAX_ALIGN.  A failure above the page size also asks the helper
+ * for an extent of @p size + @p align - P bytes (the free run an aligned
+ * run needs, more than the @p size the low-memory callback hears of), so
+ * that a retry after the helper's round succeeds.
+ * @return as rtheap_aligned_alloc(); NULL with errno ENOMEM also when the
+ *         default heap cannot be created.
+ * Bound, context: as rtheap_default() then rtheap_aligned_alloc().
+ */
+RTHEAP_MALLOC RTHEAP_ALLOC_SIZE(2) RTHEAP_WARN_UNUSED
+void *rtheap_default_aligned_alloc(size_t align, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

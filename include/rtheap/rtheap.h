@@ -33,6 +33,8 @@
  *  - retrying a failed allocation, and how large an extent to add:
  *    rtheap_alloc(), rtheap_extend();
  *  - rtheap_free(heap, NULL): a no-op returning 0, as free(NULL);
+ *  - realloc, calloc and aligned_alloc with C's contracts (errno, size 0):
+ *    rtheap_realloc(), rtheap_calloc(), rtheap_aligned_alloc();
  *  - compiler attributes: RTHEAP_MALLOC and its neighbours below;
  *  - C++: rtheap/memory_resource.hpp, a std::pmr::memory_resource.
  */
@@ -131,6 +133,14 @@ extern "C" {
 #define RTHEAP_DEFAULT_PAGE 256u
 /** Largest number of pages in one extent (run lengths are 29-bit). */
 #define RTHEAP_MAX_EXTENT_PAGES ((1u << 29) - 1u)
+
+/**
+ * Largest alignment rtheap_aligned_alloc() accepts: 1 GiB, the largest
+ * huge page of common hardware.  The cost of an aligned allocation does
+ * not depend on its alignment (rtheap_alloc_aligned()), only the free run
+ * it needs grows with it.
+ */
+#define RTHEAP_MAX_ALIGN ((size_t)1 << 30)
 
 /** Bytes of the fixed extent header at the start of every extent buffer. */
 #define RTHEAP_EXTENT_HDR 256u
@@ -546,6 +556,83 @@ void *rtheap_alloc_aligned(rtheap_t *heap, size_t size, size_t align);
  *  the rounded size, O(size)). */
 RTHEAP_MALLOC RTHEAP_ALLOC_SIZE(2) RTHEAP_WARN_UNUSED
 void *rtheap_zalloc(rtheap_t *heap, size_t size);
+
+/**
+ * Resize the block at @p ptr to at least @p size bytes, as C's realloc():
+ * the content up to the smaller of the old and new sizes is kept.
+ *  - @p ptr NULL: rtheap_alloc(@p size).
+ *  - @p size 0 (and @p ptr not NULL): the block is released as by
+ *    rtheap_free() and NULL is returned, errno unchanged, as glibc's
+ *    realloc(p, 0) does (C17 leaves it to the implementation, C23 makes it
+ *    undefined: portable code calls rtheap_free() instead).
+ *  - In place, the same pointer returned, whenever the block can stay:
+ *    a bucket block (up to P/2) while @p size fits its class (a shrink
+ *    keeps the whole class); a run of n pages that needs m = ceil(size/P)
+ *    pages: m <= n gives its last n - m pages back as a free run (merged
+ *    with a free run after it), m > n takes the first m - n pages of the
+ *    free run that starts right after it, if that run holds them.  A
+ *    shrink is always in place and does not fail (but for the debug-mode
+ *    EUCLEAN below).  A resize in place that takes free memory below the
+ *    low-memory threshold calls the callback once (request 0), as an
+ *    allocation does.
+ *  - Otherwise rtheap_alloc(@p size), a copy of the old block's usable
+ *    size, and rtheap_free(@p ptr).  The low-memory callback hears of a
+ *    failure with @p size as the request, as for rtheap_alloc(): retry
+ *    after it, as there.
+ * Growth in place is counted by no statistic (alloc_calls and free_calls
+ * count a moved block once each); used and peak_used follow the size.
+ * @return the block (@p ptr or a new one), or NULL with errno set and the
+ *         old block untouched (still allocated, content unchanged):
+ *         ENOMEM: no room (counted in failed_allocs by rtheap_alloc());
+ *         EFAULT / EINVAL: @p ptr outside every extent / inside the heap
+ *         but not the start of a live block (interior, free, double
+ *         release): reported to the misuse callback and counted in errors,
+ *         exactly as rtheap_free() does, nothing changed; EINVAL also for
+ *         an uninitialised heap (nothing reported).  With
+ *         RTHEAP_F_DEBUG_FILL only: EUCLEAN when a free-run node that the
+ *         resize would follow was overwritten (RTHEAP_ERR_CORRUPT).
+ * Bound: in place, O(log E) extent lookup then O(1): a shrink costs as a
+ *        release of the pages given back (at most one merge and one
+ *        insertion), a growth one map read and at most one unlink and one
+ *        insertion.  Moved: rtheap_alloc() + a copy of min(old, new) bytes
+ *        + rtheap_free(); the copy is the only size-dependent cost.
+ *        With RTHEAP_F_DEBUG_FILL, plus O(size) fill and verify.
+ * Context: RT-safe (a moved block's copy takes time proportional to its
+ *          size: bound it by the sizes the program uses).
+ */
+RTHEAP_ALLOC_SIZE(3) RTHEAP_WARN_UNUSED
+void *rtheap_realloc(rtheap_t *heap, void *ptr, size_t size);
+
+/**
+ * Allocate a zero-filled block for an array of @p n elements of @p size
+ * bytes, as C's calloc(): rtheap_zalloc(@p n * @p size).
+ * @return the block, or NULL: errno ENOMEM when @p n * @p size overflows
+ *         size_t (not counted, no callback: no extension can help) or when
+ *         rtheap_zalloc() fails (counted, callback, as rtheap_alloc());
+ *         EINVAL for an uninitialised heap; a product of 0 gives NULL with
+ *         errno unchanged, as rtheap_alloc(0).
+ * Bound: as rtheap_alloc(), plus a memset of the rounded size (O(size)).
+ * Context: RT-safe (the memset takes time proportional to the size).
+ */
+RTHEAP_MALLOC RTHEAP_WARN_UNUSED
+void *rtheap_calloc(rtheap_t *heap, size_t n, size_t size);
+
+/**
+ * Allocate @p size bytes aligned to @p align, C11's aligned_alloc() with
+ * its argument order: rtheap_alloc_aligned(@p size, @p align), for any
+ * power of two @p align up to RTHEAP_MAX_ALIGN (any @p size: C17 dropped
+ * the requirement that it be a multiple of @p align).  Above the page
+ * size the block is an over-allocated run trimmed at both ends, in O(1)
+ * (see rtheap_alloc_aligned() for the free run it needs).
+ * @return the block, or NULL: errno EINVAL for @p align 0, not a power of
+ *         two, or above RTHEAP_MAX_ALIGN, or an uninitialised heap (not
+ *         counted, no callback); ENOMEM when rtheap_alloc_aligned() fails
+ *         (counted, callback); @p size 0 gives NULL with errno unchanged.
+ * Bound: as rtheap_alloc_aligned(): O(1), whatever @p align.
+ * Context: RT-safe.
+ */
+RTHEAP_MALLOC RTHEAP_ALLOC_SIZE(3) RTHEAP_WARN_UNUSED
+void *rtheap_aligned_alloc(rtheap_t *heap, size_t align, size_t size);
 
 /**
  * Release a block.  A NULL @p ptr does nothing and returns 0, as free(NULL)

@@ -2,7 +2,8 @@
 /*
  * libFuzzer target: the input bytes drive a sequence of operations on small
  * rtheap heaps (init with several page sizes, extend, alloc, zalloc,
- * aligned alloc, free,
+ * aligned alloc, calloc, C11 aligned_alloc, realloc (in place or moved,
+ * predicted by the model), free,
  * test-and-free, invalid frees of interior / foreign / freed / random
  * addresses, queries, destroy), mirrored in a shadow model.
  *
@@ -645,19 +646,64 @@ static int pow2(size_t a)
 	return a != 0 && (a & (a - 1)) == 0;
 }
 
-/* mode 0: rtheap_alloc, 1: rtheap_zalloc, 2: rtheap_alloc_aligned */
+/* mode 0: rtheap_alloc, 1: rtheap_zalloc, 2: rtheap_alloc_aligned,
+ * 3: rtheap_aligned_alloc (C11 order, at most RTHEAP_MAX_ALIGN), 4:
+ * rtheap_calloc, 5: rtheap_realloc(NULL, size) */
+MODEL_FN static void *alloc_call(int mode, size_t size, size_t align)
+{
+	switch (mode) {
+	case 1:
+		return rtheap_zalloc(&M.heap, size);
+	case 2:
+		return rtheap_alloc_aligned(&M.heap, size, align);
+	case 3:
+		return rtheap_aligned_alloc(&M.heap, align, size);
+	case 4: /* n x 1 or 1 x n */
+		return size & 1 ? rtheap_calloc(&M.heap, size, 1) : rtheap_calloc(&M.heap, 1, size);
+	case 5:
+		return rtheap_realloc(&M.heap, NULL, size);
+	default:
+		return rtheap_alloc(&M.heap, size);
+	}
+}
+
+/* The errno a failed C-style call (modes 3 to 5) sets: EINVAL for a bad
+ * alignment, none for size 0, else ENOMEM. */
+static void check_errno(int mode, size_t size, size_t align)
+{
+	int bad_align = mode == 3 && (!pow2(align) || align > RTHEAP_MAX_ALIGN);
+	if (mode < 3)
+		return;
+	if (bad_align)
+		CHECK(errno == EINVAL, "mode %d align %zu: errno %d", mode, align, errno);
+	else if (size == 0)
+		CHECK(errno == 0, "mode %d size 0: errno %d", mode, errno);
+	else
+		CHECK(errno == ENOMEM, "mode %d size %zu: errno %d", mode, size, errno);
+}
+
+/* calloc whose product overflows: NULL, ENOMEM, nothing counted. */
+static void calloc_overflow(size_t size)
+{
+	size_t n = size > 1 ? size : 2;
+	size_t m = SIZE_MAX / n + 1;
+	errno = 0;
+	CHECK(rtheap_calloc(&M.heap, n, m) == NULL && errno == ENOMEM,
+	      "calloc(%zu, %zu) overflowing: errno %d", n, m, errno);
+	CHECK(M.lm_calls == 0, "lowmem callback for a calloc overflow");
+}
+
 static void do_alloc(struct input *in, int mode)
 {
-	const int zero = mode == 1;
+	const int zero = mode == 1 || mode == 4;
 	size_t size = choose_size(in);
-	size_t align = mode == 2 ? choose_align(in) : 1;
-#define ALLOC()                                                                  \
-	(mode == 2 ? rtheap_alloc_aligned(&M.heap, size, align)                  \
-	 : zero    ? rtheap_zalloc(&M.heap, size)                                \
-	           : rtheap_alloc(&M.heap, size))
+	size_t align = mode == 2 || mode == 3 ? choose_align(in) : 1;
+#define ALLOC() alloc_call(mode, size, align)
 	if (!M.alive) {
+		errno = 0;
 		void *p = ALLOC();
 		CHECK(p == NULL, "alloc from dead heap");
+		CHECK(mode < 3 || errno == EINVAL, "dead heap: errno %d", errno);
 		return;
 	}
 	if (M.nblk == MAX_BLOCKS)
@@ -667,13 +713,18 @@ static void do_alloc(struct input *in, int mode)
 	size_t want = model_round(size), span = want;
 	CHECK(rtheap_round_size(&M.heap, size) == want, "round_size(%zu) = %zu, model %zu", size,
 	      rtheap_round_size(&M.heap, size), want);
-	if (mode == 2)
+	if (mode == 2 || mode == 3)
 		want = model_round_aligned(size, align, &span);
 	M.lm_calls = 0;
+	if (mode == 4)
+		calloc_overflow(size);
+	errno = 0;
 	unsigned char *p = ALLOC();
 #undef ALLOC
 	CHECK(M.cb_calls == 0, "error callback on alloc");
-	if (!p && (size == 0 || !pow2(align))) {
+	if (!p)
+		check_errno(mode, size, align);
+	if (!p && (size == 0 || !pow2(align) || (mode == 3 && align > RTHEAP_MAX_ALIGN))) {
 		/* Not counted as a failed allocation, no low-memory call. */
 		CHECK(M.lm_calls == 0, "lowmem callback for size 0 or a bad alignment");
 		return;
@@ -776,6 +827,165 @@ static void do_free(struct input *in)
 	CHECK(rtheap_check_block(&M.heap, b.p) != 0, "freed block still live");
 }
 
+/* ---- realloc of a live block ---- */
+
+/* The first `keep` bytes of what block b held (its pattern) are intact. */
+MODEL_FN static void verify_prefix(const struct block *b, const unsigned char *p, size_t keep)
+{
+	for (size_t i = 0; i < keep && i < b->req; i++)
+		if (sampled(i, b->req) && p[i] != (unsigned char)(b->seed ^ (i * 13u) ^ (i >> 8)))
+			CHECK(0, "resized block %p (was %p, req %zu) byte %zu lost", (void *)p,
+			      (void *)b->p, b->req, i);
+}
+
+/* Would rtheap_realloc resize b to size where it is?  The new rounded
+ * size in *round.  A bucket block: while its class holds size.  A run of
+ * n pages needing m: m <= n always; m > n when the m - n pages after it
+ * are in its extent's page array and no live block covers them (every
+ * page no live block covers is free, and adjacent free pages form one
+ * run, R2). */
+MODEL_FN static int in_place(const struct block *b, size_t size, size_t *round)
+{
+	const size_t P = M.page;
+	*round = b->round;
+	if (b->round <= P / 2 || model_round(size) == 0)
+		return size <= b->round;
+	size_t n = b->round / P, m = (size + P - 1) / P;
+	*round = m * P;
+	if (m <= n)
+		return 1;
+	int e = in_extent(b->p);
+	size_t np = npages_of(e);
+	const unsigned char *end = pages_at(e, np) + np * P, *after = b->p + b->round;
+	return (size_t)(end - after) >= (m - n) * P && overlapping(after, (m - n) * P) < 0;
+}
+
+/* The low-memory state after a successful resize whose used bytes went
+ * from `before` to M.used: notified once (request 0) if armed and free
+ * memory is below the threshold, else re-armed when back above it. */
+static void lowmem_after_resize(size_t before)
+{
+	size_t free_after = M.usable - M.used;
+	if (M.lowmem_on && M.lowmem_armed && free_after < M.lowmem_thr) {
+		CHECK(M.lm_calls == 1 && M.lm_request == 0 && M.lm_free == free_after,
+		      "lowmem on resize: %d calls, request %zu, free %zu (want %zu)", M.lm_calls,
+		      M.lm_request, M.lm_free, free_after);
+		M.lowmem_armed = 0;
+	} else {
+		CHECK(M.lm_calls == 0, "lowmem called on resize (%zu -> %zu used)", before, M.used);
+		if (M.used < before)
+			lowmem_after_free();
+	}
+}
+
+/* A moved block: allocated (notifying as an allocation), then the old one
+ * released (re-arming as a release). */
+static void lowmem_after_move(size_t used_both)
+{
+	size_t free_alloc = M.usable - used_both;
+	if (M.lowmem_on && M.lowmem_armed && free_alloc < M.lowmem_thr) {
+		CHECK(M.lm_calls == 1 && M.lm_request == 0 && M.lm_free == free_alloc,
+		      "lowmem on move: %d calls, request %zu, free %zu (want %zu)", M.lm_calls,
+		      M.lm_request, M.lm_free, free_alloc);
+		M.lowmem_armed = 0;
+	} else {
+		CHECK(M.lm_calls == 0, "lowmem called on move");
+	}
+	lowmem_after_free();
+}
+
+/* The block b (index i) became p of `size` bytes, rounded to round. */
+static void resized(int i, unsigned char *p, size_t size, size_t round)
+{
+	struct block old = M.blk[i];
+	int moved = p != old.p;
+	verify_prefix(&old, p, size);
+	CHECK((uintptr_t)p % (round <= M.page / 2 ? round : M.page) == 0,
+	      "resized block %p misaligned", (void *)p);
+	CHECK(rtheap_usable_size(&M.heap, p) == round, "usable_size %zu vs %zu after resize",
+	      rtheap_usable_size(&M.heap, p), round);
+	if ((M.flags & RTHEAP_F_DEBUG_FILL) && size > old.round) {
+		size_t k = first_not(p + old.round, size - old.round, 0xA5);
+		CHECK(k == size - old.round, "debug fill: grown byte %zu of %p is %#x",
+		      old.round + k, (void *)p, p[old.round + k]);
+	}
+	M.blk[i] = M.blk[--M.nblk]; /* out of the overlap check */
+	int ov = overlapping(p, round);
+	CHECK(ov < 0, "resized %p+%zu overlaps live %p", (void *)p, round, (void *)M.blk[ov].p);
+	struct block *nb = &M.blk[M.nblk++];
+	*nb = (struct block){p, size, round, M.seed++};
+	fill_block(nb);
+	size_t before = M.used;
+	M.used = M.used - old.round + round;
+	if (!moved) {
+		lowmem_after_resize(before);
+		return;
+	}
+	CHECK(rtheap_check_block(&M.heap, old.p) != 0, "moved-from block still live");
+	M.allocs++;
+	M.frees++;
+	remember_freed(old.p);
+	lowmem_after_move(before + round);
+}
+
+/* A resize of b to size failed: it could not stay, and no free run could
+ * take it (the good fit); the block is as it was; counted, notified. */
+static void realloc_refused(const struct block *b, size_t size, int stay, size_t largest)
+{
+	size_t want = model_round(size);
+	CHECK(!stay, "realloc(%p, %zu) failed in place", (void *)b->p, size);
+	CHECK(errno == ENOMEM, "realloc failed: errno %d", errno);
+	CHECK(want == 0 || want > largest, "realloc(%zu) moved failed but largest_free is %zu",
+	      size, largest);
+	verify_block(b);
+	CHECK(rtheap_usable_size(&M.heap, b->p) == b->round, "failed realloc changed the block");
+	M.failed++;
+	if (M.lowmem_on)
+		CHECK(M.lm_calls == 1 && M.lm_request == size,
+		      "lowmem on failed realloc: %d calls, request %zu", M.lm_calls, M.lm_request);
+	else
+		CHECK(M.lm_calls == 0, "lowmem callback not set but called");
+}
+
+static void do_realloc(struct input *in)
+{
+	if (!M.alive) {
+		errno = 0;
+		CHECK(rtheap_realloc(&M.heap, arena + 256, 16) == NULL && errno == EINVAL,
+		      "realloc on a dead heap");
+		return;
+	}
+	if (M.nblk == 0)
+		return;
+	int i = (int)(get16(in) % (unsigned)M.nblk);
+	struct block b = M.blk[i];
+	verify_block(&b);
+	size_t size = choose_size(in), round;
+	struct rtheap_stats st0;
+	CHECK(rtheap_get_stats(&M.heap, &st0) == 0, "stats");
+	int stay = in_place(&b, size, &round);
+	M.lm_calls = 0;
+	errno = 0;
+	unsigned char *p = rtheap_realloc(&M.heap, b.p, size);
+	CHECK(M.cb_calls == 0, "error callback on realloc of a live block");
+	if (size == 0) { /* released */
+		CHECK(p == NULL && errno == 0, "realloc(p, 0) = %p, errno %d", (void *)p, errno);
+		M.blk[i] = M.blk[--M.nblk];
+		M.used -= b.round;
+		M.frees++;
+		lowmem_after_free();
+		remember_freed(b.p);
+		return;
+	}
+	if (!p) {
+		realloc_refused(&b, size, stay, st0.largest_free);
+		return;
+	}
+	CHECK(stay == (p == b.p), "realloc(%p of %zu, %zu): model says %s, heap %p", (void *)b.p,
+	      b.round, size, stay ? "in place" : "moved", (void *)p);
+	resized(i, p, size, stay ? round : model_round(size));
+}
+
 static void do_refused_free(void)
 {
 	if (!M.alive || M.nblk == 0)
@@ -816,11 +1026,19 @@ static void bad_free(const void *a, int interior)
 		CHECK(memcmp(&st0, &st1, sizeof st0) == 0, "free(NULL) changed the statistics");
 		return;
 	}
-	int which = (int)(((uintptr_t)a >> 4) % 3);
+	int which = (int)(((uintptr_t)a >> 4) % 4);
 	ck_called = 0;
-	int rc = which == 0 ? rtheap_free(&M.heap, (void *)a)
-	         : which == 1 ? rtheap_test_and_free(&M.heap, (void *)a, ck_accept)
-	                      : rtheap_test_and_free(&M.heap, (void *)a, NULL);
+	int rc;
+	if (which == 3) { /* realloc answers as free, through errno */
+		size_t n = ((uintptr_t)a >> 6) & 1 ? 0 : 100 + ((uintptr_t)a & 0x3ff);
+		errno = 0;
+		CHECK(rtheap_realloc(&M.heap, (void *)a, n) == NULL, "realloc(%p) served", a);
+		rc = -errno;
+	} else {
+		rc = which == 0 ? rtheap_free(&M.heap, (void *)a)
+		     : which == 1 ? rtheap_test_and_free(&M.heap, (void *)a, ck_accept)
+		                  : rtheap_test_and_free(&M.heap, (void *)a, NULL);
+	}
 	CHECK(rc == want, "free(%p) = %d, want %d", a, rc, want);
 	CHECK(ck_called == 0, "check function called for a bad pointer");
 	CHECK(M.cb_calls == 1, "error callback calls %d for bad free", M.cb_calls);
@@ -1044,15 +1262,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			do_alloc(&in, 0);
 			break;
 		case 4:
-			do_alloc(&in, 1);
+			do_alloc(&in, (op >> 4) >= 12 ? 4 : (op >> 4) >= 10 ? 5 : 1);
 			break;
 		case 15:
-			do_alloc(&in, 2);
+			do_alloc(&in, (op >> 4) >= 10 ? 3 : 2);
 			break;
 		case 5:
 		case 6:
-		case 7:
 			do_free(&in);
+			break;
+		case 7:
+			if ((op >> 4) >= 6)
+				do_realloc(&in);
+			else
+				do_free(&in);
 			break;
 		case 8:
 		case 9:
