@@ -60,8 +60,9 @@ static struct {
 	pthread_mutex_t stripe[PAGE_STRIPES];
 	atomic_size_t waiting;
 	atomic_size_t sleeps, wakeups, grows, timeouts, page_errors;
-	_Atomic uint64_t timeout_ns;
-} w = { .timeout_ns = RTKMEM_WAIT_DEFAULT_NS };
+	_Atomic uint64_t timeout_ns, poll_ns;
+} w = { .timeout_ns = RTKMEM_WAIT_DEFAULT_NS,
+        .poll_ns = (uint64_t)RTKMEM_POLL_MS * 1000000u };
 
 static pthread_once_t w_once = PTHREAD_ONCE_INIT;
 
@@ -196,20 +197,38 @@ static struct timespec ts_after(uint64_t ns)
 	return t;
 }
 
+/* When a sleep ends at the latest: the poll period or the deadline,
+ * whichever comes first; false: neither (sleep until woken). */
+static bool sleep_until(const struct timespec *deadline, struct timespec *until)
+{
+	uint64_t poll = atomic_load_explicit(&w.poll_ns, memory_order_relaxed);
+	if (poll == RTKMEM_WAIT_FOREVER) {
+		if (deadline)
+			*until = *deadline;
+		return deadline != NULL;
+	}
+	*until = ts_after(poll);
+	if (deadline && ts_before(deadline, until))
+		*until = *deadline;
+	return true;
+}
+
 /* Raise w.waiting, try under w.mtx, sleep until woken, the poll period
  * or the deadline.  The block, or NULL. */
 static void *sleep_once(const struct req *r, const struct timespec *deadline)
 {
-	struct timespec until = ts_after((uint64_t)RTKMEM_POLL_MS * 1000000u);
-	if (deadline && ts_before(deadline, &until))
-		until = *deadline;
+	struct timespec until;
+	bool timed = sleep_until(deadline, &until);
 	pthread_once(&w_once, w_init);
 	pthread_mutex_lock(&w.mtx);
 	atomic_fetch_add(&w.waiting, 1u);
 	void *p = try_once(r);
 	if (!p) {
 		count(&w.sleeps);
-		(void)pthread_cond_timedwait(&w.cond, &w.mtx, &until);
+		if (timed)
+			(void)pthread_cond_timedwait(&w.cond, &w.mtx, &until);
+		else
+			(void)pthread_cond_wait(&w.cond, &w.mtx);
 	}
 	atomic_fetch_sub(&w.waiting, 1u);
 	pthread_mutex_unlock(&w.mtx);
@@ -305,6 +324,12 @@ int rtkmem_free(rtheap_t *heap, void *ptr)
 uint64_t rtkmem_set_wait_timeout(uint64_t ns)
 {
 	return atomic_exchange(&w.timeout_ns, ns);
+}
+
+uint64_t rtkmem_set_poll_interval(uint64_t ns)
+{
+	const uint64_t min = 1000000u;
+	return atomic_exchange(&w.poll_ns, ns < min ? min : ns);
 }
 
 int rtkmem_get_stats(struct rtkmem_stats *st)

@@ -16,7 +16,8 @@
  *    wake waiters), or added to the process default heap (a waiter on
  *    that heap grows it itself, synchronously, with
  *    rtheap_default_grow(), before it sleeps).  A waiter also tries
- *    again every RTKMEM_POLL_MS milliseconds, so that memory released
+ *    again every RTKMEM_POLL_MS milliseconds (rtkmem_set_poll_interval()),
+ *    so that memory released
  *    with plain rtheap_free() or added with rtheap_extend() is seen
  *    without a wake-up.  Not a real-time call.
  *  - RTKMEM_ZERO: the memory handed out is zero-filled.
@@ -57,7 +58,8 @@ extern "C" {
 #define RTKMEM_PAGE_SHIFT 12u
 #define RTKMEM_PAGE_SIZE ((size_t)1 << RTKMEM_PAGE_SHIFT)
 
-/** A waiter tries again at least this often (milliseconds). */
+/** By default a waiter tries again at least this often (milliseconds);
+ *  rtkmem_set_poll_interval() changes it. */
 #define RTKMEM_POLL_MS 10u
 
 /** Default longest wait of an RTKMEM_WAIT request (nanoseconds): 1 s.
@@ -140,6 +142,15 @@ int rtkmem_free(rtheap_t *heap, void *ptr);
  * @return the previous value.  Bound: O(1).  Context: any thread.
  */
 uint64_t rtkmem_set_wait_timeout(uint64_t ns);
+
+/**
+ * How often a waiter tries again without being woken, for the whole
+ * process: every @p ns nanoseconds (at least 1 ms: smaller values count
+ * as 1 ms); RTKMEM_WAIT_FOREVER: never (only releases through this layer
+ * and the waiters' own growth of the default heap wake it).
+ * @return the previous value.  Bound: O(1).  Context: any thread.
+ */
+uint64_t rtkmem_set_poll_interval(uint64_t ns);
 
 /** Fill @p st (struct rtkmem_stats, counters read one by one).
  *  @return 0, or -EINVAL for NULL.  Bound: O(1).  Context: RT-safe. */
