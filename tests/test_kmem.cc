@@ -562,6 +562,8 @@ TEST(KmemLargePage, OrdersBelowTheHeapPageAreRefused)
 	rtheap_t h{};
 	rtheap_config cfg = rtt::config(16384, RTHEAP_LOCK_PI_MUTEX);
 	ASSERT_EQ(0, rtheap_init(&h, mem.data(), mem.size(), &cfg));
+	std::vector<Misuse> misuse;
+	ASSERT_EQ(0, rtheap_set_error_handler(&h, rtt::record_misuse, &misuse));
 	for (unsigned o : {0u, 1u}) {
 		errno = 0;
 		EXPECT_EQ(nullptr, rtkmem_pages_alloc(&h, o, RTKMEM_ATOMIC)) << o;
@@ -571,6 +573,8 @@ TEST(KmemLargePage, OrdersBelowTheHeapPageAreRefused)
 	ASSERT_NE(nullptr, p);
 	EXPECT_EQ(0u, reinterpret_cast<uintptr_t>(p) % 16384u);
 	EXPECT_EQ(-EINVAL, rtkmem_pages_free(&h, p, 0));
+	ASSERT_EQ(1u, misuse.size());
+	EXPECT_EQ(RTHEAP_ERR_NOT_BLOCK, misuse[0].kind);
 	EXPECT_EQ(0, rtkmem_pages_free(&h, p, 2));
 	rtheap_destroy(&h, nullptr, nullptr);
 }
