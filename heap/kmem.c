@@ -85,6 +85,13 @@ static void w_init(void)
 	(void)pthread_condattr_destroy(&ca);
 }
 
+/* At load time, so that no real-time call pays for the set-up (the
+ * pthread_once() calls below then only read a flag). */
+__attribute__((constructor)) static void kmem_load(void)
+{
+	pthread_once(&w_once, w_init);
+}
+
 static void *fail(int err)
 {
 	errno = err;

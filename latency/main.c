@@ -44,7 +44,8 @@ static void usage(FILE *f)
 	"  --replays K      replays per case, per-op minimum kept (default 7)\n"
 	"  --alloc LIST     comma-separated allocators (default: all built in)\n"
 	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,\n"
-	"                   peers,longrun,caches (object caches: run by --full, else only here)\n"
+	"                   peers,longrun,caches (object caches: run by --full, else only here),\n"
+	"                   kmem (kernel-style layer, instruction counts: likewise)\n"
 	"  --longrun-ops N  operations of the long-run fragmentation trace (group longrun;\n"
 	"                   default 1e8 with --full, 2e6 with --quick, 1e5 with --tiny)\n"
 	"  --longrun-seeds K  seeds --seed .. --seed+K-1 for it (default 2, 1 with --tiny)\n"
@@ -468,6 +469,8 @@ int main(int argc, char **argv)
 		return longrun_worker_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--caches-worker"))
 		return caches_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--kmem-worker"))
+		return kmem_worker_main(argc, argv);
 
 	O.level = 1;
 	O.out = "latency-out";
@@ -585,6 +588,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "\n");
 	longrun_run();
 	caches_run();
+	kmem_run();
 	if (O.callgrind && O.icount && alloc_selected("rtheap") && O.level &&
 	    (!O.only[0] || in_list(O.only, "icount")))
 		run_callgrind();
@@ -609,6 +613,7 @@ int main(int argc, char **argv)
 	table_peers(stdout, 0);
 	longrun_table(stdout);
 	caches_table(stdout);
+	kmem_table(stdout);
 
 	write_latency_csv();
 	write_other_csv();
@@ -616,6 +621,7 @@ int main(int argc, char **argv)
 	write_markdown();
 	longrun_write();
 	caches_write();
+	kmem_write();
 	for (size_t i = 0; i < nrecs; i++) {
 		struct rec *x = &recs[i];
 		char tag[96];
@@ -649,5 +655,5 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].r.status == 2)
 			return 1;
-	return longrun_failed() | caches_failed();
+	return longrun_failed() | caches_failed() | kmem_failed();
 }
