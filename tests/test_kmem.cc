@@ -241,6 +241,42 @@ TEST_F(Kmem, BadArgumentsAreRefused)
 	EXPECT_EQ(a.failed_allocs, b.failed_allocs);
 }
 
+// rtkmem_free is rtheap_free: a bad pointer is refused, reported, and
+// changes nothing.
+TEST_F(Kmem, BadReleasesOfBlocksAreTheHeaps)
+{
+	char *keep = static_cast<char *>(rtkmem_alloc(&heap_, 64, RTKMEM_ATOMIC));
+	char *p = static_cast<char *>(rtkmem_alloc(&heap_, 64, RTKMEM_ATOMIC));
+	void *pg = rtkmem_pages_alloc(&heap_, 0, RTKMEM_ATOMIC);
+	ASSERT_TRUE(keep && p && pg);
+	ASSERT_EQ(0, rtkmem_free(&heap_, p));
+	rtt::Mapping other(64 * kK);
+	struct Case {
+		const char *what;
+		void *addr;
+		int rc;
+		rtheap_error_kind_t kind;
+	} cases[] = {
+		{"interior", keep + 16, -EINVAL, RTHEAP_ERR_NOT_BLOCK},
+		{"double", p, -EINVAL, RTHEAP_ERR_DOUBLE_FREE},
+		{"a page block", pg, -EINVAL, RTHEAP_ERR_NOT_BLOCK},
+		{"foreign", other.data(), -EFAULT, RTHEAP_ERR_FOREIGN},
+	};
+	for (const Case &c : cases) {
+		const rtheap_stats a = rtt::stats(&heap_);
+		misuse_.clear();
+		EXPECT_EQ(c.rc, rtkmem_free(&heap_, c.addr)) << c.what;
+		ASSERT_EQ(1u, misuse_.size()) << c.what;
+		EXPECT_EQ(c.kind, misuse_[0].kind) << c.what;
+		EXPECT_EQ(c.addr, misuse_[0].addr) << c.what;
+		const rtheap_stats b = rtt::stats(&heap_);
+		rtt::expect_same_stats(a, b, c.what);
+		EXPECT_EQ(a.errors + 1, b.errors) << c.what;
+	}
+	EXPECT_EQ(0, rtkmem_free(&heap_, keep));
+	EXPECT_EQ(0, rtkmem_pages_free(&heap_, pg, 0));
+}
+
 TEST_F(Kmem, AtomicNeverWaits)
 {
 	std::vector<void *> v = fill(4096);
