@@ -485,6 +485,7 @@ TEST_F(Kmem, PageBlocksAreAlignedOwnedRuns)
 	errno = 0;
 	EXPECT_EQ(nullptr, rtkmem_pages_alloc(&heap_, 8, RTKMEM_ATOMIC));
 	EXPECT_EQ(ENOMEM, errno);
+	const size_t failed = rtt::stats(&heap_).failed_allocs;
 	errno = 0;
 	EXPECT_EQ(nullptr, rtkmem_pages_alloc(&heap_, unsigned(max) + 1, RTKMEM_ATOMIC));
 	EXPECT_EQ(EINVAL, errno);
@@ -494,6 +495,7 @@ TEST_F(Kmem, PageBlocksAreAlignedOwnedRuns)
 	errno = 0;
 	EXPECT_EQ(nullptr, rtkmem_pages_alloc(&heap_, ~0u, RTKMEM_WAIT));
 	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(failed, rtt::stats(&heap_).failed_allocs); // refused, not failed
 }
 
 TEST_F(Kmem, ZeroedPagesAreZero)
