@@ -20,9 +20,10 @@
  * (held by the waiter until it sleeps) and broadcasts.
  *
  * Page-order releases look the run up and give it back under a stripe
- * lock of the heap (one of PAGE_STRIPES, by address), so that two racing
- * releases of one block cannot give back a run that another layer took
- * in between (find and give are two heap-lock sections).
+ * lock (one of PAGE_STRIPES, by address; none for a heap of lock mode
+ * NONE), so that two racing releases of one block cannot give back a run
+ * that another layer took in between (find and give are two heap-lock
+ * sections of the door).
  *
  * Locks, in this order: w.mtx or a stripe lock, then the heap lock; the
  * default heap's growth (its own locks, then the heap lock) is called
@@ -406,20 +407,24 @@ static pthread_mutex_t *stripe_of(const void *addr)
 }
 
 /* Find the block of @p bytes at @p addr and give it back, under its
- * stripe lock.  0, -EFAULT or -EINVAL (not such a block), or
- * rt_owner_give()'s -EUCLEAN (debug mode: reported by the heap). */
+ * stripe lock (none on a heap of lock mode NONE: one thread, no race).
+ * 0, -EFAULT or -EINVAL (not such a block), or rt_owner_give()'s -EUCLEAN
+ * (debug mode: reported by the heap). */
 static int pages_give(rtheap_t *heap, void *addr, size_t bytes)
 {
 	void *run = NULL;
-	pthread_mutex_t *m = stripe_of(addr);
-	pthread_once(&w_once, w_init);
-	pthread_mutex_lock(m);
+	pthread_mutex_t *m = rt_owner_lock_mode(heap) == RTHEAP_LOCK_NONE ? NULL : stripe_of(addr);
+	if (m) {
+		pthread_once(&w_once, w_init);
+		pthread_mutex_lock(m);
+	}
 	int rc = rt_owner_find_kind(heap, addr, bytes, RT_OWN_PAGES, &run);
 	if (rc == 0 && run != addr)
 		rc = -EINVAL; /* interior address */
 	if (rc == 0)
 		rc = rt_owner_give(heap, run);
-	pthread_mutex_unlock(m);
+	if (m)
+		pthread_mutex_unlock(m);
 	return rc;
 }
 
