@@ -193,65 +193,81 @@ static void km_args(const struct km_calls *k, uint32_t arg, size_t *a, size_t *b
 	}
 }
 
+/* The counts of one replay, and the live blocks of its slots. */
+struct km_run {
+	rtheap_t heap;
+	void **live;
+	uint32_t *larg, *va, *vf;
+	size_t na, nf;
+	uint32_t oa, of; /* instructions of the brackets */
+};
+
+/* Step @p j of @p t (the drain when @p drain: slot j released if live). */
+static int km_step(const struct km_trace *t, const struct km_calls *k, struct km_run *x,
+                   size_t j, int drain)
+{
+	uint32_t s = drain ? (uint32_t)j : t->slot[j];
+	size_t a, b;
+	int frc;
+	if (x->live[s]) {
+		km_args(k, x->larg[s], &a, &b);
+		x->vf[x->nf++] = km_count_free(k->ff, &x->heap, x->live[s],
+		                               k->pages && !k->aligned ? a : 0, &frc) - x->of;
+		x->live[s] = NULL;
+		return frc;
+	}
+	if (drain)
+		return 0;
+	km_args(k, t->arg[j], &a, &b);
+	x->va[x->na++] = km_count_alloc(k->fa, &x->heap, a, b, &x->live[s]) - x->oa;
+	x->larg[s] = t->arg[j];
+	return x->live[s] ? 0 : -1;
+}
+
 /* Replay @t with @k on a fresh heap of lock mode @lock; rows ra, rf. */
 static int km_replay(const struct km_trace *t, const struct km_calls *k, rtheap_lock_mode_t lock,
                      struct km_row *ra, struct km_row *rf)
 {
 	struct rtheap_config cfg;
-	rtheap_t heap;
-	void **live = calloc(t->nslots, sizeof(void *));
-	uint32_t *larg = calloc(t->nslots, sizeof(uint32_t));
-	uint32_t *va = malloc((t->nsteps + t->nslots) * sizeof(uint32_t));
-	uint32_t *vf = malloc((t->nsteps + t->nslots) * sizeof(uint32_t));
+	struct km_run x;
 	void *buf = mmap(NULL, KM_HEAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t na = 0, nf = 0, a, b;
 	void *dummy;
 	int rc = -1, frc;
 
+	memset(&x, 0, sizeof(x));
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.lock = lock;
 	cfg.name = "kmem";
-	if (!live || !larg || !va || !vf || buf == MAP_FAILED ||
-	    rtheap_init(&heap, buf, KM_HEAP, &cfg) != 0)
+	x.live = calloc(t->nslots, sizeof(void *));
+	x.larg = calloc(t->nslots, sizeof(uint32_t));
+	x.va = malloc((t->nsteps + t->nslots) * sizeof(uint32_t));
+	x.vf = malloc((t->nsteps + t->nslots) * sizeof(uint32_t));
+	if (!x.live || !x.larg || !x.va || !x.vf || buf == MAP_FAILED ||
+	    rtheap_init(&x.heap, buf, KM_HEAP, &cfg) != 0)
 		goto out;
-	uint32_t oa = km_count_alloc(km_null_alloc, &heap, 0, 0, &dummy) - KM_NULL_INSTR;
-	uint32_t of = km_count_free(km_null_free, &heap, NULL, 0, &frc) - KM_NULL_INSTR;
-	for (size_t i = 0; i <= t->nsteps; i++) {
-		/* the drain after the last step: every live slot in order */
-		size_t lo = i < t->nsteps ? i : 0, hi = i < t->nsteps ? i + 1 : t->nslots;
-		for (size_t j = lo; j < hi; j++) {
-			uint32_t s = i < t->nsteps ? t->slot[j] : (uint32_t)j;
-			if (live[s]) {
-				km_args(k, larg[s], &a, &b);
-				vf[nf++] = km_count_free(k->ff, &heap, live[s], k->pages && !k->aligned ? a : 0,
-				                         &frc) - of;
-				if (frc)
-					goto out;
-				live[s] = NULL;
-			} else if (i < t->nsteps) {
-				km_args(k, t->arg[j], &a, &b);
-				va[na++] = km_count_alloc(k->fa, &heap, a, b, &live[s]) - oa;
-				if (!live[s])
-					goto out;
-				larg[s] = t->arg[j];
-			}
-		}
-	}
-	km_stats(ra, va, na);
-	km_stats(rf, vf, nf);
+	x.oa = km_count_alloc(km_null_alloc, &x.heap, 0, 0, &dummy) - KM_NULL_INSTR;
+	x.of = km_count_free(km_null_free, &x.heap, NULL, 0, &frc) - KM_NULL_INSTR;
+	for (size_t j = 0; j < t->nsteps; j++)
+		if (km_step(t, k, &x, j, 0))
+			goto out;
+	for (size_t j = 0; j < t->nslots; j++)
+		if (km_step(t, k, &x, j, 1))
+			goto out;
+	km_stats(ra, x.va, x.na);
+	km_stats(rf, x.vf, x.nf);
 	snprintf(ra->call, sizeof(ra->call), "%s", k->alloc_name);
 	snprintf(rf->call, sizeof(rf->call), "%s", k->free_name);
 	snprintf(ra->lock, sizeof(ra->lock), "%s", lock == RTHEAP_LOCK_NONE ? "none" : "pi");
 	snprintf(rf->lock, sizeof(rf->lock), "%s", ra->lock);
-	rtheap_destroy(&heap, NULL, NULL);
+	rtheap_destroy(&x.heap, NULL, NULL);
 	rc = 0;
 out:
 	if (buf != MAP_FAILED)
 		munmap(buf, KM_HEAP);
-	free(live);
-	free(larg);
-	free(va);
-	free(vf);
+	free(x.live);
+	free(x.larg);
+	free(x.va);
+	free(x.vf);
 	return rc;
 }
 
