@@ -8,6 +8,7 @@
 // itself never creates the default heap.
 #include <sys/wait.h>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -406,6 +407,58 @@ TEST_F(Kmem, PageWaitIsSatisfiedByAPageRelease)
 	v.push_back(got.load());
 	for (void *q : v)
 		ASSERT_EQ(0, rtkmem_pages_free(&heap_, q, 2));
+}
+
+// Four threads share one free 16 KiB run (each holds its block for a few
+// yields), polling off: every wait must end with a block, none at its
+// deadline (a lost wake-up would leave a waiter asleep until then).
+// Plain blocks: a page-order block of the same size could not be had
+// from that run alone (an aligned take needs a span of 2B - P).
+TEST(KmemStress, NoLostWakeUps)
+{
+	PollInterval off(RTKMEM_WAIT_FOREVER);
+	rtt::Mapping mem(128 * kK);
+	rtheap_t h{};
+	rtheap_config cfg = rtt::config(256, RTHEAP_LOCK_PI_MUTEX);
+	ASSERT_EQ(0, rtheap_init(&h, mem.data(), mem.size(), &cfg));
+	std::vector<void *> filler; // all but one 16 KiB run taken
+	for (void *p; (p = rtkmem_alloc(&h, 16 * kK, 0)) != nullptr;)
+		filler.push_back(p);
+	for (void *p; (p = rtkmem_alloc(&h, 256, 0)) != nullptr;)
+		filler.push_back(p); // the rest of the memory
+	ASSERT_GE(filler.size(), 2u);
+	ASSERT_EQ(0, rtkmem_free(&h, filler[0]));
+	filler.erase(filler.begin());
+	const rtkmem_stats s0 = kstats();
+	std::atomic<int> failures{0};
+	std::vector<std::thread> ts;
+	for (int t = 0; t < 4; t++)
+		ts.emplace_back([&] {
+			for (int i = 0; i < 300; i++) {
+				timespec d = after_ms(20000);
+				void *p = rtkmem_alloc_timed(&h, 16 * kK, 0, &d);
+				if (!p) {
+					failures++;
+					continue;
+				}
+				static_cast<volatile char *>(p)[0] = char(i);
+				for (int y = 0; y < 3; y++)
+					sched_yield();
+				if (rtkmem_free(&h, p))
+					failures++;
+			}
+		});
+	for (std::thread &t : ts)
+		t.join();
+	EXPECT_EQ(0, failures.load());
+	const rtkmem_stats s1 = kstats();
+	EXPECT_EQ(s0.timeouts, s1.timeouts);
+	EXPECT_EQ(0u, s1.waiting);
+	EXPECT_GE(s1.sleeps, s0.sleeps + 1); // the waits did happen
+	EXPECT_GE(s1.wakeups, s0.wakeups + 1); // and releases ended them
+	EXPECT_TRUE(rtt::heap_ok(&h));
+	EXPECT_EQ(filler.size(), rtt::stats(&h).live_blocks);
+	rtheap_destroy(&h, nullptr, nullptr);
 }
 
 // A release with plain rtheap_free() wakes nobody: the waiter's poll

@@ -195,9 +195,15 @@ int rtkmem_max_order(rtheap_t *heap);
  * @p flags as rtkmem_alloc() (RTKMEM_ZERO zero-fills the 2^order pages;
  * RTKMEM_WAIT waits for a release or grows the default heap).  ASan and
  * Memcheck see the block as a heap block.
+ * Which free memory serves it: the aligned take of rtheap_alloc_aligned(),
+ * sure to succeed when a free run of 2B - P bytes exists (B the block's
+ * size, P the heap's page); a free run of exactly B bytes that happens to
+ * be aligned may not serve it.  So a released block of the same order
+ * does not by itself satisfy a waiting request unless it joins other free
+ * memory.
  * @return the block; NULL with errno EINVAL (order above
- *         rtkmem_max_order(), an unknown flag, an unusable heap or one
- *         whose page is larger than RTKMEM_PAGE_SIZE), ENOMEM or
+ *         rtkmem_max_order(), an unknown flag, an unusable heap, or a
+ *         block smaller than the heap's page), ENOMEM or
  *         ETIMEDOUT (as rtkmem_alloc()).  A failure for want of memory is
  *         counted in the heap's failed_allocs and calls its low-memory
  *         callback (request: the block's size).
