@@ -402,7 +402,7 @@ TEST_F(Kmem, PageWaitIsSatisfiedByAPageRelease)
 	v.pop_back();
 	EXPECT_EQ(0, rtkmem_pages_free(&heap_, victim, 2));
 	t.join();
-	ASSERT_EQ(victim, got.load()); // the only 16 KiB-aligned free run
+	ASSERT_EQ(victim, got.load()); // the released run (with the free pages beside it)
 	EXPECT_GE(kstats().wakeups, s0.wakeups + 1);
 	v.push_back(got.load());
 	for (void *q : v)

@@ -34,8 +34,9 @@
  * size) are refused, reported to the heap's error callback and change
  * nothing.  The page size of this layer is RTKMEM_PAGE_SIZE (4096 bytes,
  * the kernel's PAGE_SIZE on x86-64 and most targets), whatever the heap's
- * own page size (256 bytes for the default heap), which must not be
- * larger.
+ * own page size (256 bytes for the default heap); on a heap of larger
+ * pages, the orders whose block is smaller than one heap page are
+ * refused.
  *
  * Conventions: as rtheap.h (negative errno results, "Bound", "Context").
  * Every call accepts any heap that rtheap_init() made, in every lock mode;
@@ -182,8 +183,9 @@ static inline unsigned rtkmem_get_order(size_t size)
  * run (rt_owner_max) in pages of RTKMEM_PAGE_SIZE.  It depends on the
  * heap's page size and the size of its largest extent (see
  * docs/kmem.md); whether such a block is free now is another matter.
- * @return the order, or -EINVAL: unusable heap, or a heap page larger
- *         than RTKMEM_PAGE_SIZE (no page-order block on it).
+ * @return the order, or -EINVAL for an unusable heap.  (On a heap of
+ *         pages above RTKMEM_PAGE_SIZE the smallest orders are refused:
+ *         see the top of this header.)
  * Bound: O(1).  Context: RT-safe.
  */
 int rtkmem_max_order(rtheap_t *heap);
