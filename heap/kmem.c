@@ -86,11 +86,23 @@ static void w_init(void)
 	(void)pthread_condattr_destroy(&ca);
 }
 
+/* In a forked child only the forking thread lives: a lock another thread
+ * held at fork() would stay held, and its waiters are gone.  The locks
+ * are made afresh (nothing is taken around fork(): the default heap's
+ * handlers hold the heap lock then, which a waiter may be waiting for
+ * while it holds w.mtx). */
+static void kmem_fork_child(void)
+{
+	w_init();
+	atomic_store(&w.waiting, 0);
+}
+
 /* At load time, so that no real-time call pays for the set-up (the
  * pthread_once() calls below then only read a flag). */
 __attribute__((constructor)) static void kmem_load(void)
 {
 	pthread_once(&w_once, w_init);
+	(void)pthread_atfork(NULL, NULL, kmem_fork_child);
 }
 
 static void *fail(int err)

@@ -752,6 +752,43 @@ bool consistent(rtheap_t *h)
 	return rtheap_check(h, &f) == 0;
 }
 
+// fork() while a thread waits: the child (where that thread does not
+// exist) starts with no waiter and free locks; it waits, times out and
+// releases without hanging; the parent's waiter is served as usual.
+TEST_F(Kmem, ForkWhileAThreadWaits)
+{
+	PollInterval off(RTKMEM_WAIT_FOREVER);
+	std::vector<void *> v = fill(4096);
+	ASSERT_FALSE(v.empty());
+	const rtkmem_stats s0 = kstats();
+	std::atomic<void *> got{nullptr};
+	std::thread t([&] {
+		timespec d = after_ms(20000);
+		got = rtkmem_alloc_timed(&heap_, 4096, 0, &d);
+	});
+	ASSERT_TRUE(wait_for([&] { return kstats().sleeps > s0.sleeps; }));
+	rtheap_t *h = &heap_;
+	void *last = v.back();
+	int rc = run_child([h, last] {
+		CK(kstats().waiting == 0);
+		timespec d = after_ms(20);
+		errno = 0;
+		CK(rtkmem_alloc_timed(h, 4096, 0, &d) == nullptr && errno == ETIMEDOUT);
+		CK(rtkmem_free(h, last) == 0);
+		d = after_ms(1000);
+		CK(rtkmem_alloc_timed(h, 4096, 0, &d) != nullptr);
+		return 0;
+	});
+	EXPECT_EQ(0, rc);
+	v.pop_back();
+	EXPECT_EQ(0, rtkmem_free(&heap_, last));
+	t.join();
+	ASSERT_NE(nullptr, got.load());
+	v.push_back(got.load());
+	for (void *q : v)
+		ASSERT_EQ(0, rtkmem_free(&heap_, q));
+}
+
 // No helper thread: only the waiter's own growth can serve the request.
 TEST(KmemDefault, WaitIsSatisfiedByGrowingTheDefaultHeap)
 {
