@@ -615,7 +615,7 @@ TEST_F(Kmem, BadPageReleasesAreExactErrors)
 	rtt::Mapping other(64 * kK);
 	expect_refused("foreign", other.data(), 0, -EFAULT, RTHEAP_ERR_FOREIGN);
 	// a slab of an object cache of the same size: another layer's run
-	rtcache_t *cache = rtcache_create(&heap_, "same", 2000, 0, 0, nullptr, nullptr);
+	rtcache_t *cache = rtcache_create(&heap_, "same", 3000, 0, 0, nullptr, nullptr);
 	ASSERT_NE(nullptr, cache);
 	void *obj = rtcache_alloc(cache);
 	ASSERT_NE(nullptr, obj);
