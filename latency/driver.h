@@ -149,6 +149,17 @@ void realloc_run(void);
 void realloc_table(FILE *f);
 void realloc_write(void);
 int realloc_failed(void);
+/* ---------------- kernel-style layer (kmem.c) ---------------- */
+
+/* The worker side: rtheap-latency --kmem-worker ... (under valgrind). */
+int kmem_worker_main(int argc, char **argv);
+/* Run the group "kmem" (with --full, or named in --only): instruction
+ * counts of rtkmem_alloc / rtkmem_free and the page-order calls; its table
+ * on stdout and kmem.csv; 1 if the worker failed. */
+void kmem_run(void);
+void kmem_table(FILE *f);
+void kmem_write(void);
+int kmem_failed(void);
 
 /* ---------------- gnuplot (plots.c) ---------------- */
 

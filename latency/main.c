@@ -45,8 +45,8 @@ static void usage(FILE *f)
 	"  --alloc LIST     comma-separated allocators (default: all built in)\n"
 	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,\n"
 	"                   peers,longrun, and the groups realloc (growing buffers) and\n"
-	"                   caches, classheap, percpu, region (the layers): run by --full,\n"
-	"                   else only when named here\n"
+	"                   caches, classheap, kmem, percpu, region (the layers): run by\n"
+	"                   --full, else only when named here\n"
 	"  --longrun-ops N  operations of the long-run fragmentation trace (group longrun;\n"
 	"                   default 1e8 with --full, 2e6 with --quick, 1e5 with --tiny)\n"
 	"  --longrun-seeds K  seeds --seed .. --seed+K-1 for it (default 2, 1 with --tiny)\n"
@@ -478,6 +478,8 @@ int main(int argc, char **argv)
 		return region_worker_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--realloc-worker"))
 		return realloc_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--kmem-worker"))
+		return kmem_worker_main(argc, argv);
 
 	O.level = 1;
 	O.out = "latency-out";
@@ -599,6 +601,7 @@ int main(int argc, char **argv)
 	percpu_run();
 	region_run();
 	realloc_run();
+	kmem_run();
 	if (O.callgrind && O.icount && alloc_selected("rtheap") && O.level &&
 	    (!O.only[0] || in_list(O.only, "icount")))
 		run_callgrind();
@@ -626,6 +629,7 @@ int main(int argc, char **argv)
 	classheap_table(stdout);
 	percpu_table(stdout);
 	realloc_table(stdout);
+	kmem_table(stdout);
 
 	write_latency_csv();
 	write_other_csv();
@@ -636,6 +640,7 @@ int main(int argc, char **argv)
 	classheap_write();
 	percpu_write();
 	realloc_write();
+	kmem_write();
 	for (size_t i = 0; i < nrecs; i++) {
 		struct rec *x = &recs[i];
 		char tag[96];
@@ -670,5 +675,5 @@ int main(int argc, char **argv)
 		if (recs[i].r.status == 2)
 			return 1;
 	return longrun_failed() | caches_failed() | classheap_failed() | percpu_failed() |
-	       region_failed() | realloc_failed();
+	       region_failed() | realloc_failed() | kmem_failed();
 }

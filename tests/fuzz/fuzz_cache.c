@@ -22,6 +22,11 @@
  * pool match the model.  Any mismatch aborts, which libFuzzer reports as
  * a crash.
  *
+ * Page-order blocks (rtheap/kmem.h) live beside them: allocated (zeroed or
+ * not) and released by order, refused releases (a wrong order, interior,
+ * foreign or released addresses, a slab of a cache, a heap block) predicted
+ * from the model's page blocks alone (section "page-order blocks").
+ *
  * Build: clang -fsanitize=fuzzer,address,undefined (see tests/CMakeLists.txt).
  */
 #include <errno.h>
@@ -32,6 +37,7 @@
 
 #include "owner.h" /* rt_owner_max(): the slab-size rule's limit */
 #include "rtheap/cache.h"
+#include "rtheap/kmem.h"
 #include "rtheap/pool.h"
 #include "rtheap/region.h"
 #include "rtheap/rtheap.h"
@@ -180,6 +186,19 @@ static struct model {
 	size_t enum_calls, enum_stop;
 	uint8_t seed;
 } M;
+
+/* Page-order blocks (rtheap/kmem.h), kept apart from the caches' model:
+ * see the section "page-order blocks" below. */
+#define MAX_PAGEBLKS 24
+static struct pmodel {
+	struct { unsigned char *p; unsigned order; uint8_t seed; } blk[MAX_PAGEBLKS];
+	int n;
+	unsigned char *freed[FREED_RING];
+	unsigned freed_pos;
+} PM;
+static int pages_overlap(const unsigned char *p, size_t n);
+static struct mcache *pick(unsigned b);
+static void pages_account(size_t *used, size_t *live, size_t *owned);
 
 static void on_error(rtheap_t *h, rtheap_error_kind_t kind, const void *addr, void *arg)
 {
@@ -651,6 +670,7 @@ static void check_heap(void)
 		live += 1 + (q->arr_round != 0);
 	}
 	rg_heap_use(&used, &live, &owned);
+	pages_account(&used, &live, &owned);
 	CHECK(st.used == used, "used %zu vs %zu", st.used, used);
 	CHECK(st.live_blocks == live, "live blocks %zu vs %zu", st.live_blocks, live);
 	CHECK(st.pages_owned == owned, "owned pages %zu vs %zu", st.pages_owned, owned);
@@ -723,7 +743,7 @@ MODEL_FN static int overlaps(const unsigned char *p, size_t n)
 			if (p < m->all[i]->addr + m->B && m->all[i]->addr < p + n)
 				return 1;
 	}
-	return 0;
+	return pages_overlap(p, n);
 }
 
 /* ---- create ---- */
@@ -1168,6 +1188,156 @@ static void do_heap_free(struct input *in)
 	M.blk[i] = M.blk[--M.nblk];
 	M.freed[M.freed_pos++ % FREED_RING] = b.p;
 	M.frees++;
+}
+
+/* ---- page-order blocks (rtheap/kmem.h) ---- */
+
+static size_t pg_bytes(unsigned order)
+{
+	return RTKMEM_PAGE_SIZE << order;
+}
+
+MODEL_FN static int pages_overlap(const unsigned char *p, size_t n)
+{
+	for (int i = 0; i < PM.n; i++)
+		if (p < PM.blk[i].p + pg_bytes(PM.blk[i].order) && PM.blk[i].p < p + n)
+			return 1;
+	return 0;
+}
+
+/* Each block is an owned run: one live block of its bytes. */
+static void pages_account(size_t *used, size_t *live, size_t *owned)
+{
+	for (int i = 0; i < PM.n; i++) {
+		*used += pg_bytes(PM.blk[i].order);
+		*live += 1;
+		*owned += pg_bytes(PM.blk[i].order) / M.page;
+	}
+}
+
+/* The live block starting at @p a with @p order, or -1. */
+MODEL_FN static int page_block(const void *a, unsigned order)
+{
+	for (int i = 0; i < PM.n; i++)
+		if (PM.blk[i].p == a && PM.blk[i].order == order)
+			return i;
+	return -1;
+}
+
+static void do_pages_alloc(struct input *in)
+{
+	unsigned b = get8(in), order = b % 5;
+	unsigned flags = (b & 0x10) ? RTKMEM_ZERO : RTKMEM_ATOMIC;
+	size_t bytes = pg_bytes(order), lf = largest_free();
+	if (PM.n == MAX_PAGEBLKS)
+		return;
+	errno = 0;
+	unsigned char *p = rtkmem_pages_alloc(&M.heap, order, flags);
+	if (!p) {
+		/* a free run of 2B - P pages is sure to hold an aligned one */
+		CHECK(errno == ENOMEM && lf < 2 * bytes - M.page,
+		      "pages(order %u) failed (errno %d), %zu B free in a run", order, errno, lf);
+		M.failed++;
+		return;
+	}
+	CHECK(((uintptr_t)p & (bytes - 1)) == 0, "page block %p not aligned to %zu", (void *)p,
+	      bytes);
+	CHECK(in_extent(p, bytes) && !overlaps(p, bytes), "page block %p overlaps", (void *)p);
+	if (flags & RTKMEM_ZERO)
+		verify_all(p, bytes, 0);
+	PM.blk[PM.n].p = p;
+	PM.blk[PM.n].order = order;
+	PM.blk[PM.n].seed = next_seed();
+	fill_user(p, bytes, PM.blk[PM.n].seed);
+	PM.n++;
+	M.allocs++;
+}
+
+static void pages_release(int i)
+{
+	unsigned char *p = PM.blk[i].p;
+	unsigned order = PM.blk[i].order;
+	verify_user(p, pg_bytes(order), PM.blk[i].seed);
+	CHECK(rtkmem_pages_free(&M.heap, p, order) == 0, "pages_free(%p, %u)", (void *)p, order);
+	PM.blk[i] = PM.blk[--PM.n];
+	PM.freed[PM.freed_pos++ % FREED_RING] = p;
+	M.frees++;
+}
+
+/* A candidate bad release: an address and an order. */
+static unsigned char *pages_bad_address(struct input *in, unsigned *order)
+{
+	unsigned how = get8(in) % 8, r = get16(in);
+	const int i = PM.n ? (int)(r % (unsigned)PM.n) : -1;
+	struct mcache *m = pick(r);
+	*order = get8(in) % 7;
+	switch (how) {
+	case 0: /* a live block with another order */
+		if (i >= 0 && *order == PM.blk[i].order)
+			*order = (*order + 1 + r % 3) % 7;
+		return i >= 0 ? PM.blk[i].p : NULL;
+	case 1: /* interior of a live block: a page or a byte in */
+		if (i < 0)
+			return NULL;
+		*order = PM.blk[i].order;
+		return PM.blk[i].p + ((r & 0x100) && *order ? RTKMEM_PAGE_SIZE : 16u * (1 + r % 8));
+	case 2: /* released already (perhaps handed out again since) */
+		return PM.freed[r % FREED_RING];
+	case 3: /* a slab of a cache, with the order of its size */
+		if (!m || !m->nall || m->B < RTKMEM_PAGE_SIZE)
+			return NULL;
+		*order = rtkmem_get_order(m->B);
+		return m->all[(r >> 3) % (unsigned)m->nall]->addr;
+	case 4: /* a heap block */
+		return M.nblk ? M.blk[r % (unsigned)M.nblk].p : NULL;
+	case 5:
+		return foreign_mem;
+	case 6: /* an order no block has */
+		*order = 64 + r % 200;
+		return i >= 0 ? PM.blk[i].p : foreign_mem;
+	default: /* any page of the heap's buffer */
+		return M.ext_buf[0] + (size_t)r % (M.ext_size[0] / M.page) * M.page;
+	}
+}
+
+/* A release the model says is bad: refused, reported, nothing changed. */
+static void do_pages_bad_free(struct input *in)
+{
+	unsigned order;
+	unsigned char *a = pages_bad_address(in, &order);
+	if (!a || (order < 64 && page_block(a, order) >= 0))
+		return; /* not bad after all */
+	rtheap_error_kind_t kind = RTHEAP_ERR_NOT_BLOCK;
+	int rc = -EINVAL;
+	if (order < 64 && pg_bytes(order) >= M.page && !in_extent(a, 1)) {
+		kind = RTHEAP_ERR_FOREIGN;
+		rc = -EFAULT;
+	}
+	int got = rtkmem_pages_free(&M.heap, a, order);
+	CHECK(got == rc, "pages_free(%p, %u): %d, expected %d", (void *)a, order, got, rc);
+	expect_report(kind, a);
+}
+
+static void do_pages_free(struct input *in)
+{
+	unsigned b = get8(in);
+	if ((b & 3) == 3) {
+		do_pages_bad_free(in);
+	} else if ((b & 3) == 2 && PM.n) {
+		/* the heap refuses a page block */
+		unsigned char *p = PM.blk[(b >> 2) % (unsigned)PM.n].p;
+		CHECK(rtheap_free(&M.heap, p) == -EINVAL, "the heap released page block %p",
+		      (void *)p);
+		expect_report(RTHEAP_ERR_NOT_BLOCK, p);
+	} else if (PM.n) {
+		pages_release((int)((b >> 2) % (unsigned)PM.n));
+	}
+}
+
+static void pages_teardown(void)
+{
+	while (PM.n)
+		pages_release(PM.n - 1);
 }
 
 /* ---- clear, shrink, keep, enumerate, destroy ---- */
@@ -1978,6 +2148,8 @@ static void teardown(void)
 		do_destroy(m);
 		check_all();
 	}
+	pages_teardown();
+	check_all();
 	while (M.nblk) {
 		struct hblock *b = &M.blk[--M.nblk];
 		verify_user(b->p, b->req, b->seed);
@@ -2391,6 +2563,12 @@ static void do_op(struct input *in, unsigned op)
 	case 20: case 21: case 22: case 23:
 		do_pool_op(in, op, sel);
 		return;
+	case 24:
+		do_pages_alloc(in);
+		return;
+	case 25:
+		do_pages_free(in);
+		return;
 	default:
 		break;
 	}
@@ -2410,12 +2588,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {data, size, 0};
 	memset(&M, 0, sizeof M);
 	memset(RG, 0, sizeof RG);
+	memset(&PM, 0, sizeof PM);
 	M.seed = (uint8_t)size;
 	heap_init(&in);
 	check_all();
 	int ops = 0;
 	while (in.i < in.n && ops++ < 400) {
-		unsigned raw = get8(&in), op = raw % 24;
+		unsigned raw = get8(&in), op = raw % 26;
 		if (trace)
 			fprintf(stderr, "op %d: %u at byte %zu\n", ops, raw, in.i - 1);
 		if (raw >= 216) /* region pools: 40 of the 256 values */

@@ -34,5 +34,6 @@ run vg_node 99 "Invalid read of size 1" "vg_node.c" "ERROR SUMMARY: 2 errors"
 run vg_cache 99 "Invalid read of size 4" "Invalid write of size 1" "vg_cache.c" "ERROR SUMMARY: 2 errors"
 run vg_region 99 "Invalid read of size 1" "Invalid write of size 1" "vg_region.c" "ERROR SUMMARY: 2 errors"
 run vg_realloc 99 "Invalid write of size 1" "Invalid read of size 1" "vg_realloc.c" "ERROR SUMMARY: 2 errors"
+run vg_kmem 99 "Invalid read of size 1" "Invalid write of size 1" "vg_kmem.c" "ERROR SUMMARY: 2 errors"
 run vg_leak 99 "definitely lost: 2,176 bytes in 2 blocks" "vg_leak.c"
 exit $fail

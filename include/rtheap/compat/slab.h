@@ -28,6 +28,8 @@
  *    kernel's reclaim may do while waiting; there is none here).
  *  Their values are RTPOOL_NOWAIT and RTPOOL_WAIT: a mempool allocation
  *  function receives the caller's flag as the native pool passes it.
+ *  They are defined once for the kernel-style headers in
+ *  rtheap/compat/gfp.h (with __GFP_ZERO and gfp_t).
  *
  * The heap.  The kernel calls take no heap argument, so caches and pools
  * are created on a "current heap" of this interface: the heap last given
@@ -57,6 +59,7 @@
 #include <stdint.h>
 
 #include "rtheap/cache.h"
+#include "rtheap/compat/gfp.h"
 #include "rtheap/pool.h"
 #include "rtheap/rtheap.h"
 
@@ -87,11 +90,8 @@ rtheap_t *kmem_get_heap(void);
 /* Flags                                                               */
 /* ------------------------------------------------------------------ */
 
-/** Allocation flags: never wait, or may wait (see the top of the file). */
-#define GFP_ATOMIC ((int)RTPOOL_NOWAIT)
-#define GFP_KERNEL ((int)RTPOOL_WAIT)
-#define GFP_NOIO GFP_KERNEL
-#define GFP_NOFS GFP_KERNEL
+/* Allocation flags GFP_ATOMIC, GFP_KERNEL, GFP_NOIO, GFP_NOFS (and
+ * __GFP_ZERO, which these calls do not use): rtheap/compat/gfp.h. */
 
 /** kmem_cache_create() flags.  SLAB_HWCACHE_ALIGN aligns objects to the
  *  cache line, 64 bytes (RTCACHE_HWCACHE_ALIGN).  SLAB_NO_REAP (keep the
