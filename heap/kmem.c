@@ -19,13 +19,12 @@
  * then lock of the heap lock), which therefore sees it, takes w.mtx
  * (held by the waiter until it sleeps) and broadcasts.
  *
- * Page-order releases look the run up and give it back under a stripe
- * lock (one of PAGE_STRIPES, by address; none for a heap of lock mode
- * NONE), so that two racing releases of one block cannot give back a run
- * that another layer took in between (find and give are two heap-lock
- * sections of the door).
+ * A page-order release checks the run (its size and kind in the page
+ * map) and gives it back in one heap-lock section (rt_owner_give_kind()),
+ * so that two racing releases of one block cannot give back a run that
+ * another layer took in between.
  *
- * Locks, in this order: w.mtx or a stripe lock, then the heap lock; the
+ * Locks, in this order: w.mtx, then the heap lock; the
  * default heap's growth (its own locks, then the heap lock) is called
  * with none held.  Misuse is reported with no lock held.
  */
@@ -49,7 +48,6 @@
 #define KNOWN_FLAGS ((unsigned)(RTKMEM_WAIT | RTKMEM_ZERO))
 /* Orders whose block size fits a size_t. */
 #define ORDER_LIMIT ((unsigned)(sizeof(size_t) * 8u) - RTKMEM_PAGE_SHIFT)
-#define PAGE_STRIPES 8u
 #define NSEC 1000000000L
 
 _Static_assert((int)RTKMEM_ATOMIC == (int)RTPOOL_NOWAIT && (int)RTKMEM_WAIT == (int)RTPOOL_WAIT,
@@ -58,7 +56,6 @@ _Static_assert((int)RTKMEM_ATOMIC == (int)RTPOOL_NOWAIT && (int)RTKMEM_WAIT == (
 static struct {
 	pthread_mutex_t mtx;  /* waiters sleep on cond with it */
 	pthread_cond_t cond;  /* CLOCK_MONOTONIC */
-	pthread_mutex_t stripe[PAGE_STRIPES];
 	atomic_size_t waiting;
 	atomic_size_t sleeps, wakeups, grows, timeouts, page_errors;
 	_Atomic uint64_t timeout_ns, poll_ns;
@@ -78,8 +75,6 @@ static void w_init(void)
 {
 	pthread_condattr_t ca;
 	mutex_init(&w.mtx);
-	for (unsigned i = 0; i < PAGE_STRIPES; i++)
-		mutex_init(&w.stripe[i]);
 	(void)pthread_condattr_init(&ca);
 	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	(void)pthread_cond_init(&w.cond, &ca);
@@ -412,32 +407,12 @@ void *rtkmem_pages_alloc_timed(rtheap_t *heap, unsigned order, unsigned flags,
 	return wait_loop(&r, abs_timeout);
 }
 
-static pthread_mutex_t *stripe_of(const void *addr)
-{
-	uintptr_t a = (uintptr_t)addr >> RTKMEM_PAGE_SHIFT;
-	return &w.stripe[(a ^ (a >> 7)) % PAGE_STRIPES];
-}
-
-/* Find the block of @p bytes at @p addr and give it back, under its
- * stripe lock (none on a heap of lock mode NONE: one thread, no race).
- * 0, -EFAULT or -EINVAL (not such a block), or rt_owner_give()'s -EUCLEAN
- * (debug mode: reported by the heap). */
+/* Give back the block of @p bytes that starts at @p addr, checked and
+ * released in one heap-lock section: 0, -EFAULT or -EINVAL (not such a
+ * block), or -EUCLEAN (debug mode: reported by the heap). */
 static int pages_give(rtheap_t *heap, void *addr, size_t bytes)
 {
-	void *run = NULL;
-	pthread_mutex_t *m = rt_owner_lock_mode(heap) == RTHEAP_LOCK_NONE ? NULL : stripe_of(addr);
-	if (m) {
-		pthread_once(&w_once, w_init);
-		pthread_mutex_lock(m);
-	}
-	int rc = rt_owner_find_kind(heap, addr, bytes, RT_OWN_PAGES, &run);
-	if (rc == 0 && run != addr)
-		rc = -EINVAL; /* interior address */
-	if (rc == 0)
-		rc = rt_owner_give(heap, run);
-	if (m)
-		pthread_mutex_unlock(m);
-	return rc;
+	return rt_owner_give_kind(heap, addr, bytes, RT_OWN_PAGES);
 }
 
 KMEM_COLD int pages_refused(rtheap_t *heap, void *addr, int rc)

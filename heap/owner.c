@@ -144,23 +144,26 @@ void *rt_owner_take(rtheap_t *heap, size_t bytes)
 }
 
 /* Under the lock: the owned run at run goes back (a RUN block again for
- * the release path of page.c). */
-static int owner_give_locked(struct rt_heap *h, void *run, const unsigned ck)
+ * the release path of page.c).  want: its exact map entry, or 0 for any
+ * owned run.  -EFAULT: run outside every extent. */
+static int owner_give_locked(struct rt_heap *h, void *run, uint32_t want,
+                             const unsigned ck)
 {
 	struct rt_extent *x = NULL;
 	uint32_t pg = 0;
 	size_t off = 0, bsize = 0;
-	if (locate(h, run, &x, &pg, &off) || off)
-		return -EINVAL;
+	int err = locate(h, run, &x, &pg, &off);
+	if (err || off)
+		return err ? err : -EINVAL;
 	uint32_t e = rt_map_get(x, pg);
-	if (PG_TYPE(e) != PG_OWNED)
+	if (PG_TYPE(e) != PG_OWNED || (want && e != want))
 		return -EINVAL;
 	uint32_t n = RUN_LEN(e);
 	rt_assert(h->pages_owned >= n, "owned page count underflow (O2)");
 	rt_map_set(x, pg, PG_MAKE(PG_RUN, n));
 	h->pages_owned -= n;
 	h->pages_run += n;
-	int err = rt_page_free(h, x, pg, PG_MAKE(PG_RUN, n), 0, run, NULL, &bsize, ck);
+	err = rt_page_free(h, x, pg, PG_MAKE(PG_RUN, n), 0, run, NULL, &bsize, ck);
 	if (err) { /* debug mode: a neighbour's node was overwritten */
 		rt_map_set(x, pg, e);
 		h->pages_owned += n;
@@ -171,21 +174,37 @@ static int owner_give_locked(struct rt_heap *h, void *run, const unsigned ck)
 	return 0;
 }
 
-int rt_owner_give(rtheap_t *heap, void *run)
+static int owner_give_body(struct rt_heap *h, void *run, uint32_t want)
 {
-	struct rt_heap *h = rt_heap_of(heap);
-	if (!rt_heap_ok(h) || !run)
-		return -EINVAL;
 	struct rt_pending pd;
 	bool notify = false;
 	heap_lock(h);
-	int err = owner_give_locked(h, run, owner_ck(h));
+	int err = owner_give_locked(h, run, want, owner_ck(h));
 	if (err == -EUCLEAN)
 		notify = rt_notify_misuse(h, &pd);
 	heap_unlock(h);
 	if (notify)
 		rt_notify_deliver(h, &pd);
 	return err;
+}
+
+int rt_owner_give(rtheap_t *heap, void *run)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h) || !run)
+		return -EINVAL;
+	int err = owner_give_body(h, run, 0);
+	return err == -EFAULT ? -EINVAL : err;
+}
+
+int rt_owner_give_kind(rtheap_t *heap, void *run, size_t bytes, unsigned kind)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (rt_unlikely(!rt_heap_ok(h) || bytes < h->page || (bytes & (bytes - 1)) ||
+	                (bytes >> h->pshift) > PG_LEN(~0u) || kind > RT_OWN_KIND_MAX))
+		return -EINVAL;
+	return owner_give_body(h, run,
+	                       OW_MAKE(kind, owner_log2((uint32_t)(bytes >> h->pshift))));
 }
 
 int rt_owner_find_kind(rtheap_t *heap, const void *p, size_t bytes,

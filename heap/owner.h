@@ -108,6 +108,14 @@ RT_DOOR void *rt_owner_take(rtheap_t *heap, size_t bytes);
  * poisoned by the layer any more (rt_owner_unpoison() it first).  Bound:
  * as rtheap_free().  Context: RT-safe. */
 RT_DOOR int rt_owner_give(rtheap_t *heap, void *run);
+/* Give back the owned run that starts at @p run if it is one of exactly
+ * @p bytes and kind @p kind, all under one heap lock (no other layer can
+ * take the run between the check and the release): 0; -EFAULT: run is
+ * outside every extent; -EINVAL: not the first page of such a run (a heap
+ * block, free memory, an interior address, another size or kind; nothing
+ * changes, no report: the layer reports); -EUCLEAN as rt_owner_give().
+ * Bound: as rtheap_free().  Context: RT-safe. */
+RT_DOOR int rt_owner_give_kind(rtheap_t *heap, void *run, size_t bytes, unsigned kind);
 /* The owned run of @p bytes that would hold @p p: *run = p rounded down to
  * @p bytes.  0 if *run is the first page of an owned run of exactly
  * @p bytes and kind @p kind; -EFAULT: p is outside every extent; -EINVAL:

@@ -169,6 +169,29 @@ TEST_F(OwnerTest, FindTellsTheKindsApart)
 	EXPECT_EQ(rtheap_check(&heap_, nullptr), 0);
 }
 
+TEST_F(OwnerTest, GiveKindChecksAndReleasesInOneStep)
+{
+	size_t p = rtheap_page_size(&heap_);
+	void *pages = rt_owner_take_kind(&heap_, 4 * p, RT_OWN_PAGES);
+	ASSERT_NE(pages, nullptr);
+	const rtheap_stats before = rtt::stats(&heap_);
+	int outside = 0;
+	char *c = static_cast<char *>(pages);
+	EXPECT_EQ(rt_owner_give_kind(&heap_, &outside, 4 * p, RT_OWN_PAGES), -EFAULT);
+	EXPECT_EQ(rt_owner_give_kind(&heap_, c + p, 4 * p, RT_OWN_PAGES), -EINVAL);
+	EXPECT_EQ(rt_owner_give_kind(&heap_, c + 1, 4 * p, RT_OWN_PAGES), -EINVAL);
+	EXPECT_EQ(rt_owner_give_kind(&heap_, pages, 2 * p, RT_OWN_PAGES), -EINVAL);
+	EXPECT_EQ(rt_owner_give_kind(&heap_, pages, 4 * p, RT_OWN_CACHE), -EINVAL);
+	EXPECT_EQ(rt_owner_give_kind(&heap_, pages, 3 * p, RT_OWN_PAGES), -EINVAL);
+	EXPECT_EQ(rt_owner_give_kind(&heap_, pages, 4 * p, RT_OWN_KIND_MAX + 1u), -EINVAL);
+	rtt::expect_same_stats(before, rtt::stats(&heap_), "refused gives change nothing");
+	EXPECT_EQ(rt_owner_give_kind(&heap_, pages, 4 * p, RT_OWN_PAGES), 0);
+	EXPECT_EQ(rtt::stats(&heap_).pages_owned, before.pages_owned - 4);
+	// given back: the same call is now refused (a double release)
+	EXPECT_EQ(rt_owner_give_kind(&heap_, pages, 4 * p, RT_OWN_PAGES), -EINVAL);
+	EXPECT_EQ(rtheap_check(&heap_, nullptr), 0);
+}
+
 TEST_F(OwnerTest, HeapCallsDoNotTouchAnOwnedRun)
 {
 	size_t p = rtheap_page_size(&heap_);
