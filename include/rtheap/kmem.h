@@ -234,7 +234,7 @@ void *rtkmem_pages_alloc_timed(rtheap_t *heap, unsigned order, unsigned flags,
  *         an unusable heap (not reported).  Every error changes nothing;
  *         the reported ones go to the heap's error callback, are counted
  *         in its errors and in page_errors.
- * Bound: O(log E) lookup, then rt_owner_give() (as rtheap_free()).
+ * Bound: as rtheap_free(): O(log E), the check and the release in one heap-lock section.
  * Context: RT-safe.
  */
 int rtkmem_pages_free(rtheap_t *heap, void *addr, unsigned order);
