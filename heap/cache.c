@@ -120,9 +120,7 @@ struct rtcache {
 	struct cache_geom g;
 	rtheap_t *heap;
 	size_t allocs, frees; /* live objects: allocs - frees - dropped */
-	int lock_mode;       /* the cache's own (RTHEAP_LOCK_NONE with NOLOCK) */
-	atomic_flag spin;
-	pthread_mutex_t mtx;
+	struct rt_layer_lock lk; /* the cache's own (mode NONE with NOLOCK) */
 	/* the rest */
 	struct rt_link full, empty;
 	size_t nslabs, nempty, failures;
@@ -168,50 +166,14 @@ static inline bool cache_ok(const struct rtcache *c)
 
 /* ---------------------------------------------------------------- lock */
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static inline void cache_lock(struct rtcache *c)
 {
-	if (c->lock_mode == RTHEAP_LOCK_NONE)
-		return;
-	if (c->lock_mode == RTHEAP_LOCK_PI_MUTEX) {
-		pthread_mutex_lock(&c->mtx);
-		return;
-	}
-	while (atomic_flag_test_and_set_explicit(&c->spin, memory_order_acquire))
-		cpu_relax();
+	rt_layer_lock(&c->lk);
 }
 
 static inline void cache_unlock(struct rtcache *c)
 {
-	if (c->lock_mode == RTHEAP_LOCK_NONE)
-		return;
-	if (c->lock_mode == RTHEAP_LOCK_PI_MUTEX) {
-		pthread_mutex_unlock(&c->mtx);
-		return;
-	}
-	atomic_flag_clear_explicit(&c->spin, memory_order_release);
-}
-
-/* Set up the lock of mode @p mode: 0 or -ENOTSUP. */
-static int cache_lock_init(struct rtcache *c, int mode)
-{
-	c->lock_mode = mode;
-	atomic_flag_clear(&c->spin);
-	if (mode != RTHEAP_LOCK_PI_MUTEX)
-		return 0;
-	return rt_owner_pi_mutex_init(&c->mtx);
-}
-
-static void cache_lock_destroy(struct rtcache *c)
-{
-	if (c->lock_mode == RTHEAP_LOCK_PI_MUTEX)
-		pthread_mutex_destroy(&c->mtx);
+	rt_layer_unlock(&c->lk);
 }
 
 /* ---------------------------------------------------------------- slab geometry */
@@ -834,9 +796,9 @@ rtcache_t *rtcache_create_at(rtheap_t *heap, const char *name, size_t size,
 	cache_setup(c, heap, name, &g, flags, ctor, dtor);
 	c->owner.file = file ? file : "?";
 	c->owner.line = line;
-	err = cache_lock_init(c, (flags & RTCACHE_NOLOCK) ? RTHEAP_LOCK_NONE : mode);
+	err = rt_layer_lock_init(&c->lk, (flags & RTCACHE_NOLOCK) ? RTHEAP_LOCK_NONE : mode);
 	if (!err && rt_owner_register(heap, &c->owner)) {
-		cache_lock_destroy(c);
+		rt_layer_lock_destroy(&c->lk);
 		err = -EINVAL;
 	}
 	if (err) {
@@ -861,7 +823,7 @@ int rtcache_destroy(rtcache_t *c)
 	c->magic = 0;
 	cache_unlock(c);
 	rt_owner_unregister(&c->owner);
-	cache_lock_destroy(c);
+	rt_layer_lock_destroy(&c->lk);
 	(void)rtheap_free(c->heap, c);
 	return 0;
 }

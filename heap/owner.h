@@ -29,6 +29,9 @@
 #define RTHEAP_OWNER_H
 
 #include <pthread.h>
+#ifndef __cplusplus
+#include <stdatomic.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -141,6 +144,59 @@ RT_DOOR unsigned rt_owner_flags(rtheap_t *heap);
 /* Initialise @p m as a priority-inheritance mutex, as the heap's own lock
  * is made: 0 or -ENOTSUP. */
 RT_DOOR int rt_owner_pi_mutex_init(pthread_mutex_t *m);
+
+#ifndef __cplusplus
+/* A layer object's own lock, in the heap's lock modes (RTHEAP_LOCK_NONE:
+ * nothing; RTHEAP_LOCK_PI_MUTEX: a priority-inheritance mutex;
+ * RTHEAP_LOCK_SPIN: a test-and-set spinlock).  Taken before the heap's
+ * lock, never after it.  (Not for C++: the tests that include this header
+ * do not use it.) */
+struct rt_layer_lock {
+	int mode;
+	atomic_flag spin;
+	pthread_mutex_t mtx;
+};
+
+/* 0, or -ENOTSUP (no priority-inheritance mutex on this system). */
+static inline int rt_layer_lock_init(struct rt_layer_lock *l, int mode)
+{
+	l->mode = mode;
+	atomic_flag_clear(&l->spin);
+	return mode == RTHEAP_LOCK_PI_MUTEX ? rt_owner_pi_mutex_init(&l->mtx) : 0;
+}
+
+static inline void rt_layer_lock_destroy(struct rt_layer_lock *l)
+{
+	if (l->mode == RTHEAP_LOCK_PI_MUTEX)
+		pthread_mutex_destroy(&l->mtx);
+}
+
+static inline void rt_layer_lock(struct rt_layer_lock *l)
+{
+	if (l->mode == RTHEAP_LOCK_NONE)
+		return;
+	if (l->mode == RTHEAP_LOCK_PI_MUTEX) {
+		pthread_mutex_lock(&l->mtx);
+		return;
+	}
+	while (atomic_flag_test_and_set_explicit(&l->spin, memory_order_acquire)) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+}
+
+static inline void rt_layer_unlock(struct rt_layer_lock *l)
+{
+	if (l->mode == RTHEAP_LOCK_NONE)
+		return;
+	if (l->mode == RTHEAP_LOCK_PI_MUTEX) {
+		pthread_mutex_unlock(&l->mtx);
+		return;
+	}
+	atomic_flag_clear_explicit(&l->spin, memory_order_release);
+}
+#endif
 
 /* -- misuse -- */
 

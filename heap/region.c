@@ -129,9 +129,7 @@ struct rtregion {
 	size_t frees;
 	uint32_t words;       /* W: map words per kind */
 	rtheap_t *heap;
-	int lock_mode;
-	atomic_flag spin;
-	pthread_mutex_t mtx;
+	struct rt_layer_lock lk;
 	struct rg_link blocks, reuse, large;
 	size_t nblocks, nreuse, nlarge, large_bytes;
 	size_t failures, misuse, resets;
@@ -165,34 +163,14 @@ static inline bool region_ok(const struct rtregion *r)
 
 /* ---------------------------------------------------------------- lock */
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static inline void region_lock(struct rtregion *r)
 {
-	if (r->lock_mode == RTHEAP_LOCK_NONE)
-		return;
-	if (r->lock_mode == RTHEAP_LOCK_PI_MUTEX) {
-		pthread_mutex_lock(&r->mtx);
-		return;
-	}
-	while (atomic_flag_test_and_set_explicit(&r->spin, memory_order_acquire))
-		cpu_relax();
+	rt_layer_lock(&r->lk);
 }
 
 static inline void region_unlock(struct rtregion *r)
 {
-	if (r->lock_mode == RTHEAP_LOCK_NONE)
-		return;
-	if (r->lock_mode == RTHEAP_LOCK_PI_MUTEX) {
-		pthread_mutex_unlock(&r->mtx);
-		return;
-	}
-	atomic_flag_clear_explicit(&r->spin, memory_order_release);
+	rt_layer_unlock(&r->lk);
 }
 
 /* ---------------------------------------------------------------- bitmaps */
@@ -564,12 +542,6 @@ int rtregion_reset(rtregion_t *r)
 	return 0;
 }
 
-static void lock_destroy(struct rtregion *r)
-{
-	if (r->lock_mode == RTHEAP_LOCK_PI_MUTEX)
-		pthread_mutex_destroy(&r->mtx);
-}
-
 int rtregion_destroy(rtregion_t *r)
 {
 	if (!region_ok(r))
@@ -582,7 +554,7 @@ int rtregion_destroy(rtregion_t *r)
 	r->fast_magic = 0;
 	region_unlock(r);
 	rt_owner_unregister(&r->owner);
-	lock_destroy(r);
+	rt_layer_lock_destroy(&r->lk);
 	(void)rtheap_free(r->heap, r);
 	return 0;
 }
@@ -619,15 +591,6 @@ static void region_setup(struct rtregion *r, rtheap_t *heap, size_t block, unsig
 	r->owner.ops = &region_ops;
 }
 
-static int lock_init(struct rtregion *r, int mode)
-{
-	r->lock_mode = mode;
-	atomic_flag_clear(&r->spin);
-	if (mode != RTHEAP_LOCK_PI_MUTEX)
-		return 0;
-	return rt_owner_pi_mutex_init(&r->mtx);
-}
-
 static rtregion_t *create_fail(int err)
 {
 	errno = err;
@@ -653,7 +616,7 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
 	region_setup(r, heap, block, flags);
 	r->owner.file = file ? file : "?";
 	r->owner.line = line;
-	int err = -lock_init(r, (flags & RTREGION_LOCKED) ? mode : RTHEAP_LOCK_NONE);
+	int err = -rt_layer_lock_init(&r->lk, (flags & RTREGION_LOCKED) ? mode : RTHEAP_LOCK_NONE);
 	if (!err && !(r->cur = block_make(r)) &&
 	    !(region_grow(r, 2u * block) && (r->cur = block_make(r))))
 		err = ENOMEM;
@@ -662,12 +625,12 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
 	if (err) {
 		if (r->cur)
 			block_give(r, r->cur);
-		lock_destroy(r);
+		rt_layer_lock_destroy(&r->lk);
 		(void)rtheap_free(heap, r);
 		return create_fail(err);
 	}
 	r->magic = POOL_MAGIC;
-	if (!r->checked && r->lock_mode == RTHEAP_LOCK_NONE)
+	if (!r->checked && r->lk.mode == RTHEAP_LOCK_NONE)
 		r->fast_magic = POOL_MAGIC;
 	return r;
 }
