@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "child_common.h"
 #include "test_common.h"
 
 #include "rtheap/default.h"
@@ -53,70 +54,12 @@ extern "C" const char *__tsan_default_options(void)
 
 namespace {
 
-constexpr int kSkip = 77;
 constexpr size_t kK = 1024;
 constexpr size_t kM = 1024 * 1024;
 
-// A failed check in a child: print it and fail the child.
-#define CK(cond)                                                              \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			std::fprintf(stderr, "%s:%d: check failed in child %d: %s\n", \
-			             __FILE__, __LINE__, (int)getpid(), #cond); \
-			return 1;                                             \
-		}                                                             \
-	} while (0)
-
-#ifdef RTHEAP_COVERAGE_BUILD
-extern "C" void __gcov_dump(void);
-#endif
-
-// Leave a child: _exit(), so that nothing of the test process runs again
-// (LeakSanitizer would take the stacks of the parent's threads, gone in
-// the child, for leaks), after writing the coverage counts.
-[[noreturn]] void leave(int rc)
-{
-	std::fflush(stdout);
-	std::fflush(stderr);
-#ifdef RTHEAP_COVERAGE_BUILD
-	__gcov_dump();
-#endif
-	_exit(rc);
-}
-
-// gcc --coverage replaces a direct call of fork() by one that clears the
-// child's counts after fork() returns, so after the atfork handlers ran:
-// through a pointer, the handlers' counts survive (the parent's, counted
-// twice, are only larger).
-#ifdef RTHEAP_COVERAGE_BUILD
-pid_t (*volatile fork_fn)(void) = fork;
-#else
-pid_t (*const fork_fn)(void) = fork;
-#endif
-
-// Run body in a fresh child; its exit status, or 128 + the signal.
-int run_child(const std::function<int()> &body, unsigned timeout_s = 20)
-{
-	std::fflush(stdout);
-	std::fflush(stderr);
-	pid_t pid = fork_fn();
-	if (pid == 0) {
-		alarm(timeout_s);
-		leave(body());
-	}
-	int st = 0;
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return 255;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define IN_CHILD(...)                                                         \
-	do {                                                                  \
-		int rc_ = run_child(__VA_ARGS__);                             \
-		if (rc_ == kSkip)                                             \
-			GTEST_SKIP() << "skipped in the child";               \
-		ASSERT_EQ(0, rc_) << "child failed (see its message above)"; \
-	} while (0)
+using rtchild::kSkip;
+using rtchild::leave;
+using rtchild::run_child;
 
 void clear_env()
 {

@@ -25,6 +25,7 @@
 #include "rtheap/default.h"
 #include "rtheap/kmem.h"
 #include "compat_common.h"
+#include "child_common.h"
 #include "test_common.h"
 
 #if RTHEAP_TEST_ASAN
@@ -684,60 +685,8 @@ TEST_F(Kmem, AsanSeesPageBlocks)
 
 // ---------------------------------------------------------------- default heap
 
-constexpr int kSkip = 77;
-
-#define CK(cond)                                                              \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			std::fprintf(stderr, "%s:%d: check failed in child %d: %s\n", \
-			             __FILE__, __LINE__, (int)getpid(), #cond); \
-			return 1;                                             \
-		}                                                             \
-	} while (0)
-
-#ifdef RTHEAP_COVERAGE_BUILD
-extern "C" void __gcov_dump(void);
-pid_t (*volatile fork_fn)(void) = fork;
-#else
-pid_t (*const fork_fn)(void) = fork;
-#endif
-
-[[noreturn]] void leave(int rc)
-{
-	std::fflush(stdout);
-	std::fflush(stderr);
-#ifdef RTHEAP_COVERAGE_BUILD
-	__gcov_dump();
-#endif
-	_exit(rc);
-}
-
-// Run body in a fresh child; its exit status, or 128 + the signal.
-int run_child(const std::function<int()> &body, unsigned timeout_s = 30)
-{
-	std::fflush(stdout);
-	std::fflush(stderr);
-	pid_t pid = fork_fn();
-	if (pid == 0) {
-		alarm(timeout_s);
-		unsetenv("RTHEAP_DEFAULT_SIZE");
-		unsetenv("RTHEAP_DEFAULT_STEP");
-		unsetenv("RTHEAP_DEFAULT_MAX");
-		leave(body());
-	}
-	int st = 0;
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return 255;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define IN_CHILD(...)                                                         \
-	do {                                                                  \
-		int rc_ = run_child(__VA_ARGS__);                             \
-		if (rc_ == kSkip)                                             \
-			GTEST_SKIP() << "skipped in the child";               \
-		ASSERT_EQ(0, rc_) << "child failed (see its message above)"; \
-	} while (0)
+using rtchild::kSkip;
+using rtchild::run_child;
 
 rtheap_default_info dinfo()
 {
