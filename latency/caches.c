@@ -920,14 +920,7 @@ int caches_worker_main(int argc, char **argv)
 
 static int cc_wanted(void)
 {
-	char buf[256], *save = NULL;
-	if (!O.only[0])
-		return O.level == 2;
-	snprintf(buf, sizeof(buf), "%s", O.only);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (!strcmp(t, "caches"))
-			return 1;
-	return 0;
+	return group_wanted("caches", O.level == 2);
 }
 
 /* Live objects of the two series: 10^5 and 10^6 with --full. */
@@ -961,18 +954,6 @@ static void cc_add(const char *alloc, enum rig_mode mode, uint32_t size, size_t 
 	             (O.replays_given ? O.replays : O.level ? 5 : 2) : 1;
 }
 
-static const char *cc_vglib(void)
-{
-	const char *e = getenv("RTHEAP_LATENCY_VGLIB");
-	if (e)
-		return e;
-#ifdef RIG_VGTOOL_DIR
-	return RIG_VGTOOL_DIR;
-#else
-	return NULL;
-#endif
-}
-
 /* Instruction counts: every size at 10^4 live objects and at the large
  * count of the series, the unlocked calls on 1 and 64 extents, the locked
  * ones, those on 4 KiB pages and rtheap_alloc / rtheap_free (for
@@ -980,7 +961,7 @@ static const char *cc_vglib(void)
 static void cc_plan_icount(void)
 {
 	const size_t small = O.level ? 10000 : 1000, big = cc_live(1);
-	if (!O.icount || !cc_vglib())
+	if (!O.icount || !vg_tool_dir())
 		return;
 	for (int n = 0; n < 2; n++)
 		for (int s = 0; s < CC_NSIZES; s++) {
@@ -1070,7 +1051,7 @@ static pid_t cc_spawn(const struct cc_row *x, int fd)
 			setenv("LD_PRELOAD", pre, 1);
 		rig_tune_env(x->alloc, O.tune);
 		if (x->mode == MODE_ICOUNT)
-			setenv("VALGRIND_LIB", cc_vglib(), 1);
+			setenv("VALGRIND_LIB", vg_tool_dir(), 1);
 		execvp(argv[0], argv);
 		_exit(127);
 	}

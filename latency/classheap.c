@@ -550,26 +550,7 @@ int classheap_worker_main(int argc, char **argv)
 
 static int ch_wanted(void)
 {
-	char buf[256], *save = NULL;
-	if (!O.only[0])
-		return O.level == 2;
-	snprintf(buf, sizeof(buf), "%s", O.only);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (!strcmp(t, "classheap"))
-			return 1;
-	return 0;
-}
-
-static const char *ch_vglib(void)
-{
-	const char *e = getenv("RTHEAP_LATENCY_VGLIB");
-	if (e)
-		return e;
-#ifdef RIG_VGTOOL_DIR
-	return RIG_VGTOOL_DIR;
-#else
-	return NULL;
-#endif
+	return group_wanted("classheap", O.level == 2);
 }
 
 /* Run the worker of @p kind under valgrind; its result in ch_ic[kind]. */
@@ -589,7 +570,7 @@ static void ch_ic_run(int kind)
 		fflush(NULL);
 		pid = fork();
 		if (pid == 0) {
-			setenv("VALGRIND_LIB", ch_vglib(), 1);
+			setenv("VALGRIND_LIB", vg_tool_dir(), 1);
 			execlp("valgrind", "valgrind", "--tool=icount", "-q", self,
 			       "--classheap-worker", k, f, s, (char *)NULL);
 			_exit(127);
@@ -614,7 +595,7 @@ void classheap_run(void)
 	fprintf(stderr, "classheap: usable memory on the class mix\n");
 	ch_memory();
 	for (int k = 0; k < CH_IC_N; k++) {
-		if (!O.icount || !ch_vglib()) {
+		if (!O.icount || !vg_tool_dir()) {
 			ch_ic[k].status = 1;
 			snprintf(ch_ic[k].note, sizeof(ch_ic[k].note), "no icount tool");
 			continue;

@@ -114,6 +114,13 @@ int region_worker_main(int argc, char **argv);
 void region_run(void);
 int region_failed(void);
 
+/* A group of its own file: 1 if it is to run (named in --only; without
+ * --only, @p by_default). */
+int group_wanted(const char *name, int by_default);
+/* The directory of the instruction-count tool (RTHEAP_LATENCY_VGLIB, else
+ * the one built with the harness), or NULL. */
+const char *vg_tool_dir(void);
+
 /* ---------------- object caches (caches.c) ---------------- */
 
 /* The worker side: rtheap-latency --caches-worker ... */

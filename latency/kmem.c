@@ -375,26 +375,7 @@ int kmem_worker_main(int argc, char **argv)
 
 static int km_wanted(void)
 {
-	char buf[256], *save = NULL;
-	if (!O.only[0])
-		return O.level == 2;
-	snprintf(buf, sizeof(buf), "%s", O.only);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (!strcmp(t, "kmem"))
-			return 1;
-	return 0;
-}
-
-static const char *km_vglib(void)
-{
-	const char *e = getenv("RTHEAP_LATENCY_VGLIB");
-	if (e)
-		return e;
-#ifdef RIG_VGTOOL_DIR
-	return RIG_VGTOOL_DIR;
-#else
-	return NULL;
-#endif
+	return group_wanted("kmem", O.level == 2);
 }
 
 static pid_t km_spawn(int fd, size_t nslots)
@@ -412,7 +393,7 @@ static pid_t km_spawn(int fd, size_t nslots)
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
-		setenv("VALGRIND_LIB", km_vglib(), 1);
+		setenv("VALGRIND_LIB", vg_tool_dir(), 1);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -430,7 +411,7 @@ void kmem_run(void)
 		return;
 	km_ran = 1;
 	memset(&km_res, 0, sizeof(km_res));
-	if (!O.icount || !km_vglib()) {
+	if (!O.icount || !vg_tool_dir()) {
 		km_res.status = 1;
 		snprintf(km_res.note, sizeof(km_res.note), "instruction counts off (no icount tool)");
 		return;

@@ -298,14 +298,7 @@ static unsigned lr_nseeds(void)
 
 static int lr_wanted(void)
 {
-	char buf[256], *save = NULL;
-	if (!O.only[0])
-		return 1;
-	snprintf(buf, sizeof(buf), "%s", O.only);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (!strcmp(t, "longrun"))
-			return 1;
-	return 0;
+	return group_wanted("longrun", 1);
 }
 
 /* Start a worker, this executable with --longrun-worker, the result in

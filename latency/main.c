@@ -115,7 +115,7 @@ static char self_exe[PATH_MAX];
 int rt_fifo_ok = -1, rt_mlock_ok = -1;
 char rt_why[256];
 
-static const char *vg_tool_dir(void)
+const char *vg_tool_dir(void)
 {
 	const char *e = getenv("RTHEAP_LATENCY_VGLIB");
 	if (e)
@@ -235,6 +235,11 @@ static int in_list(const char *list, const char *name)
 		if (!strcmp(tok, name))
 			return 1;
 	return 0;
+}
+
+int group_wanted(const char *name, int by_default)
+{
+	return O.only[0] ? in_list(O.only, name) : by_default;
 }
 
 static struct rec *add_case(const char *group, enum rig_mode mode,

@@ -398,26 +398,7 @@ int percpu_worker_main(int argc, char **argv)
 
 static int pc_wanted(void)
 {
-	char buf[256], *save = NULL;
-	if (!O.only[0])
-		return O.level == 2;
-	snprintf(buf, sizeof(buf), "%s", O.only);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (!strcmp(t, "percpu"))
-			return 1;
-	return 0;
-}
-
-static const char *pc_vglib(void)
-{
-	const char *e = getenv("RTHEAP_LATENCY_VGLIB");
-	if (e)
-		return e;
-#ifdef RIG_VGTOOL_DIR
-	return RIG_VGTOOL_DIR;
-#else
-	return NULL;
-#endif
+	return group_wanted("percpu", O.level == 2);
 }
 
 /* Run one worker (under valgrind if @p icount) into @p out. */
@@ -437,7 +418,7 @@ static void pc_run_worker(int icount, struct pc_result *out)
 			char *vg[] = { "valgrind", "--tool=icount", "-q", self, "--percpu-worker",
 			               "--result-fd", fds, "--icount", "1", NULL };
 			if (icount) {
-				setenv("VALGRIND_LIB", pc_vglib(), 1);
+				setenv("VALGRIND_LIB", vg_tool_dir(), 1);
 				execvp(vg[0], vg);
 			} else {
 				execv(self, (char *[]){ self, "--percpu-worker", "--result-fd", fds,
@@ -469,7 +450,7 @@ void percpu_run(void)
 	pc_ran = 1;
 	fprintf(stderr, "percpu: native\n");
 	pc_run_worker(0, &pc_native_res);
-	if (O.icount && pc_vglib()) {
+	if (O.icount && vg_tool_dir()) {
 		fprintf(stderr, "percpu: icount\n");
 		pc_run_worker(1, &pc_icount_res);
 	} else {

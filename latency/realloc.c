@@ -346,32 +346,13 @@ int realloc_worker_main(int argc, char **argv)
 
 static int rl_wanted(void)
 {
-	char buf[256], *save = NULL;
-	if (!O.only[0])
-		return O.level == 2;
-	snprintf(buf, sizeof(buf), "%s", O.only);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (!strcmp(t, "realloc"))
-			return 1;
-	return 0;
+	return group_wanted("realloc", O.level == 2);
 }
 
 static uint64_t rl_ops(void)
 {
 	static const uint64_t n[3] = { 20000, 100000, 400000 };
 	return n[O.level];
-}
-
-static const char *rl_vglib(void)
-{
-	const char *e = getenv("RTHEAP_LATENCY_VGLIB");
-	if (e)
-		return e;
-#ifdef RIG_VGTOOL_DIR
-	return RIG_VGTOOL_DIR;
-#else
-	return NULL;
-#endif
 }
 
 static void rl_plan(void)
@@ -381,7 +362,7 @@ static void rl_plan(void)
 			rl_rows[rl_nrows++] = (struct rl_row){ (enum rl_policy)p, "rtheap", MODE_TPUT, { 0 } };
 		if (alloc_selected("glibc"))
 			rl_rows[rl_nrows++] = (struct rl_row){ (enum rl_policy)p, "glibc", MODE_TPUT, { 0 } };
-		if (alloc_selected("rtheap") && O.icount && rl_vglib())
+		if (alloc_selected("rtheap") && O.icount && vg_tool_dir())
 			rl_rows[rl_nrows++] = (struct rl_row){ (enum rl_policy)p, "rtheap", MODE_ICOUNT, { 0 } };
 	}
 }
@@ -421,7 +402,7 @@ static pid_t rl_spawn(const struct rl_row *x, int fd)
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (x->mode == MODE_ICOUNT)
-			setenv("VALGRIND_LIB", rl_vglib(), 1);
+			setenv("VALGRIND_LIB", vg_tool_dir(), 1);
 		execvp(argv[0], argv);
 		_exit(127);
 	}

@@ -598,23 +598,11 @@ struct rg_icount {
 static struct rg_icount rg_ic[8];
 static int rg_nic;
 
-static const char *rg_vglib(void)
-{
-	const char *e = getenv("RTHEAP_LATENCY_VGLIB");
-	if (e)
-		return e;
-#ifdef RIG_VGTOOL_DIR
-	return RIG_VGTOOL_DIR;
-#else
-	return NULL;
-#endif
-}
-
 static void rg_run_icount(void)
 {
 	char self[PATH_MAX], cmd[PATH_MAX * 2 + 128], line[256];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	const char *lib = rg_vglib();
+	const char *lib = vg_tool_dir();
 	if (!O.icount || !lib || len <= 0)
 		return;
 	self[len] = 0;
@@ -634,14 +622,7 @@ static void rg_run_icount(void)
 
 static int rg_wanted(void)
 {
-	char buf[256], *save = NULL;
-	if (!O.only[0])
-		return O.level == 2;
-	snprintf(buf, sizeof(buf), "%s", O.only);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (!strcmp(t, "region"))
-			return 1;
-	return 0;
+	return group_wanted("region", O.level == 2);
 }
 
 static void rg_table(FILE *f, const struct rg_trace *t)
