@@ -1032,8 +1032,9 @@ static int cc_argv(const struct cc_row *x, int fd, const char *self, char **argv
 }
 
 /* Start a worker for row @x, the result in the memfd @fd; its pid or -1. */
-static pid_t cc_spawn(const struct cc_row *x, int fd)
+static pid_t cc_spawn(const void *ctx, int fd)
 {
+	const struct cc_row *x = ctx;
 	char self[PATH_MAX], a[13][32];
 	char *argv[40];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -1061,28 +1062,17 @@ static pid_t cc_spawn(const struct cc_row *x, int fd)
 /* Run one worker and collect what it measured. */
 static void cc_run_worker(struct cc_row *x)
 {
-	int fd = memfd_create("rtheap-caches", 0), st = 0;
-	pid_t pid = fd < 0 || ftruncate(fd, sizeof(x->res)) < 0 ? -1 : cc_spawn(x, fd);
-	struct cc_result *r;
-
+	int st = 0;
 	memset(&x->res, 0, sizeof(x->res));
-	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	r = pid > 0 ? mmap(NULL, sizeof(*r), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-	if (r != MAP_FAILED && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		x->res = *r;
-	} else {
+	int rc = worker_collect("rtheap-caches", &x->res, sizeof(x->res), cc_spawn, x, &st);
+	if (rc) {
 		const struct rig_alloc *A = cc_find(x->alloc);
+		bool killed = rc == -1 && WIFSIGNALED(st);
 		/* a peer that crashes is not measured; rtheap crashing is a failure */
 		x->res.r.status = A && A->peer ? 1 : 2;
 		snprintf(x->res.r.note, sizeof(x->res.r.note), "worker %s %d",
-		         pid > 0 && WIFSIGNALED(st) ? "killed by signal" : "failed, status",
-		         pid > 0 && WIFSIGNALED(st) ? WTERMSIG(st) : st);
+		         killed ? "killed by signal" : "failed, status", killed ? WTERMSIG(st) : st);
 	}
-	if (r != MAP_FAILED)
-		munmap(r, sizeof(*r));
-	if (fd >= 0)
-		close(fd);
 }
 
 void caches_run(void)

@@ -117,6 +117,12 @@ int region_failed(void);
 /* A group of its own file: 1 if it is to run (named in --only; without
  * --only, @p by_default). */
 int group_wanted(const char *name, int by_default);
+/* Run a worker that writes its result (@p size bytes) into the memory
+ * file @p spawn gets (spawn forks and execs it: its pid, or -1), wait for
+ * it, and copy the result into @p out: 0; -1 if the worker failed or was
+ * killed (its wait status in *wstatus); -2 if it could not be started. */
+int worker_collect(const char *name, void *out, size_t size,
+                   pid_t (*spawn)(const void *ctx, int fd), const void *ctx, int *wstatus);
 /* The directory of the instruction-count tool (RTHEAP_LATENCY_VGLIB, else
  * the one built with the harness), or NULL. */
 const char *vg_tool_dir(void);

@@ -378,8 +378,9 @@ static int km_wanted(void)
 	return group_wanted("kmem", O.level == 2);
 }
 
-static pid_t km_spawn(int fd, size_t nslots)
+static pid_t km_spawn(const void *ctx, int fd)
 {
+	size_t nslots = *(const size_t *)ctx;
 	char self[PATH_MAX], a[3][32];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0)
@@ -403,9 +404,7 @@ static pid_t km_spawn(int fd, size_t nslots)
 void kmem_run(void)
 {
 	static const size_t slots[3] = { 1000, 10000, 10000 };
-	int fd, st = 0;
-	pid_t pid;
-	struct km_result *r;
+	int st = 0;
 
 	if (!km_wanted())
 		return;
@@ -417,21 +416,12 @@ void kmem_run(void)
 		return;
 	}
 	fprintf(stderr, "kmem: instruction counts under valgrind ...\n");
-	fd = memfd_create("rtheap-kmem", 0);
-	pid = fd < 0 || ftruncate(fd, sizeof(km_res)) < 0 ? -1 : km_spawn(fd, slots[O.level]);
-	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	r = pid > 0 ? mmap(NULL, sizeof(*r), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-	if (r != MAP_FAILED && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		km_res = *r;
-	} else {
+	if (worker_collect("rtheap-kmem", &km_res, sizeof(km_res), km_spawn, &slots[O.level],
+	                   &st)) {
+		memset(&km_res, 0, sizeof(km_res));
 		km_res.status = 2;
 		snprintf(km_res.note, sizeof(km_res.note), "worker failed, status %d", st);
 	}
-	if (r != MAP_FAILED)
-		munmap(r, sizeof(*r));
-	if (fd >= 0)
-		close(fd);
 }
 
 int kmem_failed(void)

@@ -303,8 +303,15 @@ static int lr_wanted(void)
 
 /* Start a worker, this executable with --longrun-worker, the result in
  * the memfd @fd; its pid, or -1. */
-static pid_t lr_spawn(const char *alloc, uint64_t seed, int fd)
+struct lr_job {
+	const char *alloc;
+	uint64_t seed;
+};
+
+static pid_t lr_spawn(const void *ctx, int fd)
 {
+	const char *alloc = ((const struct lr_job *)ctx)->alloc;
+	uint64_t seed = ((const struct lr_job *)ctx)->seed;
 	char self[PATH_MAX], a_ops[32], a_seed[32], a_fd[16];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	pid_t pid;
@@ -332,18 +339,14 @@ static pid_t lr_spawn(const char *alloc, uint64_t seed, int fd)
 /* Run one worker and collect what it measured. */
 static void lr_run_worker(const char *alloc, uint64_t seed, struct lr_result *out)
 {
-	int fd = memfd_create("rtheap-longrun", 0), st = 0;
-	pid_t pid = fd < 0 || ftruncate(fd, sizeof(*out)) < 0 ? -1 : lr_spawn(alloc, seed, fd);
-	struct lr_result *r;
-
+	const struct lr_job job = { alloc, seed };
+	int st = 0;
 	memset(out, 0, sizeof(*out));
+	int rc = worker_collect("rtheap-longrun", out, sizeof(*out), lr_spawn, &job, &st);
+	if (rc == 0)
+		return;
 	out->status = 2;
-	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	r = pid > 0 ? mmap(NULL, sizeof(*r), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-	if (r != MAP_FAILED && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		*out = *r;
-	} else if (pid > 0 && WIFSIGNALED(st)) {
+	if (rc == -1 && WIFSIGNALED(st)) {
 		/* a peer that crashes over a caller's buffer is not measured;
 		 * rtheap crashing is a failure */
 		const struct rig_alloc *A = rig_find_alloc(alloc);
@@ -353,10 +356,6 @@ static void lr_run_worker(const char *alloc, uint64_t seed, struct lr_result *ou
 	} else {
 		snprintf(out->note, sizeof(out->note), "worker failed (status %d)", st);
 	}
-	if (r != MAP_FAILED)
-		munmap(r, sizeof(*r));
-	if (fd >= 0)
-		close(fd);
 }
 
 void longrun_run(void)

@@ -237,6 +237,26 @@ static int in_list(const char *list, const char *name)
 	return 0;
 }
 
+int worker_collect(const char *name, void *out, size_t size,
+                   pid_t (*spawn)(const void *ctx, int fd), const void *ctx, int *wstatus)
+{
+	int fd = memfd_create(name, 0), st = 0, rc = -2;
+	pid_t pid = fd < 0 || ftruncate(fd, (off_t)size) < 0 ? -1 : spawn(ctx, fd);
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	void *r = pid > 0 ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (pid > 0)
+		rc = r != MAP_FAILED && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	if (rc == 0)
+		memcpy(out, r, size);
+	if (r != MAP_FAILED)
+		munmap(r, size);
+	if (fd >= 0)
+		close(fd);
+	*wstatus = st;
+	return rc;
+}
+
 int group_wanted(const char *name, int by_default)
 {
 	return O.only[0] ? in_list(O.only, name) : by_default;

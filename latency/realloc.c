@@ -369,8 +369,9 @@ static void rl_plan(void)
 
 /* Start the worker of row x (under valgrind for the counts), its result
  * in the memfd fd; its pid or -1. */
-static pid_t rl_spawn(const struct rl_row *x, int fd)
+static pid_t rl_spawn(const void *ctx, int fd)
 {
+	const struct rl_row *x = ctx;
 	char self[PATH_MAX], a[5][32];
 	char *argv[24];
 	int n = 0;
@@ -411,23 +412,12 @@ static pid_t rl_spawn(const struct rl_row *x, int fd)
 
 static void rl_run_worker(struct rl_row *x)
 {
-	int fd = memfd_create("rtheap-realloc", 0), st = 0;
-	pid_t pid = fd < 0 || ftruncate(fd, sizeof(x->res)) < 0 ? -1 : rl_spawn(x, fd);
-	struct rl_result *r;
+	int st = 0;
 	memset(&x->res, 0, sizeof(x->res));
-	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	r = pid > 0 ? mmap(NULL, sizeof(*r), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-	if (r != MAP_FAILED && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		x->res = *r;
-	} else {
+	if (worker_collect("rtheap-realloc", &x->res, sizeof(x->res), rl_spawn, x, &st)) {
 		x->res.status = 2;
 		snprintf(x->res.note, sizeof(x->res.note), "worker failed, status %d", st);
 	}
-	if (r != MAP_FAILED)
-		munmap(r, sizeof(*r));
-	if (fd >= 0)
-		close(fd);
 }
 
 void realloc_run(void)
