@@ -91,8 +91,8 @@ enum {
 	RT_OWN_CACHE = 0,  /* object-cache slabs (cache.c) */
 	RT_OWN_REGION = 1, /* region-pool blocks */
 	RT_OWN_PAGES = 2,  /* page-order blocks */
-	RT_OWN_PERCPU = 3, /* per-CPU areas */
-	RT_OWN_CLASS = 4,  /* size-class allocator */
+	RT_OWN_PERCPU = 3, /* reserved: per-CPU chunks (percpu.c uses heap
+	                    * blocks today, docs/percpu.md) */
 	RT_OWN_KIND_MAX = 255
 };
 
