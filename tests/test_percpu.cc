@@ -178,7 +178,7 @@ TEST_F(Percpu, CpuOutOfRangeIsNull)
 TEST_F(Percpu, BadArgumentsChangeNothing)
 {
 	const rtheap_stats before = stats(&heap_);
-	const size_t bad_align[] = { 3, 48, 100, 8192, (size_t)1 << 40 };
+	const size_t bad_align[] = { 3, 48, 100, 8192, (size_t)1 << (sizeof(size_t) * 8 - 2) };
 	for (size_t a : bad_align) {
 		errno = 0;
 		EXPECT_EQ(nullptr, rtpercpu_alloc(&heap_, 16, a)) << a;
