@@ -110,7 +110,7 @@ rtcache_t *rtcache_create_at(rtheap_t *heap, const char *name, size_t size,
 	                  (dtor), __FILE__, __LINE__)
 
 /** The private pointer of a cache (NULL until set): for constructors.
- *  Not locked; a NULL or unusable cache: nothing set / NULL.  O(1).
+ *  Not locked; a NULL or unusable cache: nothing set / NULL.  Bound: O(1).
  *  Context: any; set it before other threads use the cache. */
 void rtcache_set_private(rtcache_t *cache, void *priv);
 void *rtcache_private(const rtcache_t *cache);
@@ -260,6 +260,7 @@ int rtcache_get_stats(rtcache_t *cache, struct rtcache_stats *st);
  *     : slabdata active_slabs num_slabs empty_slabs
  *     : stats allocs frees failures : created file:line
  * @return 0 or -EINVAL (unusable heap, NULL @p out).
+ * Bound: O(caches) plus the stream's output.
  * No cache may be created or destroyed meanwhile.  Context: not RT.
  */
 int rtheap_slabinfo(rtheap_t *heap, FILE *out);

@@ -217,7 +217,8 @@ RTHEAP_WARN_UNUSED
 void *rtkmem_pages_alloc(rtheap_t *heap, unsigned order, unsigned flags);
 
 /** As rtkmem_pages_alloc() with RTKMEM_WAIT and the deadline
- *  @p abs_timeout (as rtkmem_alloc_timed()).  Context: not RT. */
+ *  @p abs_timeout (as rtkmem_alloc_timed()).  Bound: by the deadline.
+ *  Context: not RT. */
 RTHEAP_WARN_UNUSED
 void *rtkmem_pages_alloc_timed(rtheap_t *heap, unsigned order, unsigned flags,
                                const struct timespec *abs_timeout);

@@ -761,7 +761,8 @@ int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st);
  */
 int rtheap_check(rtheap_t *heap, struct rtheap_fault *fault);
 
-/** Page size of the heap in bytes, or 0 for a NULL/uninitialised heap.  O(1). */
+/** Page size of the heap in bytes, or 0 for a NULL/uninitialised heap.
+ *  Bound: O(1).  Context: any (RT-safe, no lock). */
 size_t rtheap_page_size(const rtheap_t *heap);
 
 /**
@@ -770,8 +771,11 @@ size_t rtheap_page_size(const rtheap_t *heap);
  * with each slab's address, use and the creator's file:line; reserve
  * pools), a summary line last.
  * With @p verbose 0, one line per layer object and no slabs.
- * @return 0 or -EINVAL.  Context: not RT; nothing may be created or
- * destroyed on the heap meanwhile.
+ * @return 0 or -EINVAL.
+ * Bound: O(extents + layer objects), O(slabs) more with @p verbose, plus
+ *        the stream's output.
+ * Context: not RT; nothing may be created or destroyed on the heap
+ * meanwhile.
  */
 int rtheap_dump(rtheap_t *heap, FILE *out, int verbose);
 
@@ -784,14 +788,17 @@ int rtheap_dump(rtheap_t *heap, FILE *out, int verbose);
  * So size a buffer exactly with this function only if it is page aligned
  * (mmap memory is, for pages up to the system page size); otherwise use
  * RTHEAP_BUFFER_SIZE(), which is right at any alignment.  Returns @p size when the buffer is too small for an extent (fewer
- * than two pages fit) or the page size is invalid.  O(1).
+ * than two pages fit) or the page size is invalid.
+ * Bound: O(1).  Context: any (no heap is touched).
  */
 size_t rtheap_overhead(size_t size, size_t page_size);
 
-/** Block size for a request, as rtheap_alloc rounds it; 0 if invalid.  O(1). */
+/** Block size for a request, as rtheap_alloc rounds it; 0 if invalid.
+ *  Bound: O(1).  Context: any (RT-safe, no lock). */
 size_t rtheap_round_size(const rtheap_t *heap, size_t size);
 
-/** Library version string (RTHEAP_VERSION_STRING of the build), e.g. "0.2.0".  O(1). */
+/** Library version string (RTHEAP_VERSION_STRING of the build), e.g. "0.3.1".
+ *  Bound: O(1).  Context: any. */
 const char *rtheap_version(void);
 
 #ifdef __cplusplus
