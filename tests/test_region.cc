@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "owner.h" // the debug fill patterns
 #include "rtheap/region.h"
 #include "rtheap_steps.h"
 #include "test_common.h"
@@ -48,11 +49,11 @@ void record(rtheap_t *, rtheap_error_kind_t kind, const void *addr, void *arg)
 class Heap {
 public:
 	explicit Heap(size_t bytes = 1u << 20, size_t page = kPage,
-	              rtheap_lock_mode_t lock = RTHEAP_LOCK_NONE)
+	              rtheap_lock_mode_t lock = RTHEAP_LOCK_NONE, unsigned flags = 0)
 	    : map_(RTHEAP_BUFFER_SIZE(bytes, page))
 	{
 		std::memset(map_.data(), 0x5c, map_.size());
-		rtheap_config cfg = rtt::config(page, lock);
+		rtheap_config cfg = rtt::config(page, lock, flags);
 		EXPECT_EQ(0, rtheap_init(&h, map_.data(), map_.size(), &cfg));
 		EXPECT_EQ(0, rtheap_set_error_handler(&h, record, &reports));
 	}
@@ -690,6 +691,167 @@ TEST(Region, CheckFindsEachDamage)
 	EXPECT_EQ(-EINVAL, rtregion_get_stats(r, nullptr));
 	EXPECT_EQ(-EINVAL, rtregion_get_stats(nullptr, &st));
 	EXPECT_EQ(0, rtregion_destroy(r));
+}
+
+// Bytes at p all equal to v.
+bool all_are(const void *p, size_t n, unsigned char v)
+{
+	const unsigned char *c = static_cast<const unsigned char *>(p);
+	return size_t(std::count(c, c + n, v)) == n;
+}
+
+// Exactly one report, of a write after release at `at`; then cleared.
+void expect_uaf(Heap &hp, const void *at, const char *what)
+{
+	ASSERT_EQ(1u, hp.reports.size()) << what;
+	EXPECT_EQ(RTHEAP_ERR_USE_AFTER_FREE, hp.reports[0].kind) << what;
+	EXPECT_EQ(at, hp.reports[0].addr) << what;
+	hp.reports.clear();
+}
+
+// With the heap's RTHEAP_F_DEBUG_FILL: fresh allocations hold 0xA5 (their
+// padding too), released ones and the free room 0xDD; a write after
+// release is reported when its block is rewound, reset, shrunk away or
+// destroyed, at the start of the released allocation (or at the byte,
+// past the bump offset); live allocations are never taken for one.
+TEST(Region, DebugFillPatternsAndWritesAfterReleaseAreReported)
+{
+	Heap hp(1u << 20, kPage, RTHEAP_LOCK_NONE, RTHEAP_F_DEBUG_FILL);
+	rtregion_t *r = rtregion_create(&hp.h, 0, 0);
+	ASSERT_NE(nullptr, r);
+	const size_t hdr = rstats(r).block_header, room = 4096 - hdr;
+	char *a = cp(rtregion_alloc(r, 40));
+	char *b = cp(rtregion_alloc(r, 40));
+	ASSERT_TRUE(a && b);
+	char *base = cp(block_of(a, 4096));
+	EXPECT_TRUE(all_are(a, 48, RT_OWNER_FILL_FRESH)) << "fresh, its padding too";
+	EXPECT_TRUE(all_are(b + 48, room - 96, RT_OWNER_FILL_FREED)) << "the free room";
+	std::memset(a, 0x11, 40);
+	ASSERT_EQ(0, rtregion_free(r, a));
+	EXPECT_TRUE(all_are(a, 48, RT_OWNER_FILL_FREED)) << "released, its padding too";
+	a[5] = 1; // a write after release
+	std::memset(b, 0x22, 40);
+	ASSERT_EQ(0, rtregion_free(r, b));
+	EXPECT_EQ(0u, hp.reports.size()) << "not seen before the block is rewound";
+	const size_t errs = stats(&hp.h).errors;
+	// the current block, empty, is rewound by a request that does not fit
+	char *c = cp(rtregion_alloc(r, room));
+	EXPECT_EQ(base + hdr, c) << "the allocation is served";
+	expect_uaf(hp, a, "rewind of the current block");
+	EXPECT_EQ(errs + 1, stats(&hp.h).errors);
+	EXPECT_TRUE(all_are(c, room, RT_OWNER_FILL_FRESH));
+	// reset: a released allocation written; a live one is not a write
+	ASSERT_EQ(0, rtregion_reset(r));
+	EXPECT_EQ(0u, hp.reports.size()) << "a live allocation dropped by a reset";
+	EXPECT_TRUE(all_are(base + hdr, room, RT_OWNER_FILL_FREED)) << "reset fills";
+	char *d = cp(rtregion_alloc(r, 100));
+	char *e = cp(rtregion_alloc(r, 100));
+	ASSERT_EQ(0, rtregion_free(r, d));
+	d[111] = 7; // in its padding: its span
+	ASSERT_EQ(0, rtregion_reset(r));
+	expect_uaf(hp, d, "reset, write in a released allocation's padding");
+	(void)e;
+	// past the bump offset: memory released before the last rewind
+	base[hdr + 2000] = 3;
+	ASSERT_EQ(0, rtregion_reset(r));
+	expect_uaf(hp, base + hdr + 2000, "reset, write past the bump offset");
+	// a reusable block given back by a shrink, then the pool's destroy
+	std::vector<char *> ps;
+	for (int i = 0; i < 4; i++)
+		ps.push_back(cp(rtregion_alloc(r, 1900))); // two per block
+	ASSERT_EQ(2u, rstats(r).blocks);
+	ASSERT_EQ(0, rtregion_free(r, ps[0]));
+	ASSERT_EQ(0, rtregion_free(r, ps[1]));
+	ASSERT_EQ(1u, rstats(r).reusable_blocks);
+	ps[1][1903] = 9; // in its padding
+	ASSERT_EQ(0, rtregion_shrink(r, 0));
+	expect_uaf(hp, ps[1], "shrink");
+	ASSERT_EQ(0, rtregion_free(r, ps[2]));
+	ps[2][0] = 9;
+	EXPECT_EQ(0, rtregion_destroy(r));
+	expect_uaf(hp, ps[2], "destroy");
+	// no false report over many operations
+	r = rtregion_create(&hp.h, 1024, 0);
+	ASSERT_NE(nullptr, r);
+	std::mt19937 rng(7);
+	std::vector<char *> live;
+	for (int i = 0; i < 5000; i++) {
+		if (rng() % 3 || live.empty()) {
+			size_t n = 1 + rng() % 400;
+			char *p = cp(rtregion_alloc(r, n));
+			ASSERT_NE(nullptr, p);
+			std::memset(p, 0x33, n);
+			live.push_back(p);
+		} else {
+			size_t k = rng() % live.size();
+			ASSERT_EQ(0, rtregion_free(r, live[k]));
+			live.erase(live.begin() + long(k));
+		}
+		if (i % 1000 == 999) {
+			ASSERT_EQ(0, rtregion_reset(r));
+			live.clear();
+		}
+	}
+	EXPECT_EQ(0, rtregion_destroy(r));
+	EXPECT_EQ(0u, hp.reports.size());
+}
+
+// rtregion_shrink gives the reusable blocks beyond `keep` back, those the
+// pool would reuse last first; a block with live allocations and the
+// current block stay.
+TEST(Region, ShrinkGivesReusableBlocksBeyondKeepBack)
+{
+	Heap hp;
+	const rtheap_stats h0 = stats(&hp.h);
+	rtregion_t *r = rtregion_create(&hp.h, 0, 0);
+	ASSERT_NE(nullptr, r);
+	std::vector<void *> order; // blocks in the order taken
+	for (int i = 0; i < 20; i++) {
+		char *p = cp(rtregion_alloc(r, 1900)); // two per block
+		ASSERT_NE(nullptr, p);
+		if (order.empty() || order.back() != block_of(p, 4096))
+			order.push_back(block_of(p, 4096));
+	}
+	ASSERT_EQ(10u, order.size());
+	const rtheap_stats h1 = stats(&hp.h);
+	EXPECT_EQ(0, rtregion_shrink(r, 0)) << "nothing reusable: nothing given";
+	EXPECT_EQ(10u, rstats(r).blocks);
+	ASSERT_EQ(0, rtregion_reset(r));
+	EXPECT_EQ(9u, rstats(r).reusable_blocks);
+	EXPECT_EQ(0, rtregion_shrink(r, 9));
+	EXPECT_EQ(10u, rstats(r).blocks);
+	EXPECT_EQ(0, rtregion_shrink(r, 3));
+	rtregion_stats st = rstats(r);
+	EXPECT_EQ(4u, st.blocks);
+	EXPECT_EQ(3u, st.reusable_blocks);
+	const rtheap_stats h2 = stats(&hp.h);
+	EXPECT_EQ(h1.live_blocks - 6, h2.live_blocks);
+	EXPECT_EQ(h1.used - 6 * 4096, h2.used);
+	EXPECT_TRUE(heap_ok(&hp.h));
+	// the four kept are the four the pool walks first: the oldest
+	for (int i = 0; i < 8; i++) {
+		char *p = cp(rtregion_alloc(r, 1900));
+		EXPECT_EQ(order[size_t(i / 2)], block_of(p, 4096)) << i;
+	}
+	EXPECT_EQ(4u, rstats(r).blocks);
+	// live blocks and the current one stay; an emptied block goes
+	char *x = cp(rtregion_alloc(r, 1900)); // a fifth block (new)
+	char *y = cp(rtregion_alloc(r, 1900));
+	ASSERT_EQ(5u, rstats(r).blocks);
+	ASSERT_EQ(0, rtregion_free(r, x));
+	ASSERT_EQ(0, rtregion_free(r, y)); // the current block, empty
+	EXPECT_EQ(0, rtregion_shrink(r, 0));
+	EXPECT_EQ(5u, rstats(r).blocks) << "the empty current block stays";
+	ASSERT_EQ(0, rtregion_reset(r));
+	EXPECT_EQ(0, rtregion_shrink(r, 0));
+	EXPECT_EQ(1u, rstats(r).blocks);
+	EXPECT_EQ(0u, rstats(r).reusable_blocks);
+	EXPECT_TRUE(heap_ok(&hp.h));
+	EXPECT_EQ(-EINVAL, rtregion_shrink(nullptr, 0));
+	EXPECT_EQ(0u, hp.reports.size());
+	EXPECT_EQ(0, rtregion_destroy(r));
+	EXPECT_EQ(h0.live_blocks, stats(&hp.h).live_blocks);
+	EXPECT_EQ(h0.used, stats(&hp.h).used);
 }
 
 // Random allocations, releases and resets against a model: contents
