@@ -283,7 +283,8 @@ RG_COLD void block_verify(struct rtregion *r, struct rblock *b)
 static inline const void *uaf_take(struct rtregion *r)
 {
 	const void *bad = r->uaf;
-	r->uaf = NULL;
+	if (rg_unlikely(bad))
+		r->uaf = NULL;
 	return bad;
 }
 
@@ -293,9 +294,9 @@ static void uaf_report(rtheap_t *heap, const void *bad)
 		rt_owner_report(heap, RTHEAP_ERR_USE_AFTER_FREE, bad);
 }
 
-/* Empty the block (no live allocation left, or dropping them): bump
- * offset back to first, both maps cleared. */
-static void block_rewind(struct rtregion *r, struct rblock *b)
+/* Checkers and debug fill, before a rewind: released spans verified,
+ * live allocations poisoned, the bumped area filled as freed. */
+RG_COLD void block_rewind_debug(struct rtregion *r, struct rblock *b)
 {
 	if (r->fill)
 		block_verify(r, b);
@@ -303,6 +304,14 @@ static void block_rewind(struct rtregion *r, struct rblock *b)
 		block_each_live(r, b, poison_live);
 	if (r->fill)
 		fill_span((char *)b + r->first, b->off - r->first, RT_OWNER_FILL_FREED);
+}
+
+/* Empty the block (no live allocation left, or dropping them): bump
+ * offset back to first, both maps cleared. */
+static void block_rewind(struct rtregion *r, struct rblock *b)
+{
+	if (rg_unlikely(r->checked | r->fill))
+		block_rewind_debug(r, b);
 	memset(b->map, 0, (size_t)used_words(r, b) * 2u * sizeof(uint64_t));
 	b->off = r->first;
 	b->live = 0;
@@ -430,6 +439,16 @@ static void *large_alloc(struct rtregion *r, size_t size)
 	return (char *)l + RTREGION_LARGE_HDR;
 }
 
+/* Debug fill and checkers: a fresh small allocation of size bytes
+ * (need, rounded) filled and opened. */
+RG_COLD void small_handed_out(struct rtregion *r, void *p, size_t size, uint32_t need)
+{
+	if (r->fill)
+		fill_span(p, need, RT_OWNER_FILL_FRESH);
+	if (r->checked)
+		rt_owner_obj_alloc(p, size, 0);
+}
+
 /* Under the pool's lock, any size but 0: the general path. */
 static void *alloc_body(struct rtregion *r, size_t size)
 {
@@ -442,10 +461,8 @@ static void *alloc_body(struct rtregion *r, size_t size)
 		if (need > r->block - b->off)
 			b = block_next(r);
 		p = b ? bump(b, b->off, need, r) : NULL;
-		if (p && r->fill)
-			fill_span(p, need, RT_OWNER_FILL_FRESH);
-		if (p && r->checked)
-			rt_owner_obj_alloc(p, size, 0);
+		if (p && rg_unlikely(r->checked | r->fill))
+			small_handed_out(r, p, size, need);
 	}
 	if (!p) {
 		r->failures++;
