@@ -801,6 +801,20 @@ TEST(Region, DebugFillPatternsAndWritesAfterReleaseAreReported)
 	poke(ps[2], 9);
 	EXPECT_EQ(0, rtregion_destroy(r));
 	expect_uaf(hp, ps[2], "destroy");
+	// two blocks written: one report per call, the first block reset
+	// (the newest: the list's head)
+	r = rtregion_create(&hp.h, 0, 0);
+	ASSERT_NE(nullptr, r);
+	char *x1 = cp(rtregion_alloc(r, 1900));
+	ASSERT_NE(nullptr, rtregion_alloc(r, 1900));
+	char *x3 = cp(rtregion_alloc(r, 1900)); // the second block
+	ASSERT_EQ(0, rtregion_free(r, x1));
+	ASSERT_EQ(0, rtregion_free(r, x3));
+	poke(x1, 1);
+	poke(x3 + 100, 1);
+	ASSERT_EQ(0, rtregion_reset(r));
+	expect_uaf(hp, x3, "two writes, one report");
+	EXPECT_EQ(0, rtregion_destroy(r));
 	// no false report over many operations
 	r = rtregion_create(&hp.h, 1024, 0);
 	ASSERT_NE(nullptr, r);
