@@ -135,6 +135,9 @@ struct rtregion {
 	size_t failures, misuse, resets;
 	unsigned flags;
 	bool checked;
+	bool fill;            /* the heap's RTHEAP_F_DEBUG_FILL */
+	const void *uaf;      /* debug fill: first write after release found
+	                       * under the lock, reported after it */
 	struct rt_owner owner;
 };
 
@@ -225,12 +228,90 @@ static void poison_live(struct rtregion *r, struct rblock *b, uint32_t g)
 	rt_owner_obj_free((char *)b + (size_t)g * GRAN, alloc_span(b, g));
 }
 
+/* ---------------------------------------------------------------- debug fill */
+
+/* Debug fill (the heap's RTHEAP_F_DEBUG_FILL): every byte of a block's
+ * allocation area that no live allocation holds keeps the freed pattern
+ * (filled when the block is taken, at each release over the allocation's
+ * span, at each rewind), a fresh allocation gets the fresh pattern.  So
+ * a write after release is seen when the block is rewound, reset or given
+ * back: one pass over the block, O(B), on the debug path only. */
+
+/* n bytes at p: the pattern written (opened to checkers meanwhile; p is
+ * not a live allocation's, so it is closed again). */
+static void fill_span(void *p, size_t n, int byte)
+{
+	rt_owner_open(p, n);
+	memset(p, byte, n);
+	rt_owner_close(p, n);
+}
+
+/* The first byte of [p, p + n) that is not the freed pattern, or NULL. */
+static const unsigned char *fill_broken(const unsigned char *p, size_t n)
+{
+	rt_owner_open((void *)(uintptr_t)p, n);
+	const unsigned char *bad = NULL;
+	for (size_t i = 0; i < n && !bad; i++)
+		if (p[i] != RT_OWNER_FILL_FREED)
+			bad = p + i;
+	rt_owner_close((void *)(uintptr_t)p, n);
+	return bad;
+}
+
+/* Verify the parts of b that hold no live allocation: the spans of the
+ * released allocations in [first, off), then [off, B).  The first write
+ * found is kept in r->uaf (reported after the lock): the start of the
+ * released allocation written, or the byte itself past off.  O(B). */
+RG_COLD void block_verify(struct rtregion *r, struct rblock *b)
+{
+	const unsigned char *base = (const unsigned char *)b, *bad = NULL;
+	uint32_t end = b->off >> GRAN_SHIFT, g = r->first >> GRAN_SHIFT;
+	while (g < end && !bad) {
+		uint32_t n = (uint32_t)(alloc_span(b, g) >> GRAN_SHIFT);
+		if (!(*live_word(b, g) & gbit(g)) &&
+		    fill_broken(base + (size_t)g * GRAN, (size_t)n * GRAN))
+			bad = base + (size_t)g * GRAN;
+		g += n;
+	}
+	if (!bad)
+		bad = fill_broken(base + b->off, r->block - b->off);
+	if (bad && !r->uaf)
+		r->uaf = bad;
+}
+
+/* The write after release found under the lock, taken (NULL if none). */
+static inline const void *uaf_take(struct rtregion *r)
+{
+	const void *bad = r->uaf;
+	if (rg_unlikely(bad))
+		r->uaf = NULL;
+	return bad;
+}
+
+static void uaf_report(rtheap_t *heap, const void *bad)
+{
+	if (bad)
+		rt_owner_report(heap, RTHEAP_ERR_USE_AFTER_FREE, bad);
+}
+
+/* Checkers and debug fill, before a rewind: released spans verified,
+ * live allocations poisoned, the bumped area filled as freed. */
+RG_COLD void block_rewind_debug(struct rtregion *r, struct rblock *b)
+{
+	if (r->fill)
+		block_verify(r, b);
+	if (r->checked && b->live)
+		block_each_live(r, b, poison_live);
+	if (r->fill)
+		fill_span((char *)b + r->first, b->off - r->first, RT_OWNER_FILL_FREED);
+}
+
 /* Empty the block (no live allocation left, or dropping them): bump
  * offset back to first, both maps cleared. */
 static void block_rewind(struct rtregion *r, struct rblock *b)
 {
-	if (r->checked && b->live)
-		block_each_live(r, b, poison_live);
+	if (rg_unlikely(r->checked | r->fill))
+		block_rewind_debug(r, b);
 	memset(b->map, 0, (size_t)used_words(r, b) * 2u * sizeof(uint64_t));
 	b->off = r->first;
 	b->live = 0;
@@ -249,6 +330,8 @@ static struct rblock *block_make(struct rtregion *r)
 	b->pool = r;
 	b->magic = BLOCK_MAGIC;
 	b->off = r->first;
+	if (r->fill)
+		memset((char *)b + r->first, RT_OWNER_FILL_FREED, r->small_max);
 	if (r->checked)
 		rt_owner_close((char *)b + r->first, r->small_max);
 	link_push(&r->blocks, &b->all);
@@ -258,6 +341,8 @@ static struct rblock *block_make(struct rtregion *r)
 
 static void block_give(struct rtregion *r, struct rblock *b)
 {
+	if (r->fill)
+		block_verify(r, b);
 	if (r->checked) {
 		if (b->live)
 			block_each_live(r, b, poison_live);
@@ -354,6 +439,16 @@ static void *large_alloc(struct rtregion *r, size_t size)
 	return (char *)l + RTREGION_LARGE_HDR;
 }
 
+/* Debug fill and checkers: a fresh small allocation of size bytes
+ * (need, rounded) filled and opened. */
+RG_COLD void small_handed_out(struct rtregion *r, void *p, size_t size, uint32_t need)
+{
+	if (r->fill)
+		fill_span(p, need, RT_OWNER_FILL_FRESH);
+	if (r->checked)
+		rt_owner_obj_alloc(p, size, 0);
+}
+
 /* Under the pool's lock, any size but 0: the general path. */
 static void *alloc_body(struct rtregion *r, size_t size)
 {
@@ -366,8 +461,8 @@ static void *alloc_body(struct rtregion *r, size_t size)
 		if (need > r->block - b->off)
 			b = block_next(r);
 		p = b ? bump(b, b->off, need, r) : NULL;
-		if (p && r->checked)
-			rt_owner_obj_alloc(p, size, 0);
+		if (p && rg_unlikely(r->checked | r->fill))
+			small_handed_out(r, p, size, need);
 	}
 	if (!p) {
 		r->failures++;
@@ -384,7 +479,9 @@ RG_COLD void *alloc_slow(struct rtregion *r, size_t size)
 	}
 	region_lock(r);
 	void *p = alloc_body(r, size);
+	const void *bad = uaf_take(r);
 	region_unlock(r);
+	uaf_report(r->heap, bad);
 	return p;
 }
 
@@ -416,6 +513,17 @@ void *rtregion_calloc(rtregion_t *r, size_t n, size_t size)
 
 /* ---------------------------------------------------------------- release */
 
+/* Checkers and debug fill: the released allocation at p (granule g of
+ * b) poisoned and filled with the freed pattern, padding included. */
+RG_COLD void small_released(struct rtregion *r, struct rblock *b, void *p, uint32_t g)
+{
+	size_t span = alloc_span(b, g);
+	if (r->checked)
+		rt_owner_obj_free(p, span);
+	if (r->fill)
+		fill_span(p, span, RT_OWNER_FILL_FREED);
+}
+
 /* A small allocation at p of block b: 0, -EALREADY or -EINVAL. */
 RG_HOT int small_free(struct rtregion *r, struct rblock *b, void *p)
 {
@@ -427,8 +535,8 @@ RG_HOT int small_free(struct rtregion *r, struct rblock *b, void *p)
 	uint64_t *w = live_word(b, g), bit = gbit(g);
 	if (!(w[0] & bit))
 		return (w[1] & bit) ? -EALREADY : -EINVAL;
-	if (r->checked)
-		rt_owner_obj_free(p, alloc_span(b, g));
+	if (rg_unlikely(r->checked | r->fill))
+		small_released(r, b, p, g);
 	w[0] &= ~bit;
 	r->frees++;
 	if (--b->live == 0 && b != r->cur) {
@@ -538,7 +646,26 @@ int rtregion_reset(rtregion_t *r)
 		return -EINVAL;
 	region_lock(r);
 	reset_locked(r);
+	const void *bad = uaf_take(r);
 	region_unlock(r);
+	uaf_report(r->heap, bad);
+	return 0;
+}
+
+/* The reusable blocks beyond keep back to the heap, those emptied
+ * longest ago first (the list's tail: the head is the warmest). */
+int rtregion_shrink(rtregion_t *r, size_t keep)
+{
+	if (!region_ok(r))
+		return -EINVAL;
+	region_lock(r);
+	while (r->nreuse > keep) {
+		r->nreuse--;
+		block_give(r, block_of_reuse(r->reuse.prev));
+	}
+	const void *bad = uaf_take(r);
+	region_unlock(r);
+	uaf_report(r->heap, bad);
 	return 0;
 }
 
@@ -552,10 +679,13 @@ int rtregion_destroy(rtregion_t *r)
 		block_give(r, (struct rblock *)(void *)r->blocks.next);
 	r->magic = 0;
 	r->fast_magic = 0;
+	const void *bad = uaf_take(r);
+	rtheap_t *heap = r->heap;
 	region_unlock(r);
 	rt_owner_unregister(&r->owner);
 	rt_layer_lock_destroy(&r->lk);
-	(void)rtheap_free(r->heap, r);
+	(void)rtheap_free(heap, r);
+	uaf_report(heap, bad);
 	return 0;
 }
 
@@ -585,6 +715,7 @@ static void region_setup(struct rtregion *r, rtheap_t *heap, size_t block, unsig
 	r->small_max = block - r->first;
 	r->flags = flags;
 	r->checked = rt_owner_checked() != 0;
+	r->fill = (rt_owner_flags(heap) & RTHEAP_F_DEBUG_FILL) != 0;
 	link_init(&r->blocks);
 	link_init(&r->reuse);
 	link_init(&r->large);
@@ -630,7 +761,7 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
 		return create_fail(err);
 	}
 	r->magic = POOL_MAGIC;
-	if (!r->checked && r->lk.mode == RTHEAP_LOCK_NONE)
+	if (!r->checked && !r->fill && r->lk.mode == RTHEAP_LOCK_NONE)
 		r->fast_magic = POOL_MAGIC;
 	return r;
 }

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "owner.h" // the debug fill patterns
+#include "rtheap/default.h"
 #include "rtheap/region.h"
 #include "rtheap_steps.h"
 #include "test_common.h"
@@ -48,11 +50,11 @@ void record(rtheap_t *, rtheap_error_kind_t kind, const void *addr, void *arg)
 class Heap {
 public:
 	explicit Heap(size_t bytes = 1u << 20, size_t page = kPage,
-	              rtheap_lock_mode_t lock = RTHEAP_LOCK_NONE)
+	              rtheap_lock_mode_t lock = RTHEAP_LOCK_NONE, unsigned flags = 0)
 	    : map_(RTHEAP_BUFFER_SIZE(bytes, page))
 	{
 		std::memset(map_.data(), 0x5c, map_.size());
-		rtheap_config cfg = rtt::config(page, lock);
+		rtheap_config cfg = rtt::config(page, lock, flags);
 		EXPECT_EQ(0, rtheap_init(&h, map_.data(), map_.size(), &cfg));
 		EXPECT_EQ(0, rtheap_set_error_handler(&h, record, &reports));
 	}
@@ -325,6 +327,13 @@ TEST(Region, EveryBadReleaseIsAnExactErrorAndChangesNothing)
 	std::memcpy(magic, &bad, 4);
 	EXPECT_EQ(-EINVAL, rtregion_free(r, big2));
 	std::memcpy(magic, &keep, 4);
+	// ... and one whose list link was overwritten (pointing at itself)
+	char *link = big2 - RTREGION_LARGE_HDR;
+	void *next, *self = link;
+	std::memcpy(&next, link, sizeof next);
+	std::memcpy(link, &self, sizeof self);
+	EXPECT_EQ(-EINVAL, rtregion_free(r, big2));
+	std::memcpy(link, &next, sizeof next);
 	EXPECT_EQ(0, rtregion_free(r, big2));
 	hp.reports.clear();
 
@@ -645,6 +654,14 @@ TEST(Region, HeapDumpListsThePoolAndCheckFindsACorruptBlock)
 	EXPECT_EQ(0, rtregion_destroy(r));
 }
 
+// The start of the pool descriptor (heap/region.c, struct rtregion).
+struct PoolHead {
+	uint32_t fast_magic, block;
+	void *cur;
+	size_t allocs;
+	uint32_t magic;
+};
+
 // rtheap_check finds each kind of damage to a pool's structures (each
 // undone before the next).
 TEST(Region, CheckFindsEachDamage)
@@ -667,6 +684,9 @@ TEST(Region, CheckFindsEachDamage)
 	    {"block magic", blk + 5 * P, 4, 0x12345678},
 	    {"block pool", blk + 4 * P, P, 0x40},
 	    {"bump offset past the block", blk + 5 * P + 8, 4, 5000},
+	    {"bump offset below the first allocation", blk + 5 * P + 8, 4, 0},
+	    {"the current block linked as reusable", blk + 2 * P, P,
+	     reinterpret_cast<uintptr_t>(blk) + 64},
 	    {"a start bit past the offset", &maps[1], 8, maps[1] | (uint64_t(1) << 40)},
 	    {"a live bit without its start", &maps[0], 8, maps[0] | (uint64_t(1) << 9)},
 	    {"block list link", blk + 0, P, reinterpret_cast<uintptr_t>(blk) + 64},
@@ -674,6 +694,8 @@ TEST(Region, CheckFindsEachDamage)
 	    {"large size", big - RTREGION_LARGE_HDR + 3 * P, P, 1},
 	    {"large list link", big - RTREGION_LARGE_HDR, P,
 	     reinterpret_cast<uintptr_t>(big)},
+	    {"large pool", big - RTREGION_LARGE_HDR + 2 * P, P, 0x40},
+	    {"the pool's magic", cp(r) + offsetof(PoolHead, magic), 4, 0},
 	};
 	for (const Poke &k : pokes) {
 		unsigned char keep[8];
@@ -690,6 +712,287 @@ TEST(Region, CheckFindsEachDamage)
 	EXPECT_EQ(-EINVAL, rtregion_get_stats(r, nullptr));
 	EXPECT_EQ(-EINVAL, rtregion_get_stats(nullptr, &st));
 	EXPECT_EQ(0, rtregion_destroy(r));
+}
+
+// Bytes at p all equal to v (read past AddressSanitizer's poison: the
+// padding, the free room and released allocations are poisoned there).
+__attribute__((no_sanitize("address"))) bool all_are(const void *p, size_t n, unsigned char v)
+{
+	const volatile unsigned char *c = static_cast<const volatile unsigned char *>(p);
+	for (size_t i = 0; i < n; i++)
+		if (c[i] != v)
+			return false;
+	return true;
+}
+
+// A write after release (which AddressSanitizer would stop at once).
+__attribute__((no_sanitize("address"))) void poke(void *p, unsigned char v)
+{
+	*static_cast<volatile unsigned char *>(p) = v;
+}
+
+// Exactly one report, of a write after release at `at`; then cleared.
+void expect_uaf(Heap &hp, const void *at, const char *what)
+{
+	ASSERT_EQ(1u, hp.reports.size()) << what;
+	EXPECT_EQ(RTHEAP_ERR_USE_AFTER_FREE, hp.reports[0].kind) << what;
+	EXPECT_EQ(at, hp.reports[0].addr) << what;
+	hp.reports.clear();
+}
+
+// With the heap's RTHEAP_F_DEBUG_FILL: fresh allocations hold 0xA5 (their
+// padding too), released ones and the free room 0xDD; a write after
+// release is reported when its block is rewound, reset, shrunk away or
+// destroyed, at the start of the released allocation (or at the byte,
+// past the bump offset); live allocations are never taken for one.
+TEST(Region, DebugFillPatternsAndWritesAfterReleaseAreReported)
+{
+	Heap hp(1u << 20, kPage, RTHEAP_LOCK_NONE, RTHEAP_F_DEBUG_FILL);
+	rtregion_t *r = rtregion_create(&hp.h, 0, 0);
+	ASSERT_NE(nullptr, r);
+	const size_t hdr = rstats(r).block_header, room = 4096 - hdr;
+	char *a = cp(rtregion_alloc(r, 40));
+	char *b = cp(rtregion_alloc(r, 40));
+	ASSERT_TRUE(a && b);
+	char *base = cp(block_of(a, 4096));
+	EXPECT_TRUE(all_are(a, 48, RT_OWNER_FILL_FRESH)) << "fresh, its padding too";
+	EXPECT_TRUE(all_are(b + 48, room - 96, RT_OWNER_FILL_FREED)) << "the free room";
+	std::memset(a, 0x11, 40);
+	ASSERT_EQ(0, rtregion_free(r, a));
+	EXPECT_TRUE(all_are(a, 48, RT_OWNER_FILL_FREED)) << "released, its padding too";
+	poke(a + 5, 1); // a write after release
+	std::memset(b, 0x22, 40);
+	ASSERT_EQ(0, rtregion_free(r, b));
+	EXPECT_EQ(0u, hp.reports.size()) << "not seen before the block is rewound";
+	const size_t errs = stats(&hp.h).errors;
+	// the current block, empty, is rewound by a request that does not fit
+	char *c = cp(rtregion_alloc(r, room));
+	EXPECT_EQ(base + hdr, c) << "the allocation is served";
+	expect_uaf(hp, a, "rewind of the current block");
+	EXPECT_EQ(errs + 1, stats(&hp.h).errors);
+	EXPECT_TRUE(all_are(c, room, RT_OWNER_FILL_FRESH));
+	// reset: a released allocation written; a live one is not a write
+	ASSERT_EQ(0, rtregion_reset(r));
+	EXPECT_EQ(0u, hp.reports.size()) << "a live allocation dropped by a reset";
+	EXPECT_TRUE(all_are(base + hdr, room, RT_OWNER_FILL_FREED)) << "reset fills";
+	char *d = cp(rtregion_alloc(r, 100));
+	char *e = cp(rtregion_alloc(r, 100));
+	ASSERT_EQ(0, rtregion_free(r, d));
+	poke(d + 111, 7); // in its padding: its span
+	ASSERT_EQ(0, rtregion_reset(r));
+	expect_uaf(hp, d, "reset, write in a released allocation's padding");
+	(void)e;
+	// past the bump offset: memory released before the last rewind
+	poke(base + hdr + 2000, 3);
+	ASSERT_EQ(0, rtregion_reset(r));
+	expect_uaf(hp, base + hdr + 2000, "reset, write past the bump offset");
+	// a reusable block given back by a shrink, then the pool's destroy
+	std::vector<char *> ps;
+	for (int i = 0; i < 4; i++)
+		ps.push_back(cp(rtregion_alloc(r, 1900))); // two per block
+	ASSERT_EQ(2u, rstats(r).blocks);
+	ASSERT_EQ(0, rtregion_free(r, ps[0]));
+	ASSERT_EQ(0, rtregion_free(r, ps[1]));
+	ASSERT_EQ(1u, rstats(r).reusable_blocks);
+	poke(ps[1] + 1903, 9); // in its padding
+	ASSERT_EQ(0, rtregion_shrink(r, 0));
+	expect_uaf(hp, ps[1], "shrink");
+	ASSERT_EQ(0, rtregion_free(r, ps[2]));
+	poke(ps[2], 9);
+	EXPECT_EQ(0, rtregion_destroy(r));
+	expect_uaf(hp, ps[2], "destroy");
+	// two blocks written: one report per call, the first block reset
+	// (the newest: the list's head)
+	r = rtregion_create(&hp.h, 0, 0);
+	ASSERT_NE(nullptr, r);
+	char *x1 = cp(rtregion_alloc(r, 1900));
+	ASSERT_NE(nullptr, rtregion_alloc(r, 1900));
+	char *x3 = cp(rtregion_alloc(r, 1900)); // the second block
+	ASSERT_EQ(0, rtregion_free(r, x1));
+	ASSERT_EQ(0, rtregion_free(r, x3));
+	poke(x1, 1);
+	poke(x3 + 100, 1);
+	ASSERT_EQ(0, rtregion_reset(r));
+	expect_uaf(hp, x3, "two writes, one report");
+	EXPECT_EQ(0, rtregion_destroy(r));
+	// no false report over many operations
+	r = rtregion_create(&hp.h, 1024, 0);
+	ASSERT_NE(nullptr, r);
+	std::mt19937 rng(7);
+	std::vector<char *> live;
+	for (int i = 0; i < 5000; i++) {
+		if (rng() % 3 || live.empty()) {
+			size_t n = 1 + rng() % 400;
+			char *p = cp(rtregion_alloc(r, n));
+			ASSERT_NE(nullptr, p);
+			std::memset(p, 0x33, n);
+			live.push_back(p);
+		} else {
+			size_t k = rng() % live.size();
+			ASSERT_EQ(0, rtregion_free(r, live[k]));
+			live.erase(live.begin() + long(k));
+		}
+		if (i % 1000 == 999) {
+			ASSERT_EQ(0, rtregion_reset(r));
+			live.clear();
+		}
+	}
+	EXPECT_EQ(0, rtregion_destroy(r));
+	EXPECT_EQ(0u, hp.reports.size());
+}
+
+// rtregion_shrink gives the reusable blocks beyond `keep` back, those the
+// pool would reuse last first; a block with live allocations and the
+// current block stay.
+TEST(Region, ShrinkGivesReusableBlocksBeyondKeepBack)
+{
+	Heap hp;
+	const rtheap_stats h0 = stats(&hp.h);
+	rtregion_t *r = rtregion_create(&hp.h, 0, 0);
+	ASSERT_NE(nullptr, r);
+	std::vector<void *> order; // blocks in the order taken
+	for (int i = 0; i < 20; i++) {
+		char *p = cp(rtregion_alloc(r, 1900)); // two per block
+		ASSERT_NE(nullptr, p);
+		if (order.empty() || order.back() != block_of(p, 4096))
+			order.push_back(block_of(p, 4096));
+	}
+	ASSERT_EQ(10u, order.size());
+	const rtheap_stats h1 = stats(&hp.h);
+	EXPECT_EQ(0, rtregion_shrink(r, 0)) << "nothing reusable: nothing given";
+	EXPECT_EQ(10u, rstats(r).blocks);
+	ASSERT_EQ(0, rtregion_reset(r));
+	EXPECT_EQ(9u, rstats(r).reusable_blocks);
+	EXPECT_EQ(0, rtregion_shrink(r, 9));
+	EXPECT_EQ(10u, rstats(r).blocks);
+	EXPECT_EQ(0, rtregion_shrink(r, 3));
+	rtregion_stats st = rstats(r);
+	EXPECT_EQ(4u, st.blocks);
+	EXPECT_EQ(3u, st.reusable_blocks);
+	const rtheap_stats h2 = stats(&hp.h);
+	EXPECT_EQ(h1.live_blocks - 6, h2.live_blocks);
+	EXPECT_EQ(h1.used - 6 * 4096, h2.used);
+	EXPECT_TRUE(heap_ok(&hp.h));
+	// the four kept are the four the pool walks first: the oldest
+	for (int i = 0; i < 8; i++) {
+		char *p = cp(rtregion_alloc(r, 1900));
+		EXPECT_EQ(order[size_t(i / 2)], block_of(p, 4096)) << i;
+	}
+	EXPECT_EQ(4u, rstats(r).blocks);
+	// live blocks and the current one stay; an emptied block goes
+	char *x = cp(rtregion_alloc(r, 1900)); // a fifth block (new)
+	char *y = cp(rtregion_alloc(r, 1900));
+	ASSERT_EQ(5u, rstats(r).blocks);
+	ASSERT_EQ(0, rtregion_free(r, x));
+	ASSERT_EQ(0, rtregion_free(r, y)); // the current block, empty
+	EXPECT_EQ(0, rtregion_shrink(r, 0));
+	EXPECT_EQ(5u, rstats(r).blocks) << "the empty current block stays";
+	ASSERT_EQ(0, rtregion_reset(r));
+	EXPECT_EQ(0, rtregion_shrink(r, 0));
+	EXPECT_EQ(1u, rstats(r).blocks);
+	EXPECT_EQ(0u, rstats(r).reusable_blocks);
+	EXPECT_TRUE(heap_ok(&hp.h));
+	EXPECT_EQ(-EINVAL, rtregion_shrink(nullptr, 0));
+	EXPECT_EQ(0u, hp.reports.size());
+	EXPECT_EQ(0, rtregion_destroy(r));
+	EXPECT_EQ(h0.live_blocks, stats(&hp.h).live_blocks);
+	EXPECT_EQ(h0.used, stats(&hp.h).used);
+}
+
+// Allocate from `h` until nothing is left (large runs first, then
+// smaller blocks); the blocks are kept in `hold`.
+void exhaust(rtheap_t *h, std::vector<void *> &hold)
+{
+	for (size_t n : {size_t(1) << 16, size_t(4096), size_t(1024), size_t(256), size_t(16)})
+		for (void *p; (p = rtheap_alloc(h, n));)
+			hold.push_back(p);
+}
+
+// The process default heap (set up small and without its helper here):
+// with RTREGION_GROW, a creation whose descriptor or first block, a block
+// switch or a large allocation that finds no memory grows that heap once
+// and retries; without it, or on another heap, the same calls fail.
+TEST(Region, GrowOnTheDefaultHeapRetriesOnceAfterGrowing)
+{
+	const int rc = rtheap_default_setup(256u << 10, 256u << 10, 0, RTHEAP_DEFAULT_NOHELPER);
+	ASSERT_TRUE(rc == 0 || rc == -EBUSY);
+	rtheap_t *dh = rtheap_default();
+	ASSERT_NE(nullptr, dh);
+	rtheap_default_info di{};
+	ASSERT_EQ(0, rtheap_default_stats(&di));
+	ASSERT_EQ(0u, di.flags & ~unsigned(RTHEAP_DEFAULT_NOHELPER)) << "a debug default heap";
+	ASSERT_TRUE(di.flags & RTHEAP_DEFAULT_NOHELPER) << "set up by this test, before its first use";
+	auto grows = [] {
+		rtheap_default_info i{};
+		EXPECT_EQ(0, rtheap_default_stats(&i));
+		return i.grow_extents;
+	};
+	// the descriptor's rounded size, from a first pool
+	const size_t used0 = stats(dh).used;
+	rtregion_t *r0 = rtregion_create(nullptr, 0, 0);
+	ASSERT_NE(nullptr, r0);
+	const size_t desc = stats(dh).used - used0 - 4096;
+	EXPECT_EQ(0, rtregion_destroy(r0));
+	std::vector<void *> hold;
+	void *d = rtheap_alloc(dh, desc);
+	ASSERT_NE(nullptr, d);
+	exhaust(dh, hold);
+	errno = 0;
+	EXPECT_EQ(nullptr, rtregion_create(nullptr, 0, 0)) << "no descriptor";
+	EXPECT_EQ(ENOMEM, errno);
+	ASSERT_EQ(0, rtheap_free(dh, d)); // room for a descriptor, none for a block
+	errno = 0;
+	EXPECT_EQ(nullptr, rtregion_create(nullptr, 0, 0)) << "no first block";
+	EXPECT_EQ(ENOMEM, errno);
+	size_t g0 = grows();
+	rtregion_t *r1 = rtregion_create(nullptr, 0, RTREGION_GROW); // the block after growing
+	ASSERT_NE(nullptr, r1);
+	EXPECT_EQ(g0 + 1, grows());
+	exhaust(dh, hold);
+	g0 = grows();
+	rtregion_t *r2 = rtregion_create(nullptr, 0, RTREGION_GROW); // the descriptor after growing
+	ASSERT_NE(nullptr, r2);
+	EXPECT_EQ(g0 + 1, grows());
+	rtregion_t *r3 = rtregion_create(nullptr, 0, 0); // no flag: from the new extent
+	ASSERT_NE(nullptr, r3);
+	// a block switch and a large allocation, each after growing
+	exhaust(dh, hold);
+	g0 = grows();
+	const size_t small_max = rstats(r2).small_max;
+	ASSERT_NE(nullptr, rtregion_alloc(r2, small_max));
+	ASSERT_NE(nullptr, rtregion_alloc(r2, small_max)) << "a new block, after growing";
+	EXPECT_EQ(g0 + 1, grows());
+	exhaust(dh, hold);
+	g0 = grows();
+	ASSERT_NE(nullptr, rtregion_alloc(r2, 10000)) << "a large one, after growing";
+	EXPECT_EQ(g0 + 1, grows());
+	// without the flag: no growth
+	exhaust(dh, hold);
+	g0 = grows();
+	EXPECT_EQ(nullptr, rtregion_create(nullptr, 0, 0));
+	ASSERT_NE(nullptr, rtregion_alloc(r3, small_max));
+	EXPECT_EQ(nullptr, rtregion_alloc(r3, small_max)) << "no new block";
+	errno = 0;
+	EXPECT_EQ(nullptr, rtregion_alloc(r3, 10000));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(g0, grows());
+	// RTREGION_GROW on another heap while the default heap exists
+	{
+		Heap hp(64u << 10);
+		rtregion_t *rp = rtregion_create(&hp.h, 0, RTREGION_GROW);
+		ASSERT_NE(nullptr, rp);
+		while (rtregion_alloc(rp, 1000))
+			;
+		EXPECT_EQ(g0, grows()) << "the default heap was not grown for another heap";
+		EXPECT_EQ(0, rtregion_destroy(rp));
+	}
+	EXPECT_TRUE(heap_ok(dh));
+	EXPECT_EQ(0, rtregion_destroy(r1));
+	EXPECT_EQ(0, rtregion_destroy(r2));
+	EXPECT_EQ(0, rtregion_destroy(r3));
+	for (void *p : hold)
+		ASSERT_EQ(0, rtheap_free(dh, p));
+	EXPECT_TRUE(heap_ok(dh));
 }
 
 // Random allocations, releases and resets against a model: contents

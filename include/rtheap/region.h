@@ -21,6 +21,18 @@
  * number of blocks and large allocations: it may be called between two
  * requests of a real-time loop if that number is bounded).
  *
+ * Debug fill: on a heap with RTHEAP_F_DEBUG_FILL, a fresh small
+ * allocation holds 0xA5 (its padding to 16 bytes too), a released one,
+ * a block's free room and everything a reset drops 0xDD; a write after
+ * release is found when its block is rewound (an allocation that moves
+ * to it), reset, given back by rtregion_shrink() or destroyed, and
+ * reported as RTHEAP_ERR_USE_AFTER_FREE (one report per call: the start
+ * of the released allocation written, or the byte itself past the
+ * block's bump offset), the call going on as usual.  It costs O(B) per
+ * block so treated and O(allocation) per release (not for real-time
+ * use); such a pool never takes the bump path's shortcut.  Large
+ * allocations are heap blocks: the heap fills and checks them itself.
+ *
  * Locking: a pool is meant for one thread (one connection, one request):
  * by default it has no lock at all, and the caller serialises.  With
  * RTREGION_LOCKED the pool has its own lock of the heap's lock mode (a
@@ -97,7 +109,9 @@ rtregion_t *rtregion_create_at(rtheap_t *heap, size_t block_size, unsigned flags
  *        two bitmaps (B / 512 words); a new block or a large request adds
  *        one heap allocation (rtheap_alloc_aligned()'s / rtheap_alloc()'s
  *        bound).  With RTREGION_GROW on the default heap, when memory
- *        runs out: one rtheap_default_grow() (not RT).
+ *        runs out: one rtheap_default_grow() (not RT).  With
+ *        RTHEAP_F_DEBUG_FILL: plus the fill (O(size)) and, at a block
+ *        switch, the block's verification (O(B)).
  * Context: RT-safe (without RTREGION_GROW, or while memory lasts).
  */
 void *rtregion_alloc(rtregion_t *pool, size_t size);
@@ -128,7 +142,9 @@ void *rtregion_calloc(rtregion_t *pool, size_t n, size_t size);
  *         and counted in the heap's errors and the pool's misuse count.
  * Bound: O(log E): one page-map lookup (rt heap lock) then O(1); a large
  *        allocation: one more O(log E) lookup and one heap release.  No
- *        search of the pool's blocks or large allocations.
+ *        search of the pool's blocks or large allocations.  With a memory
+ *        checker or RTHEAP_F_DEBUG_FILL: plus O(B / 16) to find the
+ *        allocation's span and its poisoning or fill.
  * Context: RT-safe.
  */
 int rtregion_free(rtregion_t *pool, void *p);
@@ -140,11 +156,30 @@ int rtregion_free(rtregion_t *pool, void *p);
  * first request did).
  * @return 0 or -EINVAL (unusable pool).
  * Bound: O(blocks x B / 512 words + large allocations x heap release);
- *        with a memory checker, plus O(live allocations).
+ *        with a memory checker, plus O(live allocations); with
+ *        RTHEAP_F_DEBUG_FILL, plus O(blocks x B) (verify and fill).
  * Context: not RT in general; RT-safe when the caller bounds the number
  *          of blocks and large allocations (the request loop's reset).
  */
 int rtregion_reset(rtregion_t *pool);
+
+/**
+ * Give the reusable blocks (live count zero, not current) beyond @p keep
+ * back to the heap, those emptied longest ago first: afterwards the pool
+ * holds at most @p keep reusable blocks.  Blocks with live allocations
+ * and the current block are never given back (a pool keeps one block).
+ * rtregion_shrink(pool, 0) after rtregion_reset() leaves the pool with
+ * its oldest block only.
+ * @return 0 or -EINVAL (unusable pool).
+ * Bound: O(1) plus, per block given back, one heap release (as
+ *        rtheap_free(); with RTHEAP_F_DEBUG_FILL, plus O(B) to verify the
+ *        block): O(reusable blocks - keep), nothing when there are at
+ *        most @p keep.  No walk of the other blocks.
+ * Context: RT-safe when the caller bounds the number of blocks given back
+ *          (the blocks a request may empty beyond @p keep); not RT in
+ *          general.
+ */
+int rtregion_shrink(rtregion_t *pool, size_t keep);
 
 /**
  * Destroy the pool: every large allocation and every block back to the

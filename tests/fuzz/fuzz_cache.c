@@ -2456,6 +2456,37 @@ static void do_rg_reset(struct mregion *g)
 	memset(g->freed, 0, sizeof g->freed);
 }
 
+/* Block k leaves the model (given back by a shrink): the others keep
+ * their order, the indices of the current block and the reuse list
+ * follow. */
+static void rg_drop_block(struct mregion *g, int k)
+{
+	free(g->blk[k].lv);
+	free(g->blk[k].st);
+	memmove(&g->blk[k], &g->blk[k + 1], (size_t)(g->nblk - k - 1) * sizeof g->blk[0]);
+	g->nblk--;
+	CHECK(g->cur != k, "model: the current block given back");
+	if (g->cur > k)
+		g->cur--;
+	for (int i = 0; i < g->nreuse; i++)
+		if (g->reuse[i] > k)
+			g->reuse[i]--;
+}
+
+/* rtregion_shrink: the reusable blocks beyond keep go back, from the
+ * reuse list's tail. */
+static void do_rg_shrink(struct input *in, struct mregion *g)
+{
+	size_t keep = get8(in) % 4;
+	CHECK(rtregion_shrink(g->r, keep) == 0, "region shrink");
+	while ((size_t)g->nreuse > keep) {
+		int k = g->reuse[--g->nreuse];
+		CHECK(g->blk[k].live == 0, "model: a live block on the reuse list");
+		M.frees++;
+		rg_drop_block(g, k);
+	}
+}
+
 static void do_rg_destroy(struct mregion *g)
 {
 	for (int k = 0; k < g->na; k++)
@@ -2532,6 +2563,9 @@ static void do_region_op(struct input *in, unsigned op)
 		break;
 	case 13:
 		do_rg_destroy(g);
+		break;
+	case 14:
+		do_rg_shrink(in, g);
 		break;
 	default:
 		if (rtregion_monitor(g->r, NULL, "x") != -EINVAL || rtregion_free(NULL, NULL) != -EINVAL)
