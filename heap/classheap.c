@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -64,8 +65,10 @@ struct cl {
 	/* touched without a lock */
 	_Atomic(rtclass_notify_fn) notify;
 	_Atomic(void *) notify_arg;
-	atomic_size_t allocs[RTCLASS_NR];
-	atomic_size_t failed, sys_calls;
+	atomic_size_t allocs[RTCLASS_NR]; /* counted before the heap call */
+	atomic_size_t failed;
+	size_t sys_calls;      /* under sys_lock */
+	struct rt_owner owner; /* in the heap's registry while open */
 };
 
 _Static_assert(sizeof(struct cl) <= sizeof(rtclass_t), "rtclass_t too small");
@@ -73,6 +76,14 @@ _Static_assert(_Alignof(struct cl) <= _Alignof(rtclass_t), "rtclass_t misaligned
 
 static pthread_mutex_t cl_open_lock = PTHREAD_MUTEX_INITIALIZER;
 static rtclass_t cl_global;
+
+static int cl_op_check(struct rt_owner *o, struct rtheap_fault *f);
+static void cl_op_dump(struct rt_owner *o, FILE *out);
+static const struct rt_owner_ops cl_ops = {
+	.kind = "class",
+	.check = cl_op_check,
+	.dump = cl_op_dump,
+};
 
 static struct cl *cl_of(rtclass_t *c)
 {
@@ -194,13 +205,13 @@ static void *cl_sys_alloc(struct cl *k, size_t size)
 		cl_put(k, (uintptr_t)p, size);
 		k->nsys++;
 		k->sys_bytes += size;
+		k->sys_calls++;
 	}
 	pthread_mutex_unlock(&k->sys_lock);
 	if (rc) {
 		free(p);
 		return NULL;
 	}
-	atomic_fetch_add_explicit(&k->sys_calls, 1, memory_order_relaxed);
 	if (k->flags & RTCLASS_F_DEBUG_FILL)
 		memset(p, RT_OWNER_FILL_FRESH, size);
 	return p;
@@ -276,11 +287,14 @@ static int cl_first_open(struct cl *k, void *buf, size_t size, unsigned flags)
 	k->lo = (uintptr_t)buf;
 	k->hi = k->lo + size;
 	k->tab = NULL;
-	k->cap = k->nsys = k->sys_bytes = 0;
+	k->cap = k->nsys = k->sys_bytes = k->sys_calls = 0;
 	for (int q = 0; q < RTCLASS_NR; q++)
 		atomic_store_explicit(&k->allocs[q], 0, memory_order_relaxed);
 	atomic_store_explicit(&k->failed, 0, memory_order_relaxed);
-	atomic_store_explicit(&k->sys_calls, 0, memory_order_relaxed);
+	memset(&k->owner, 0, sizeof(k->owner));
+	k->owner.ops = &cl_ops;
+	k->owner.file = "rtclass_open";
+	(void)rt_owner_register(&k->heap, &k->owner); /* a live heap: cannot fail */
 	k->refs = 1;
 	k->magic = CL_MAGIC;
 	return 0;
@@ -333,6 +347,7 @@ int rtclass_close(rtclass_t *c)
 		left = --k->refs;
 		if (left == 0) {
 			k->magic = 0;
+			rt_owner_unregister(&k->owner);
 			rtheap_destroy(&k->heap, NULL, NULL);
 			cl_sys_drop(k);
 			pthread_mutex_destroy(&k->sys_lock);
@@ -364,11 +379,12 @@ void *rtclass_alloc(rtclass_t *c, size_t size)
 	if (!k)
 		return NULL;
 	if (q >= 0) {
+		/* counted first: a check never sees a live block uncounted */
+		atomic_fetch_add_explicit(&k->allocs[q], 1, memory_order_relaxed);
 		p = rtheap_alloc(&k->heap, cl_size(q));
-		if (p) {
-			atomic_fetch_add_explicit(&k->allocs[q], 1, memory_order_relaxed);
+		if (p)
 			return p;
-		}
+		atomic_fetch_sub_explicit(&k->allocs[q], 1, memory_order_relaxed);
 	}
 	if (k->flags & RTCLASS_F_SYSTEM)
 		p = cl_sys_alloc(k, q >= 0 ? cl_size(q) : size);
@@ -491,8 +507,8 @@ int rtclass_get_stats(rtclass_t *c, struct rtclass_stats *st)
 	pthread_mutex_lock(&k->sys_lock);
 	st->sys_live = k->nsys;
 	st->sys_bytes = k->sys_bytes;
+	st->sys_calls = k->sys_calls;
 	pthread_mutex_unlock(&k->sys_lock);
-	st->sys_calls = atomic_load_explicit(&k->sys_calls, memory_order_relaxed);
 	st->failed = atomic_load_explicit(&k->failed, memory_order_relaxed);
 	return 0;
 }
@@ -506,4 +522,99 @@ rtheap_t *rtclass_heap(rtclass_t *c)
 rtclass_t *rtclass_global(void)
 {
 	return &cl_global;
+}
+
+/* ------------------------------------------------------------------ */
+/* rtheap_check() and rtheap_dump() of the heap (the owner registry)   */
+/* ------------------------------------------------------------------ */
+
+static struct cl *cl_of_owner(struct rt_owner *o)
+{
+	return (struct cl *)(void *)((char *)o - offsetof(struct cl, owner));
+}
+
+static int cl_fault(struct rtheap_fault *f, const char *what, const void *addr)
+{
+	if (f) {
+		f->what = what;
+		f->addr = addr;
+		f->extent = -1;
+		f->page = -1;
+	}
+	return -EUCLEAN;
+}
+
+/* The registry under sys_lock: every entry outside the buffer, where a
+ * lookup finds it (so no duplicate and no entry cut off by a hole), the
+ * counts and bytes those of the entries, the table at most half full. */
+static int cl_check_registry(struct cl *k, struct rtheap_fault *f)
+{
+	size_t n = 0, bytes = 0;
+	if (k->cap & (k->cap - 1u) || (k->cap ? !k->tab : k->tab != NULL) ||
+	    2u * k->nsys > k->cap)
+		return cl_fault(f, "class: registry table size or fill broken", k->tab);
+	for (size_t i = 0; i < k->cap; i++) {
+		const struct cl_ent *e = &k->tab[i];
+		if (!e->addr)
+			continue;
+		if (cl_in_buffer(k, (const void *)e->addr) || !e->size)
+			return cl_fault(f, "class: registry entry inside the buffer or empty", (void *)e->addr);
+		size_t j = cl_slot(k, e->addr);
+		if (j != i)
+			return cl_fault(f, k->tab[j].addr ? "class: registry holds an address twice"
+			                                  : "class: registry entry a lookup cannot find",
+			                (void *)e->addr);
+		n++;
+		bytes += e->size;
+	}
+	if (n != k->nsys || bytes != k->sys_bytes || k->sys_calls < n)
+		return cl_fault(f, "class: registry counters do not match its entries", k->tab);
+	return 0;
+}
+
+static int cl_op_check(struct rt_owner *o, struct rtheap_fault *f)
+{
+	struct cl *k = cl_of_owner(o);
+	struct rtheap_stats hs;
+	size_t counted = 0;
+	if (k->magic != CL_MAGIC || k->hi - k->lo != k->bufsize)
+		return cl_fault(f, "class: descriptor overwritten", k);
+	pthread_mutex_lock(&k->sys_lock);
+	int rc = cl_check_registry(k, f);
+	pthread_mutex_unlock(&k->sys_lock);
+	if (rc)
+		return rc;
+	/* every live heap block was counted in its class before it was taken
+	 * (rtclass_alloc), so the live count read first is never above the
+	 * sum read after it, concurrent calls or not */
+	if (rtheap_get_stats(&k->heap, &hs) != 0)
+		return cl_fault(f, "class: heap unusable", k);
+	for (int q = 0; q < RTCLASS_NR; q++)
+		counted += atomic_load_explicit(&k->allocs[q], memory_order_relaxed);
+	if (hs.live_blocks > counted)
+		return cl_fault(f, "class: more live heap blocks than class allocations", k);
+	return 0;
+}
+
+static void cl_op_dump(struct rt_owner *o, FILE *out)
+{
+	struct cl *k = cl_of_owner(o);
+	struct rtclass_stats st;
+	if (rtclass_get_stats((rtclass_t *)(void *)k, &st) != 0)
+		return;
+	fprintf(out, "class heap %p: buffer %p, %zu B (%zu usable), flags 0x%x, %u refs;"
+	        " heap blocks %zu (%zu B), free %zu B; fall-back blocks %zu (%zu B),"
+	        " %zu calls; failed %zu, errors %zu\n  allocations per class:",
+	        (void *)k, (void *)k->lo, st.buffer, st.usable, k->flags, st.refs,
+	        st.heap_live, st.heap_bytes, st.heap_free, st.sys_live, st.sys_bytes,
+	        st.sys_calls, st.failed, st.errors);
+	for (int q = 0; q < RTCLASS_NR; q++)
+		fprintf(out, " %zu:%zu", cl_size(q), st.class_allocs[q]);
+	fputc('\n', out);
+	pthread_mutex_lock(&k->sys_lock);
+	for (size_t i = 0; i < k->cap; i++)
+		if (k->tab[i].addr)
+			fprintf(out, "  fall-back block %p: %zu B\n", (void *)k->tab[i].addr,
+			        k->tab[i].size);
+	pthread_mutex_unlock(&k->sys_lock);
 }

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <string>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -359,6 +361,113 @@ TEST_F(ClassHeap, WithoutTheFlagTheBufferIsAll)
 
 // The registry against a model: many fall-back blocks released in random
 // order (growth of the table, deletion inside probe runs), each routed.
+// The output of rtheap_dump() on the class heap's heap.
+std::string dump_of(rtheap_t *h, int verbose)
+{
+	char *buf = nullptr;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	EXPECT_EQ(0, rtheap_dump(h, f, verbose));
+	std::fclose(f);
+	std::string out(buf, len);
+	std::free(buf);
+	return out;
+}
+
+// The class heap is in its heap's owner registry from the first open to
+// the last close: rtheap_dump() prints its classes, counters and
+// fall-back blocks.
+TEST_F(ClassHeap, HeapDumpPrintsTheClassHeap)
+{
+	open(RTCLASS_F_SYSTEM);
+	ASSERT_EQ(0, rtclass_open(&cls_, nullptr, 0, 0)); // a second reference
+	void *s = rtclass_alloc(&cls_, 100);
+	void *big = rtclass_alloc(&cls_, 70001);
+	ASSERT_TRUE(s && big);
+	const std::string out = dump_of(rtclass_heap(&cls_), 1);
+	char want[128];
+	std::snprintf(want, sizeof want, "fall-back block %p: 70001 B\n", big);
+	EXPECT_NE(std::string::npos, out.find(want)) << out;
+	EXPECT_NE(std::string::npos, out.find("heap blocks 1 (128 B)")) << out;
+	EXPECT_NE(std::string::npos, out.find("fall-back blocks 1 (70001 B), 1 calls")) << out;
+	EXPECT_NE(std::string::npos, out.find("2 refs")) << out;
+	EXPECT_NE(std::string::npos, out.find(" 128:1 256:0")) << out;
+	// registered once, though opened twice
+	EXPECT_EQ(out.find("class heap "), out.rfind("class heap ")) << out;
+	EXPECT_NE(std::string::npos, out.find("owned by 1 layer objects")) << out;
+	const std::string quiet = dump_of(rtclass_heap(&cls_), 0);
+	EXPECT_NE(std::string::npos, quiet.find("class at ")) << quiet;
+	EXPECT_EQ(1, rtclass_close(&cls_));
+	EXPECT_NE(std::string::npos, dump_of(rtclass_heap(&cls_), 1).find(want));
+	EXPECT_EQ(0, rtclass_free(&cls_, s));
+	EXPECT_EQ(0, rtclass_free(&cls_, big));
+}
+
+// rtheap_check() verifies the registry of fall-back blocks and the class
+// counters: each damage below is found (and undone before the next).
+TEST_F(ClassHeap, CheckFindsACorruptRegistry)
+{
+	open(RTCLASS_F_SYSTEM);
+	rtheap_t *h = rtclass_heap(&cls_);
+	void *a = rtclass_alloc(&cls_, 70001);
+	void *b = rtclass_alloc(&cls_, 80003);
+	ASSERT_TRUE(a && b);
+	EXPECT_TRUE(rtt::heap_ok(h));
+	// the registry's table pointer, capacity, count and bytes are four
+	// words in a row of the object's private state: find them by value
+	size_t *w = reinterpret_cast<size_t *>(&cls_);
+	const size_t nw = sizeof cls_ / sizeof(size_t);
+	size_t at = 0;
+	for (size_t i = 1; i + 2 < nw && !at; i++)
+		if (w[i] == 16 && w[i + 1] == 2 && w[i + 2] == 150004)
+			at = i;
+	ASSERT_NE(0u, at) << "registry words not found";
+	struct Ent {
+		uintptr_t addr;
+		size_t size;
+	};
+	Ent *tab = reinterpret_cast<Ent *>(w[at - 1]);
+	Ent *ea = nullptr, *eb = nullptr;
+	for (size_t i = 0; i < 16; i++) {
+		if (tab[i].addr == reinterpret_cast<uintptr_t>(a))
+			ea = &tab[i];
+		if (tab[i].addr == reinterpret_cast<uintptr_t>(b))
+			eb = &tab[i];
+	}
+	ASSERT_TRUE(ea && eb);
+	auto expect_fault = [&](const char *what) {
+		rtheap_fault f{};
+		EXPECT_EQ(-EUCLEAN, rtheap_check(h, &f)) << what;
+		ASSERT_NE(nullptr, f.what) << what;
+		EXPECT_NE(nullptr, std::strstr(f.what, what)) << f.what;
+		EXPECT_EQ(-EUCLEAN, rtheap_check(h, nullptr)) << what;
+	};
+	w[at + 1] = 3; // the count
+	expect_fault("class: registry counters");
+	w[at + 1] = 2;
+	const Ent keep_a = *ea, keep_b = *eb;
+	ea->addr = reinterpret_cast<uintptr_t>(mem_.data()) + 4096; // inside the buffer
+	expect_fault("class: registry entry inside the buffer");
+	*ea = keep_a;
+	eb->size = keep_a.size;
+	eb->addr = keep_a.addr; // a duplicate (or an entry out of its probe run)
+	expect_fault("class: registry ");
+	*eb = keep_b;
+	w[at] = 12; // not a power of two
+	expect_fault("class: registry table size");
+	w[at] = 16;
+	EXPECT_TRUE(rtt::heap_ok(h));
+	// a block taken from the heap behind the class counters' back
+	void *direct = rtheap_alloc(h, 64);
+	ASSERT_NE(nullptr, direct);
+	expect_fault("class: more live heap blocks than class allocations");
+	EXPECT_EQ(0, rtheap_free(h, direct));
+	EXPECT_TRUE(rtt::heap_ok(h));
+	EXPECT_EQ(0, rtclass_free(&cls_, a));
+	EXPECT_EQ(0, rtclass_free(&cls_, b));
+	EXPECT_TRUE(misuse_.empty());
+}
+
 TEST_F(ClassHeap, RegistryRoutesEveryFallbackBlock)
 {
 	open(RTCLASS_F_SYSTEM);

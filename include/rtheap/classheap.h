@@ -258,8 +258,14 @@ int rtclass_get_stats(rtclass_t *c, struct rtclass_stats *st);
 
 /**
  * The heap under @p c, for its error handler, checks and dumps; NULL when
- * @p c is closed.  Do not allocate from it or release its blocks
- * directly: the class counters would not know.
+ * @p c is closed.  The class heap is registered with it (kind "class")
+ * from the first open to the last close: rtheap_check() on it also checks
+ * the registry of fall-back blocks and the class counters (-EUCLEAN, a
+ * fault whose what starts with "class:"), and rtheap_dump() prints the
+ * classes, counters and fall-back blocks.  Do not allocate from it or
+ * release its blocks directly: the class counters would not know (and
+ * rtheap_check() reports more live blocks than class allocations).
+ * Bound: O(1).  Context: any.
  */
 rtheap_t *rtclass_heap(rtclass_t *c);
 
