@@ -228,7 +228,7 @@ int rtclass_resize(rtclass_t *c, void **pp, size_t size);
 
 /** rtclass_resize() with realloc's form: the block (the same or a new
  *  one), or NULL on any error (the old block untouched).  NULL @p p is
- *  rtclass_alloc(). */
+ *  rtclass_alloc().  Bound and context: rtclass_resize()'s. */
 void *rtclass_realloc(rtclass_t *c, void *p, size_t size);
 
 /**
@@ -270,14 +270,14 @@ int rtclass_get_stats(rtclass_t *c, struct rtclass_stats *st);
 rtheap_t *rtclass_heap(rtclass_t *c);
 
 /** Class index q (size 16 << q) of a request of @p size bytes, or -1
- *  above RTCLASS_MAX.  O(1). */
+ *  above RTCLASS_MAX.  Bound: O(1).  Context: any. */
 int rtclass_class_of(size_t size);
 
 /**
  * The process-wide class heap of rtheap/compat/walloc.h: the one global
  * object, forced by the original's calls, which name no heap.  Closed
  * until the first wopenAlloc() (or walloc()).  Native code should own its
- * rtclass_t instead.
+ * rtclass_t instead.  Bound: O(1).  Context: any.
  */
 rtclass_t *rtclass_global(void);
 
