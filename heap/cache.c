@@ -389,14 +389,6 @@ CACHE_SIDE void slab_after_take(struct rtcache *c, struct slab *s)
 	}
 }
 
-static bool fill_intact(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != RT_OWNER_FILL_FREED)
-			return false;
-	return true;
-}
-
 /* Slow copy: a handed-out object made accessible, checked and filled.
  * @return the misuse found (a freed object written: its pattern), or 0. */
 CACHE_COLD int obj_handed_out(struct rtcache *c, void *obj, bool reused)
@@ -407,7 +399,7 @@ CACHE_COLD int obj_handed_out(struct rtcache *c, void *obj, bool reused)
 	if (c->fill && reused && n > keep) {
 		/* still poisoned: opened to read, rt_owner_obj_alloc() next */
 		rt_owner_open((char *)obj + keep, n - keep);
-		if (!fill_intact((const unsigned char *)obj + keep, n - keep))
+		if (rt_owner_fill_broken((const unsigned char *)obj + keep, n - keep))
 			kind = RTHEAP_ERR_USE_AFTER_FREE;
 	}
 	if (c->checked)

@@ -295,6 +295,14 @@ void rt_owner_obj_free(void *p, size_t n)
 	hook_block_free(hook_state(), p, n);
 }
 
+_Static_assert(RT_OWNER_FILL_FRESH == RT_FILL_FRESH && RT_OWNER_FILL_FREED == RT_FILL_FREED,
+               "the layers fill with the heap's patterns");
+
+const void *rt_owner_fill_broken(const void *p, size_t n)
+{
+	return rt_debug_verify(p, n, RT_FILL_FREED);
+}
+
 void rt_owner_open(void *p, size_t n)
 {
 	hook_open(hook_state(), p, n);

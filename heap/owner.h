@@ -220,6 +220,10 @@ RT_DOOR void rt_owner_obj_free(void *p, size_t n);
 /* Open / close free memory the layer itself reads or writes. */
 RT_DOOR void rt_owner_open(void *p, size_t n);
 RT_DOOR void rt_owner_close(void *p, size_t n);
+/* Debug fill: the first byte of [p, p + n) that does not hold
+ * RT_OWNER_FILL_FREED, or NULL (the heap's own check of its freed
+ * memory).  The memory must be open to the checkers.  Bound: O(n). */
+RT_DOOR const void *rt_owner_fill_broken(const void *p, size_t n);
 
 /* -- fork (widened for the process default heap, heap/default.c) --
  * A heap in private memory lives on in a forked child, but only the

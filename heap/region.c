@@ -250,10 +250,7 @@ static void fill_span(void *p, size_t n, int byte)
 static const unsigned char *fill_broken(const unsigned char *p, size_t n)
 {
 	rt_owner_open((void *)(uintptr_t)p, n);
-	const unsigned char *bad = NULL;
-	for (size_t i = 0; i < n && !bad; i++)
-		if (p[i] != RT_OWNER_FILL_FREED)
-			bad = p + i;
+	const unsigned char *bad = rt_owner_fill_broken(p, n);
 	rt_owner_close((void *)(uintptr_t)p, n);
 	return bad;
 }
