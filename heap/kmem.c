@@ -407,14 +407,6 @@ void *rtkmem_pages_alloc_timed(rtheap_t *heap, unsigned order, unsigned flags,
 	return wait_loop(&r, abs_timeout);
 }
 
-/* Give back the block of @p bytes that starts at @p addr, checked and
- * released in one heap-lock section: 0, -EFAULT or -EINVAL (not such a
- * block), or -EUCLEAN (debug mode: reported by the heap). */
-static int pages_give(rtheap_t *heap, void *addr, size_t bytes)
-{
-	return rt_owner_give_kind(heap, addr, bytes, RT_OWN_PAGES);
-}
-
 KMEM_COLD int pages_refused(rtheap_t *heap, void *addr, int rc)
 {
 	if (rc == -EUCLEAN) /* reported by the heap already */
@@ -430,7 +422,9 @@ int rtkmem_pages_free(rtheap_t *heap, void *addr, unsigned order)
 		return 0;
 	if (rt_unlikely(order >= ORDER_LIMIT))
 		return pages_refused(heap, addr, -EINVAL);
-	int rc = pages_give(heap, addr, RTKMEM_PAGE_SIZE << order);
+	/* checked (size, kind, first page) and given back in one heap-lock
+	 * section; -EUCLEAN (debug mode) is reported by the heap */
+	int rc = rt_owner_give_kind(heap, addr, RTKMEM_PAGE_SIZE << order, RT_OWN_PAGES);
 	if (rt_unlikely(rc))
 		return pages_refused(heap, addr, rc);
 	wake_waiters();
