@@ -174,6 +174,21 @@ void kmem_table(FILE *f);
 void kmem_write(void);
 int kmem_failed(void);
 
+/* ---------------- scaling with threads (scaling.c) ---------------- */
+
+/* --threads LIST at argv[*i] (value v): 1 and *i moved past it, or 0. */
+int scaling_option(const char *a, const char *v, int *i);
+/* The worker side: rtheap-latency --scaling-worker ... */
+int scaling_worker_main(int argc, char **argv);
+/* Run the group "scaling" (with --full, or named in --only): throughput
+ * and worst case per allocator and thread count, and the instruction
+ * counts of the per-thread cache; its table on stdout, scaling.csv and
+ * its section of results.md; 1 if a run failed. */
+void scaling_run(void);
+void scaling_table(FILE *f);
+void scaling_write(void);
+int scaling_failed(void);
+
 /* ---------------- gnuplot (plots.c) ---------------- */
 
 int have_gnuplot(void);

@@ -45,8 +45,10 @@ static void usage(FILE *f)
 	"  --alloc LIST     comma-separated allocators (default: all built in)\n"
 	"  --only LIST      only these groups: workload,growth,extents,throughput,fill,icount,\n"
 	"                   peers,longrun, and the groups realloc (growing buffers) and\n"
-	"                   caches, classheap, kmem, percpu, region (the layers): run by\n"
-	"                   --full, else only when named here\n"
+	"                   caches, classheap, kmem, percpu, region (the layers), scaling\n"
+	"                   (threads): run by --full, else only when named here\n"
+	"  --threads LIST   thread counts of the group scaling (default 1,2,4 and powers\n"
+	"                   of two up to twice the CPUs)\n"
 	"  --longrun-ops N  operations of the long-run fragmentation trace (group longrun;\n"
 	"                   default 1e8 with --full, 2e6 with --quick, 1e5 with --tiny)\n"
 	"  --longrun-seeds K  seeds --seed .. --seed+K-1 for it (default 2, 1 with --tiny)\n"
@@ -505,6 +507,8 @@ int main(int argc, char **argv)
 		return realloc_worker_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--kmem-worker"))
 		return kmem_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--scaling-worker"))
+		return scaling_worker_main(argc, argv);
 
 	O.level = 1;
 	O.out = "latency-out";
@@ -526,6 +530,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--only") && v) { snprintf(O.only, sizeof(O.only), "%s", v); i++; }
 		else if (!strcmp(a, "--peers")) peers = 1;
 		else if (longrun_option(a, v, &i)) continue;
+		else if (scaling_option(a, v, &i)) continue;
 		else if (!strcmp(a, "--cpu") && v) { O.cpu = atoi(v); i++; }
 		else if (!strcmp(a, "--prio") && v) { O.prio = atoi(v); i++; }
 		else if (!strcmp(a, "--no-rt")) O.rt = 0;
@@ -627,6 +632,7 @@ int main(int argc, char **argv)
 	region_run();
 	realloc_run();
 	kmem_run();
+	scaling_run();
 	if (O.callgrind && O.icount && alloc_selected("rtheap") && O.level &&
 	    (!O.only[0] || in_list(O.only, "icount")))
 		run_callgrind();
@@ -655,6 +661,7 @@ int main(int argc, char **argv)
 	percpu_table(stdout);
 	realloc_table(stdout);
 	kmem_table(stdout);
+	scaling_table(stdout);
 
 	write_latency_csv();
 	write_other_csv();
@@ -666,6 +673,7 @@ int main(int argc, char **argv)
 	percpu_write();
 	realloc_write();
 	kmem_write();
+	scaling_write();
 	for (size_t i = 0; i < nrecs; i++) {
 		struct rec *x = &recs[i];
 		char tag[96];
@@ -700,5 +708,5 @@ int main(int argc, char **argv)
 		if (recs[i].r.status == 2)
 			return 1;
 	return longrun_failed() | caches_failed() | classheap_failed() | percpu_failed() |
-	       region_failed() | realloc_failed() | kmem_failed();
+	       region_failed() | realloc_failed() | kmem_failed() | scaling_failed();
 }
