@@ -69,6 +69,7 @@
 #define SC_RING 1024u              /* slots of a producer-consumer ring */
 #define SC_SKIP UINT32_MAX
 #define SC_IC_ROWS 12
+#define SC_TC_MAX 4096u            /* rtheap-tc: max_size (batch, depot: defaults) */
 
 enum sc_kind { SK_PI, SK_SPIN, SK_TC, SK_SYS };
 enum sc_trace { ST_RANDOM = 0, ST_PC = 1 };
@@ -183,6 +184,7 @@ struct sc_run {
 	struct rig_timer tm;
 	struct sc_thread *th;
 	int rt_prio;
+	void *tc;                  /* rtheap-tc: the cache set of the heap */
 };
 
 static void *sc_map(size_t bytes)
@@ -234,18 +236,9 @@ static void sc_thread_setup(struct sc_thread *th)
 	if (r->kind == SK_SYS)
 		th->ctx = r->A->init(0, 1);      /* mimalloc: this thread's heap */
 #if SC_HAVE_TC
-	else if (r->kind == SK_TC)
-		th->ctx = rttcache_create(r->heap, NULL);
+	else if (r->kind == SK_TC && !rttcache_thread_init(r->tc))
+		th->ctx = r->tc;                 /* this thread's state, made now */
 #endif
-}
-
-static void sc_thread_done(struct sc_thread *th)
-{
-#if SC_HAVE_TC
-	if (th->run->kind == SK_TC && th->ctx)
-		(void)rttcache_destroy(th->ctx);
-#endif
-	(void)th;
 }
 
 /* Random trace: one pass, untimed (cyc NULL) or timing each operation into
@@ -355,7 +348,6 @@ static void *sc_thread_main(void *arg)
 		sc_pass(th, 1);
 	}
 	pthread_barrier_wait(&r->bar);
-	sc_thread_done(th);
 	return NULL;
 }
 
@@ -400,7 +392,18 @@ static int sc_heap_new(struct sc_run *r, size_t bytes)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.lock = r->kind == SK_SPIN ? RTHEAP_LOCK_SPIN : RTHEAP_LOCK_PI_MUTEX;
 	cfg.name = "latency-scaling";
-	return rtheap_init(r->heap, buf, len, &cfg) ? -1 : 0;
+	if (rtheap_init(r->heap, buf, len, &cfg))
+		return -1;
+#if SC_HAVE_TC
+	if (r->kind == SK_TC) {
+		struct rttcache_config tcfg;
+		memset(&tcfg, 0, sizeof(tcfg));
+		tcfg.max_size = SC_TC_MAX;       /* the trace's largest request */
+		r->tc = rttcache_create(r->heap, &tcfg);
+		return r->tc ? 0 : -1;
+	}
+#endif
+	return 0;
 }
 
 static int sc_cmp_d(const void *a, const void *b)
@@ -506,6 +509,8 @@ static int sc_go(struct sc_run *r, struct sc_row *row)
 	row->pinned = row->fifo = 1;
 	for (unsigned i = 0; i < r->n; i++) {
 		pthread_join(r->th[i].tid, NULL);
+		if (r->kind == SK_TC && !r->th[i].ctx)
+			return -1;
 		row->pinned &= r->th[i].pinned;
 		row->fifo &= r->th[i].fifo;
 		row->failed += r->th[i].failed;
@@ -588,23 +593,25 @@ static void sc_ic_row(struct sc_icount *ic, const char *call, const uint32_t *v,
 	}
 }
 
-/* Calls of one kind split into the fast path and the calls that went to
- * the heap: a call counts as a miss when it took more than twice the
- * fewest instructions of its kind plus 16 (a refill or a flush moves a
- * batch under the heap lock: hundreds of instructions at least). */
-static void sc_ic_split(struct sc_icount *ic, const char *call, uint32_t *v, size_t n,
-                        const char *fast, const char *slow)
+/* Calls of one kind split into the fast path (@p slow[i] 0) and the
+ * calls that went beyond the thread's bin (1). */
+static void sc_ic_split(struct sc_icount *ic, const char *call, uint32_t *v,
+                        const uint8_t *slow, size_t n, const char *fast_name,
+                        const char *slow_name)
 {
 	char name[48];
 	size_t k = 0;
-	if (!n)
-		return;
-	qsort(v, n, sizeof(*v), sc_cmp_u32);
-	while (k < n && v[k] <= 2 * v[0] + 16)
-		k++;
-	snprintf(name, sizeof(name), "%s, %s", call, fast);
+	for (size_t i = 0; i < n; i++)
+		if (!slow[i]) {
+			uint32_t x = v[k];
+			v[k++] = v[i];
+			v[i] = x;
+		}
+	qsort(v, k, sizeof(*v), sc_cmp_u32);
+	qsort(v + k, n - k, sizeof(*v), sc_cmp_u32);
+	snprintf(name, sizeof(name), "%s, %s", call, fast_name);
 	sc_ic_row(ic, name, v, k);
-	snprintf(name, sizeof(name), "%s, %s", call, slow);
+	snprintf(name, sizeof(name), "%s, %s", call, slow_name);
 	sc_ic_row(ic, name, v + k, n - k);
 }
 
@@ -652,10 +659,20 @@ static uint32_t sc_net(uint32_t raw, uint32_t o)
 	return raw > o ? raw - o + SC_NULL_INSTR : SC_NULL_INSTR;
 }
 
+/* The cache's refills + flushes so far (outside the counted bracket). */
+static size_t sc_ic_events(rttcache_t *c)
+{
+	struct rttcache_stats st;
+	return rttcache_get_stats(c, &st) ? 0 : st.refills + st.flushes;
+}
+
 /* Counts of one replay of @p t: through the cache @p c, or the heap when
- * @p c is NULL; alloc counts into va (*na), free counts into vf (*nf). */
+ * @p c is NULL; alloc counts into va (*na), free counts into vf (*nf);
+ * ka / kf: 1 when the call refilled or flushed a bin (the cache's
+ * statistics read before and after it). */
 static void sc_ic_replay(rtheap_t *h, rttcache_t *c, const struct rig_trace *t, void **ptr,
-                         uint32_t *va, size_t *na, uint32_t *vf, size_t *nf)
+                         uint32_t *va, uint8_t *ka, size_t *na, uint32_t *vf, uint8_t *kf,
+                         size_t *nf)
 {
 	void *p;
 	int rc;
@@ -663,14 +680,17 @@ static void sc_ic_replay(rtheap_t *h, rttcache_t *c, const struct rig_trace *t, 
 	uint32_t of = c ? sc_b_tf(sc_null_tf, &rc, c, NULL) : sc_b_hf(sc_null_hf, &rc, h, NULL);
 	for (size_t i = 0; i < t->nops; i++) {
 		uint32_t s = t->slot[i];
+		size_t e0 = c ? sc_ic_events(c) : 0;
 		if (t->size[i]) {
 			uint32_t n = c ? sc_b_ta(rttcache_alloc, &p, c, t->size[i])
 			               : sc_b_ha(rtheap_alloc, &p, h, t->size[i]);
+			ka[*na] = c && sc_ic_events(c) != e0;
 			va[(*na)++] = sc_net(n, oa);
 			ptr[s] = p;
 		} else if (ptr[s]) {
 			uint32_t n = c ? sc_b_tf(rttcache_free, &rc, c, ptr[s])
 			               : sc_b_hf(rtheap_free, &rc, h, ptr[s]);
+			kf[*nf] = c && sc_ic_events(c) != e0;
 			vf[(*nf)++] = sc_net(n, of);
 			ptr[s] = NULL;
 		}
@@ -688,7 +708,7 @@ static size_t sc_ic_flush(rttcache_t *c, const struct rig_trace *t, void **ptr, 
 		size_t m = 0;
 		for (size_t i = 0; i < t->nops && m < 64; i++)
 			if (t->size[i])
-				ptr[m++] = rttcache_alloc(c, t->size[(i + r) % t->nops] | 16u);
+				ptr[m++] = rttcache_alloc(c, 16 + t->size[(i + r) % t->nops] % 4080u);
 		while (m--)
 			if (ptr[m])
 				(void)rttcache_free(c, ptr[m]);
@@ -697,28 +717,28 @@ static size_t sc_ic_flush(rttcache_t *c, const struct rig_trace *t, void **ptr, 
 	return n;
 }
 
-static void sc_icount_run(struct sc_icount *ic, rtheap_t *h, const struct rig_trace *t)
+static void sc_icount_run(struct sc_icount *ic, rtheap_t *h, rttcache_t *c,
+                          const struct rig_trace *t)
 {
 	void **ptr = calloc(t->nslots + 64, sizeof(void *));
 	uint32_t *va = calloc(2 * t->nops + 64, sizeof(uint32_t));
 	uint32_t *vf = calloc(2 * t->nops + 64, sizeof(uint32_t));
-	rttcache_t *c = rttcache_create(h, NULL);
+	uint8_t *ka = calloc(2 * t->nops + 64, 1), *kf = calloc(2 * t->nops + 64, 1);
 	size_t na = 0, nf = 0;
-	if (!ptr || !va || !vf || !c) {
+	if (!ptr || !va || !vf || !ka || !kf || rttcache_thread_init(c)) {
 		ic->status = 2;
-		snprintf(ic->note, sizeof(ic->note), "no memory or no cache");
+		snprintf(ic->note, sizeof(ic->note), "no memory or no cache state");
 		return;
 	}
 	for (int pass = 0; pass < 2; pass++)
-		sc_ic_replay(h, c, t, ptr, va, &na, vf, &nf);
-	sc_ic_split(ic, "rttcache_alloc", va, na, "bin hit", "miss (refill)");
-	sc_ic_split(ic, "rttcache_free", vf, nf, "bin has room", "bin full (flush)");
+		sc_ic_replay(h, c, t, ptr, va, ka, &na, vf, kf, &nf);
+	sc_ic_split(ic, "rttcache_alloc", va, ka, na, "bin hit", "empty bin (refill)");
+	sc_ic_split(ic, "rttcache_free", vf, kf, nf, "bin has room", "full bin (flush)");
 	na = sc_ic_flush(c, t, ptr, va);
 	qsort(va, na, sizeof(*va), sc_cmp_u32);
 	sc_ic_row(ic, "rttcache_flush (after a burst of 64)", va, na);
-	(void)rttcache_destroy(c);
 	na = nf = 0;
-	sc_ic_replay(h, NULL, t, ptr, va, &na, vf, &nf);
+	sc_ic_replay(h, NULL, t, ptr, va, ka, &na, vf, kf, &nf);
 	qsort(va, na, sizeof(*va), sc_cmp_u32);
 	qsort(vf, nf, sizeof(*vf), sc_cmp_u32);
 	sc_ic_row(ic, "rtheap_alloc (PI mutex, no cache)", va, na);
@@ -726,6 +746,8 @@ static void sc_icount_run(struct sc_icount *ic, rtheap_t *h, const struct rig_tr
 	free(ptr);
 	free(va);
 	free(vf);
+	free(ka);
+	free(kf);
 }
 #endif
 
@@ -738,7 +760,7 @@ static void sc_icount_main(struct sc_icount *ic, size_t heap, size_t churn, uint
 	struct rig_trace t;
 	uint64_t c0;
 	memset(&r, 0, sizeof(r));
-	r.kind = SK_PI;
+	r.kind = SK_TC;
 	if (!RUNNING_ON_VALGRIND || (c0 = sc_now(), sc_now() == c0)) {
 		ic->status = 1;
 		snprintf(ic->note, sizeof(ic->note), "not under valgrind --tool=icount");
@@ -749,7 +771,7 @@ static void sc_icount_main(struct sc_icount *ic, size_t heap, size_t churn, uint
 		snprintf(ic->note, sizeof(ic->note), "no trace or no heap");
 		return;
 	}
-	sc_icount_run(ic, r.heap, &t);
+	sc_icount_run(ic, r.heap, r.tc, &t);
 	rig_trace_free(&t);
 #else
 	(void)heap;
