@@ -9,7 +9,8 @@
 # checks the side-by-side table (rtheap, and TLSF and o1heap when built in,
 # or the line saying they are not).  A third, --only caches, checks the
 # object-cache group's table and caches.csv, a fourth, --only realloc,
-# the realloc group's table and realloc.csv.
+# the realloc group's table and realloc.csv, a fifth, --only scaling
+# --threads 1,2, the scaling table and scaling.csv (shape only).
 cmake_minimum_required(VERSION 3.19) # string(JSON)
 if(NOT EXE OR NOT OUT)
   message(FATAL_ERROR "usage: cmake -DEXE=... -DOUT=... -P smoke.cmake")
@@ -297,4 +298,39 @@ endforeach()
 if(rrows LESS 3)
   message(FATAL_ERROR "realloc.csv: ${rrows} rtheap rows, expected 3 growth policies")
 endif()
-message(STATUS "latency smoke test: ${nres} results, ${nh} histograms, files parse; peers table: ${rows} rows; caches: ${crows} rtcache rows; region table and csv; realloc: ${rrows} rtheap rows")
+# ---- scaling with threads (--only scaling --threads 1,2) ----
+execute_process(COMMAND "${EXE}" --tiny --only scaling --threads 1,2 --replays 2 --no-rt
+                        --no-plots --no-callgrind --out "${OUT}/scaling"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE sout ERROR_VARIABLE serr)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "rtheap-latency --only scaling failed (${rc}):\n${sout}\n${serr}")
+endif()
+foreach(want "SCALING: threads on" "| random | rtheap-pi | 2 |" "| pc | rtheap-spin | 2 |")
+  string(FIND "${sout}" "${want}" pos)
+  if(pos EQUAL -1)
+    message(FATAL_ERROR "--only scaling: no '${want}' on stdout:\n${sout}")
+  endif()
+endforeach()
+check_csv(scaling/scaling.csv 10 trace)
+# rtheap with the PI mutex and the spin lock measured at 1 and 2 threads on
+# the random trace: operations counted, worst case at least the p99.9
+set(srows 0)
+foreach(line IN LISTS scaling/scaling.csv_lines)
+  if(line MATCHES "^random,rtheap-(pi|spin),[12],")
+    string(REPLACE "," ";" f "${line}")
+    list(GET f 8 ops)
+    list(GET f 9 tput)
+    list(GET f 15 ap999)
+    list(GET f 16 amax)
+    list(GET f 26 status)
+    if(NOT status STREQUAL "\"ok\"" OR ops LESS 100 OR NOT tput MATCHES "^[1-9][0-9]*$"
+       OR ap999 GREATER amax)
+      message(FATAL_ERROR "scaling.csv: rtheap row not measured or inconsistent: ${line}")
+    endif()
+    math(EXPR srows "${srows} + 1")
+  endif()
+endforeach()
+if(NOT srows EQUAL 4)
+  message(FATAL_ERROR "scaling.csv: ${srows} rtheap-pi/spin random rows, expected 2 x 2")
+endif()
+message(STATUS "latency smoke test: ${nres} results, ${nh} histograms, files parse; peers table: ${rows} rows; caches: ${crows} rtcache rows; region table and csv; realloc: ${rrows} rtheap rows; scaling: ${srows} rtheap rows")
