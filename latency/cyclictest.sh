@@ -6,7 +6,8 @@
 #
 # Runs cyclictest (rt-tests) on one CPU three times: with the other CPU
 # idle, with rtheap-hammer --alloc rtheap on the other CPU, and with
-# rtheap-hammer --alloc glibc.  Prints min / avg / max, the samples of
+# rtheap-hammer --alloc glibc; a fourth run, rtheap-tc (the hammer's
+# threads through per-thread caches), when the hammer was built with them.  Prints min / avg / max, the samples of
 # 1 ms or more and the histogram overflows of each run side by side, and
 # writes into DIR (default cyclictest-out) the histograms (cyclictest -h
 # layout, one column per run, 1 us buckets up to US, default 20000; later
@@ -94,7 +95,11 @@ run() {
 	fi
 }
 
-for load in idle rtheap glibc; do
+loads="idle rtheap glibc"
+if "$hammer" --alloc rtheap-tc --threads 1 --duration 0 >/dev/null 2>&1; then
+	loads="idle rtheap rtheap-tc glibc"
+fi
+for load in $loads; do
 	run "$load"
 done
 
@@ -134,7 +139,7 @@ printf '\n%-8s %8s %8s %8s %10s %8s %10s   (cyclictest -m -p 80 -i %s on CPU %s,
 keys=""
 anyov=0
 maxall=1
-for load in idle rtheap glibc; do
+for load in $loads; do
 	mn=$(field "$load" "Min Latencies")
 	av=$(field "$load" "Avg Latencies")
 	mx=$(field "$load" "Max Latencies")
@@ -159,26 +164,41 @@ echo "  >=1ms: samples of 1 ms or more; overflows: samples beyond the ${buckets}
 if [ "$anyov" = 1 ]; then
 	echo "  overflows present: --range larger than max_us gives their exact histogram"
 fi
-for load in rtheap glibc; do
+for load in $loads; do
+	[ "$load" = idle ] && continue
 	[ -s "$out/hammer_$load.txt" ] && sed 's/^/  /' "$out/hammer_$load.txt"
 done
 
 # Histograms side by side: bucket idle rtheap glibc.
 side="$out/cyclictest_hist.txt"
 {
-	echo "# cyclictest histograms (1 us buckets), columns: us idle rtheap glibc"
-	for load in idle rtheap glibc; do
+	echo "# cyclictest histograms (1 us buckets), columns: us $loads"
+	for load in $loads; do
 		grep -v '^#' "$out/cyclictest_$load.hist" | awk '{print $1, $2}' >"$out/.h_$load"
 	done
-	join -a1 -e 0 -o 0,1.2,2.2 "$out/.h_idle" "$out/.h_rtheap" |
-		join -a1 -e 0 -o 0,1.2,1.3,2.2 - "$out/.h_glibc"
+	# join the columns one load at a time (every histogram has every bucket)
+	cp "$out/.h_idle" "$out/.h_all"
+	for load in $loads; do
+		[ "$load" = idle ] && continue
+		awk 'NR == FNR { v[$1] = $2; next } { print $0, ($1 in v ? v[$1] : 0) }' \
+			"$out/.h_$load" "$out/.h_all" >"$out/.h_tmp"
+		mv "$out/.h_tmp" "$out/.h_all"
+	done
+	cat "$out/.h_all"
 } >"$side"
-rm -f "$out/.h_idle" "$out/.h_rtheap" "$out/.h_glibc"
+for load in $loads all; do
+	rm -f "$out/.h_$load"
+done
 
 if command -v gnuplot >/dev/null 2>&1; then
-	k1=$(echo "$keys" | cut -d'|' -f2)
-	k2=$(echo "$keys" | cut -d'|' -f3)
-	k3=$(echo "$keys" | cut -d'|' -f4)
+	plots=""
+	i=2
+	for load in $loads; do
+		k=$(echo "$keys" | cut -d'|' -f$i)
+		plots="$plots${plots:+, \\
+}     'cyclictest_ccdf_$load.txt' using 1:2 with steps lw 1.5 title '$k'"
+		i=$((i + 1))
+	done
 	if [ "$anyov" = 1 ]; then
 		sub="right of the dashed line (${buckets} us, histogram range): overflows, drawn flat up to the max"
 		arrow="set arrow from $buckets, graph 0 to $buckets, graph 1 nohead dt 2 lc rgb 'gray40'"
@@ -199,9 +219,7 @@ set ylabel 'samples >= x'
 set grid
 set key top right
 $arrow
-plot 'cyclictest_ccdf_idle.txt' using 1:2 with steps lw 1.5 title '$k1', \\
-     'cyclictest_ccdf_rtheap.txt' using 1:2 with steps lw 1.5 title '$k2', \\
-     'cyclictest_ccdf_glibc.txt' using 1:2 with steps lw 1.5 title '$k3'
+plot $plots
 EOF
 	(cd "$out" && gnuplot cyclictest.gp) || echo "cyclictest.sh: gnuplot failed" >&2
 fi

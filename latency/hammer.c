@@ -3,14 +3,16 @@
  * hammer.c -- rtheap-hammer: real-time threads that hammer a heap, as the
  * load of latency/cyclictest.sh.
  *
- *   rtheap-hammer --alloc rtheap|glibc [--threads N] [--cpu C] [--prio P]
+ *   rtheap-hammer --alloc rtheap|rtheap-tc|glibc [--threads N] [--cpu C] [--prio P]
  *                 [--duration S] [--heap MIB]
  *
  * Each thread is pinned to CPU C with SCHED_FIFO priority P (when
  * permitted) and runs bursts of 2000 random allocations and releases
  * (16 B .. 256 KiB, log-uniform, about half of the heap live), sleeping
  * 200 us between bursts.  With rtheap the threads share one heap (PI mutex)
- * over an mlocked buffer; with glibc they call malloc/free with glibc's
+ * over an mlocked buffer; with rtheap-tc (built with liburcu only) they
+ * go through per-thread caches on that heap (rtheap/tcache.h: one cache
+ * set, max_size 4096, each thread's state made at its start); with glibc they call malloc/free with glibc's
  * default settings (trimming and mmap of large blocks go to the kernel).
  * At the end it prints the operations done, the slowest operation seen,
  * the real-time throttling setting and the share of CPU C the threads used;
@@ -28,15 +30,52 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtheap/config.h"
 #include "rtheap/rtheap.h"
+
+#if RTHEAP_HAVE_URCU && defined(__has_include)
+#if __has_include("rtheap/tcache.h")
+#include "rtheap/tcache.h"
+#define HAMMER_TC 1
+#endif
+#endif
+#ifndef HAMMER_TC
+#define HAMMER_TC 0
+#endif
 
 #define SLOTS 4096
 
-static int use_rtheap = 1, cpu = 0, prio = 70, nthreads = 2;
+static int use_rtheap = 1, use_tc, cpu = 0, prio = 70, nthreads = 2;
 static double duration = 10;
 static size_t heap_mib = 64;
 static rtheap_t heap;
 static volatile int stop;
+#if HAMMER_TC
+static rttcache_t *tc;
+#endif
+
+static void *h_alloc(size_t n)
+{
+#if HAMMER_TC
+	if (use_tc)
+		return rttcache_alloc(tc, n);
+#endif
+	return use_rtheap ? rtheap_alloc(&heap, n) : malloc(n);
+}
+
+static void h_free(void *p)
+{
+#if HAMMER_TC
+	if (use_tc) {
+		rttcache_free(tc, p);
+		return;
+	}
+#endif
+	if (use_rtheap)
+		rtheap_free(&heap, p);
+	else
+		free(p);
+}
 
 struct tstate {
 	pthread_t th;
@@ -78,23 +117,24 @@ static void *worker(void *arg)
 
 	if (!slot || !len)
 		return NULL;
+#if HAMMER_TC
+	if (use_tc && rttcache_thread_init(tc))
+		return NULL;
+#endif
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop) {
 		for (int i = 0; i < 2000; i++) {
 			unsigned s = (unsigned)(rng_next(&rng) % SLOTS);
 			unsigned long long t0 = now_ns(), d;
 			if (slot[s]) {
-				if (use_rtheap)
-					rtheap_free(&heap, slot[s]);
-				else
-					free(slot[s]);
+				h_free(slot[s]);
 				slot[s] = NULL;
 				live -= len[s];
 			} else {
 				size_t n = draw_size(&rng);
 				if (live + n > target)
 					continue;
-				slot[s] = use_rtheap ? rtheap_alloc(&heap, n) : malloc(n);
+				slot[s] = h_alloc(n);
 				if (slot[s]) {
 					((volatile char *)slot[s])[0] = 1;
 					len[s] = n;
@@ -116,12 +156,8 @@ static void *worker(void *arg)
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
 	for (unsigned s = 0; s < SLOTS; s++)
-		if (slot[s]) {
-			if (use_rtheap)
-				rtheap_free(&heap, slot[s]);
-			else
-				free(slot[s]);
-		}
+		if (slot[s])
+			h_free(slot[s]);
 	free(slot);
 	free(len);
 	return NULL;
@@ -194,8 +230,10 @@ int main(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : "";
 		if (!strcmp(argv[i], "--alloc")) {
 			use_rtheap = strcmp(v, "glibc") != 0;
-			if (strcmp(v, "glibc") && strcmp(v, "rtheap")) {
-				fprintf(stderr, "rtheap-hammer: --alloc rtheap|glibc\n");
+			use_tc = !strcmp(v, "rtheap-tc");
+			if (strcmp(v, "glibc") && strcmp(v, "rtheap") && (!HAMMER_TC || !use_tc)) {
+				fprintf(stderr, "rtheap-hammer: --alloc rtheap|%sglibc\n",
+				        HAMMER_TC ? "rtheap-tc|" : "");
 				return 2;
 			}
 			i++;
@@ -215,7 +253,7 @@ int main(int argc, char **argv)
 			heap_mib = (size_t)atol(v);
 			i++;
 		} else {
-			fprintf(stderr, "usage: rtheap-hammer --alloc rtheap|glibc [--threads N] "
+			fprintf(stderr, "usage: rtheap-hammer --alloc rtheap|rtheap-tc|glibc [--threads N] "
 			                "[--cpu C] [--prio P] [--duration S] [--heap MIB]\n");
 			return 2;
 		}
@@ -244,6 +282,18 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+#if HAMMER_TC
+	if (use_tc) {
+		struct rttcache_config tcfg;
+		memset(&tcfg, 0, sizeof(tcfg));
+		tcfg.max_size = 4096;
+		tc = rttcache_create(&heap, &tcfg);
+		if (!tc) {
+			fprintf(stderr, "rtheap-hammer: rttcache_create: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+#endif
 	pthread_attr_init(&attr);
 	clock_gettime(CLOCK_MONOTONIC, &wall0);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
@@ -284,11 +334,15 @@ int main(int argc, char **argv)
 			worst = ts[i].worst_ns;
 	}
 	printf("rtheap-hammer: alloc=%s threads=%d cpu=%d fifo=%s ops=%llu failed=%llu worst_op_ns=%llu\n",
-	       use_rtheap ? "rtheap" : "glibc", nthreads, cpu, fifo_all ? "yes" : "no", total,
+	       use_tc ? "rtheap-tc" : use_rtheap ? "rtheap" : "glibc", nthreads, cpu, fifo_all ? "yes" : "no", total,
 	       failed, worst);
 	wall_s = (double)(wall1.tv_sec - wall0.tv_sec) + (double)(wall1.tv_nsec - wall0.tv_nsec) / 1e9;
 	cpu_s = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
 	report_throttling(worst, wall_s > 0 ? cpu_s / wall_s : 0, fifo_all);
+#if HAMMER_TC
+	if (use_tc)
+		rttcache_destroy(tc);
+#endif
 	if (use_rtheap) {
 		rtheap_destroy(&heap, NULL, NULL);
 		munmap(buf, bufsize);
