@@ -303,7 +303,9 @@ static inline uint32_t rt_map_get(const struct rt_extent *x, uint32_t pg)
 static inline void rt_map_set(struct rt_extent *x, uint32_t pg, uint32_t e)
 {
 	RT_STEP();
-	x->map[pg] = e;
+	/* relaxed: the per-thread caches read entries without the heap
+	 * lock (owner.h, rt_owner_view); a plain move on the usual targets */
+	__atomic_store_n(&x->map[pg], e, __ATOMIC_RELAXED);
 }
 static inline void *rt_page_addr(const struct rt_heap *h,
                                  const struct rt_extent *x, uint32_t pg)

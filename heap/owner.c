@@ -238,6 +238,107 @@ int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **run)
 	return rt_owner_find_kind(heap, p, bytes, RT_OWN_CACHE, run);
 }
 
+/* -- batches and the lock-free view (per-thread caches) -- */
+
+_Static_assert(RT_OWNER_MAP_RUN == PG_RUN && RT_OWNER_MAP_BUCKET == PG_BUCKET,
+               "owner.h's map decoder: types");
+_Static_assert(PG_TYPE(BK_SIDE(5u, 7u, 9u)) == RT_OWNER_MAP_BUCKET &&
+               BK_CLS(BK_SIDE(5u, 7u, 9u)) == ((BK_SIDE(5u, 7u, 9u) >> 25) & 0xfu) &&
+               BK_CLS(BK_INLINE(0xffffu, 15u, 10u)) == 10u &&
+               ((BK_INLINE(0xffffu, 15u, 10u) >> 25) & 0xfu) == 10u &&
+               PG_LEN(PG_MAKE(PG_RUN, 123u)) == (PG_MAKE(PG_RUN, 123u) & 0x1fffffffu) &&
+               (PG_MAKE(PG_RUN, 123u) >> 29) == RT_OWNER_MAP_RUN,
+               "owner.h's map decoder agrees with internal.h's PG_ and BK_ macros");
+
+/* Under the lock: up to n blocks of size into out; the first notification
+ * to deliver in *pd (returns whether there is one). */
+static unsigned owner_batch_take(struct rt_heap *h, size_t size, unsigned n,
+                                 void **out, bool *notify, struct rt_pending *pd,
+                                 const unsigned ck)
+{
+	struct rt_pending one;
+	unsigned got = 0;
+	*notify = false;
+	while (got < n) {
+		size_t bsize = 0;
+		bool bucket;
+		void *p = alloc_take(h, size, &bsize, &bucket, ck);
+		if (!p && got)
+			break; /* a partial batch is not a failure */
+		bool nt = alloc_end(h, p, size, bsize, bucket, &one, ck);
+		if (nt && !*notify) {
+			*pd = one;
+			*notify = true;
+		}
+		if (!p)
+			break;
+		out[got++] = p;
+	}
+	return got;
+}
+
+unsigned rt_owner_alloc_batch(rtheap_t *heap, size_t size, unsigned n, void **out)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	struct rt_pending pd;
+	bool notify;
+	if (!rt_heap_ok(h) || size == 0 || n == 0 || !out)
+		return 0;
+	heap_lock(h);
+	unsigned got = owner_batch_take(h, size, n, out, &notify, &pd, owner_ck(h));
+	heap_unlock(h);
+	if (rt_unlikely(notify))
+		rt_notify_deliver(h, &pd);
+	return got;
+}
+
+int rt_owner_free_batch(rtheap_t *heap, unsigned n, void *const *ptrs)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	struct rt_pending pd;
+	bool notify = false;
+	int first = 0;
+	if (!rt_heap_ok(h) || (n && !ptrs))
+		return -EINVAL;
+	const unsigned ck = owner_ck(h);
+	heap_lock(h);
+	for (unsigned i = 0; i < n; i++) {
+		int err = free_locked(h, ptrs[i], NULL, ck);
+		if (rt_unlikely(err) && !first) {
+			first = err;
+			notify = rt_notify_misuse(h, &pd);
+		}
+	}
+	heap_unlock(h);
+	if (notify)
+		rt_notify_deliver(h, &pd);
+	return first;
+}
+
+int rt_owner_view(rtheap_t *heap, const void *p, struct rt_owner_view *v)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!rt_heap_ok(h) || !v)
+		return -EINVAL;
+	int err = -EFAULT;
+	heap_lock(h);
+	struct rt_extent *x = rt_extent_find(h, p);
+	if (x && (uintptr_t)p - (uintptr_t)x->pages < x->span) {
+		v->base = (uintptr_t)x->pages;
+		v->span = x->span;
+		v->map = x->map;
+		err = 0;
+	}
+	heap_unlock(h);
+	return err;
+}
+
+unsigned rt_owner_page_shift(rtheap_t *heap)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	return rt_heap_ok(h) ? h->pshift : 0;
+}
+
 /* -- settings, misuse -- */
 
 int rt_owner_lock_mode(rtheap_t *heap)

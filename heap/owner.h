@@ -135,6 +135,71 @@ RT_DOOR int rt_owner_find(rtheap_t *heap, const void *p, size_t bytes, void **ru
 /* Largest run rt_owner_take() accepts, in bytes (0 for an unusable heap). */
 RT_DOOR size_t rt_owner_max(rtheap_t *heap);
 
+/* -- batches and a lock-free view of the page map (widened for the
+ *    per-thread caches, heap/tcache.c) --
+ * A per-thread cache refills and flushes a batch of blocks of one size
+ * under ONE heap lock, and finds the class of a block it is given without
+ * the heap lock: through a view of one extent (its page array and page
+ * map, which never move while the heap lives) and the decoder below.  The
+ * page map entry of a live block does not change while the block lives,
+ * except the free-block bits / count of a bucket page (not its class):
+ * the core writes map entries with relaxed atomic stores, the view reads
+ * them with relaxed atomic loads (both plain moves on the usual targets). */
+
+/* Allocate up to @p n blocks of @p size bytes (as rtheap_alloc(), with its
+ * accounting, checker hooks and debug fill) under one heap lock, into
+ * out[0..).  Returns how many (fewer when the heap runs out: if none, the
+ * failure is counted and the low-memory callback runs, as for one failed
+ * rtheap_alloc(); a partial batch is not a failure).  0 also for an
+ * unusable heap, @p size 0 or @p n 0.  Bound: n x rtheap_alloc()'s.
+ * Context: RT-safe. */
+RT_DOOR unsigned rt_owner_alloc_batch(rtheap_t *heap, size_t size, unsigned n,
+                                      void **out);
+/* Release @p n blocks (as rtheap_free() each) under one heap lock.
+ * 0, or the first error (that block stays as it was, reported as
+ * rtheap_free() reports it; the others are released).  -EINVAL for an
+ * unusable heap.  Bound: n x rtheap_free()'s.  Context: RT-safe. */
+RT_DOOR int rt_owner_free_batch(rtheap_t *heap, unsigned n, void *const *ptrs);
+
+/* One extent seen without the heap lock: an address a is in its page
+ * array iff a - base < span; its page's map entry is
+ * rt_owner_map_load(map, (a - base) >> page shift). */
+struct rt_owner_view {
+	uintptr_t base;       /* page array (aligned to the page size) */
+	size_t span;          /* its bytes */
+	const uint32_t *map;  /* its page map */
+};
+/* The view of the extent that holds @p p (heap lock): 0; -EFAULT: p is in
+ * no extent's page array; -EINVAL: unusable heap.  Bound: O(log E).
+ * Context: RT-safe. */
+RT_DOOR int rt_owner_view(rtheap_t *heap, const void *p, struct rt_owner_view *v);
+/* log2 of the heap's page size (0 for an unusable heap). */
+RT_DOOR unsigned rt_owner_page_shift(rtheap_t *heap);
+
+/* Decoder of page map entries (owner.c asserts it agrees with the core):
+ * type in bits 29..31; a RUN entry (the first page of a live page-run
+ * block) holds the run's length in pages in bits 0..28; a BUCKET entry
+ * (a page of bucket blocks) holds the class c (blocks of 16 << c bytes,
+ * at offsets multiple of their size in the page) in bits 25..28. */
+#define RT_OWNER_MAP_RUN 2u
+#define RT_OWNER_MAP_BUCKET 3u
+static inline uint32_t rt_owner_map_load(const uint32_t *map, size_t pg)
+{
+	return __atomic_load_n(&map[pg], __ATOMIC_RELAXED);
+}
+static inline unsigned rt_owner_map_type(uint32_t e)
+{
+	return (unsigned)(e >> 29);
+}
+static inline unsigned rt_owner_map_class(uint32_t e)
+{
+	return (unsigned)((e >> 25) & 0xfu);
+}
+static inline uint32_t rt_owner_map_len(uint32_t e)
+{
+	return e & 0x1fffffffu;
+}
+
 /* -- the heap's settings -- */
 
 /* Lock mode of the heap (rtheap_config.lock), -1 if unusable. */
