@@ -1024,9 +1024,10 @@ static void sc_icount_table(FILE *f)
 	}
 	fprintf(f, "\nInstructions per call of the per-thread cache, single thread, exact "
 	        "(valgrind --tool=icount; the small trace replayed twice through a cache over a "
-	        "PI-mutex heap; a call counts as a miss / flush when it took more than twice the "
-	        "fewest of its kind plus 16):\n\n"
-	        "| call | calls | min | median | max |\n| --- | ---: | ---: | ---: | ---: |\n");
+	        "PI-mutex heap, max_size %u; a call is put under refill / flush when the cache's "
+	        "statistics, read before and after it, counted one):\n\n"
+	        "| call | calls | min | median | max |\n| --- | ---: | ---: | ---: | ---: |\n",
+	        SC_TC_MAX);
 	for (unsigned i = 0; i < sc_ic.nrows; i++) {
 		const struct sc_icrow *x = &sc_ic.rows[i];
 		fprintf(f, "| %s | %u | %u | %u | %u |\n", x->call, x->n, x->min, x->med, x->max);
