@@ -185,12 +185,15 @@ struct sc_run {
 	struct sc_thread *th;
 	int rt_prio;
 	void *tc;                  /* rtheap-tc: the cache set of the heap */
+	unsigned cur;              /* the replay this child runs */
+	size_t heap_bytes;         /* rtheap-*: the shared heap's usable bytes */
 };
 
 static void *sc_map(size_t bytes)
 {
+	/* shared: the replay children write the minima, times and flags */
 	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	               MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -336,18 +339,16 @@ static void *sc_thread_main(void *arg)
 {
 	struct sc_thread *th = arg;
 	struct sc_run *r = th->run;
+	memset(th->ptr, 0, th->t.nslots * sizeof(void *));
 	sc_thread_setup(th);
 	pthread_barrier_wait(&r->bar);
 	sc_pass(th, 0);                      /* warm-up */
-	for (unsigned k = 0; k < r->k; k++) {
-		pthread_barrier_wait(&r->bar);
-		th->t0[k] = rig_now_ns();
-		sc_pass(th, 0);
-		th->t1[k] = rig_now_ns();
-		pthread_barrier_wait(&r->bar);
-		sc_pass(th, 1);
-	}
 	pthread_barrier_wait(&r->bar);
+	th->t0[r->cur] = rig_now_ns();
+	sc_pass(th, 0);                      /* throughput */
+	th->t1[r->cur] = rig_now_ns();
+	pthread_barrier_wait(&r->bar);
+	sc_pass(th, 1);                      /* each operation timed */
 	return NULL;
 }
 
@@ -493,10 +494,14 @@ static int sc_load(struct sc_run *r, struct sc_row *row, int tune)
 	return 1;
 }
 
-/* Start the threads, wait for them, gather the figures. */
-static int sc_go(struct sc_run *r, struct sc_row *row)
+/* One replay, in a child: a fresh heap (rtheap-*), mlockall, the threads
+ * (warm-up, throughput pass, timed pass); 0 or -1. */
+static int sc_replay(struct sc_run *r, struct sc_row *row)
 {
 	unsigned started = 0;
+	if (r->kind != SK_SYS && sc_heap_new(r, r->heap_bytes))
+		return -1;
+	row->mlock &= mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
 	if (pthread_barrier_init(&r->bar, NULL, r->n))
 		return -1;
 	for (; started < r->n; started++)
@@ -506,15 +511,37 @@ static int sc_go(struct sc_run *r, struct sc_row *row)
 		snprintf(row->note, sizeof(row->note), "only %u threads started", started);
 		_exit(4);                        /* the others wait at the barrier */
 	}
-	row->pinned = row->fifo = 1;
 	for (unsigned i = 0; i < r->n; i++) {
 		pthread_join(r->th[i].tid, NULL);
 		if (r->kind == SK_TC && !r->th[i].ctx)
 			return -1;
 		row->pinned &= r->th[i].pinned;
 		row->fifo &= r->th[i].fifo;
-		row->failed += r->th[i].failed;
 	}
+	return 0;
+}
+
+/* K replays, each in a forked child from the same traces (the minima, the
+ * times and the flags are in shared memory), then the figures. */
+static int sc_go(struct sc_run *r, struct sc_row *row)
+{
+	row->pinned = row->fifo = row->mlock = 1;
+	for (r->cur = 0; r->cur < r->k; r->cur++) {
+		int st = 0;
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(sc_replay(r, row) ? 3 : 0);
+		while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			snprintf(row->note, sizeof(row->note), "replay %u failed (status 0x%x)",
+			         r->cur, st);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < r->n; i++)
+		row->failed += r->th[i].failed;
 	sc_tput(r, row);
 	sc_stat_of(r, 1, &row->a);
 	sc_stat_of(r, 0, &row->f);
@@ -554,14 +581,13 @@ static void sc_worker_run(const struct sc_args *g, struct sc_row *row)
 	if (g->trace == ST_PC)
 		rings = sc_map((run.n / 2 + 1) * sizeof(*rings));
 	int bad = !run.th || (g->trace == ST_PC && !rings);
-	if (!bad && run.kind != SK_SYS)
-		bad = sc_heap_new(&run, (size_t)run.n * (2 * g->heap + 4 * MIB));
+	run.heap_bytes = (size_t)run.n * (2 * g->heap + 4 * MIB);
 	for (unsigned i = 0; !bad && i < run.n; i++)
 		bad = sc_thread_init(&run, i, g->heap, g->churn, g->seed, rings);
-	row->mlock = !bad && mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
 	if (bad || sc_go(&run, row)) {
 		row->status = 2;
-		snprintf(row->note, sizeof(row->note), "setup failed (heap, trace or threads)");
+		if (!row->note[0])
+			snprintf(row->note, sizeof(row->note), "setup failed (trace or memory)");
 	}
 }
 
