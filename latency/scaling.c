@@ -14,13 +14,14 @@
  *    messages (the allocation sizes of their small trace) and pass them
  *    through a bounded single-producer single-consumer ring each to their
  *    consumer, which releases them: every release is remote.
- * Each thread runs its part once untimed (warm-up), then K times (--replays)
- * an untimed pass, timed as a whole (throughput: all the operations of all
- * threads over the wall time from the first thread's start to the last
- * one's end; best and median of the K passes), followed by a pass timing
- * every operation: per operation the minimum over the K passes is kept and
- * the worst case is the max of these minima (the method of the other
- * groups), p99.9 over the same minima.  Threads are pinned round-robin
+ * Each of the K replays (--replays) is a forked child with a fresh heap and
+ * fresh threads (as in worker.c); each thread runs its part once untimed
+ * (warm-up), once untimed as a whole (throughput: all the operations of
+ * all threads over the wall time from the first thread's start to the last
+ * one's end; best and median of the K replays), then once timing every
+ * operation: per operation the minimum over the K replays is kept (in
+ * shared memory) and the worst case is the max of these minima (the method
+ * of the other groups), p99.9 over the same minima.  Threads are pinned round-robin
  * when there are several CPUs; SCHED_FIFO is asked for only when the
  * threads do not outnumber the CPUs (a spinning thread could otherwise
  * hold a CPU from the one holding the lock).
