@@ -1071,12 +1071,13 @@ void scaling_table(FILE *f)
 	        "%zu operations of churn; seed --seed + thread); pc: producers pass "
 	        "the allocation sizes of their trace through a %u-slot ring to a consumer "
 	        "that releases them (threads = producers + consumers). rtheap-*: one heap "
-	        "shared by all threads. Throughput: all operations over the wall time of "
-	        "one untimed pass of every thread, best (and median) of %u; speedup: over "
+	        "shared by all threads. Each replay: a forked child, fresh heap and threads, "
+	        "warm-up pass. Throughput: all operations over the wall time of "
+	        "one untimed pass of every thread, best (and median) of %u replays; speedup: over "
 	        "the fewest threads of the same allocator and trace; peer/x: the fastest of "
 	        "jemalloc, mimalloc, tcmalloc divided by this one (<= 1.25 is the goal for "
 	        "rtheap-tc). Worst: max over the operations of each operation's minimum over "
-	        "the %u timed passes (ns; each thread keeps its own minima), p99.9 over the "
+	        "the %u replays' timed passes (ns), p99.9 over the "
 	        "same minima. Threads pinned round-robin when there are several CPUs; "
 	        "SCHED_FIFO only when they do not outnumber the CPUs.\n\n",
 	        sc_heap_share() / MIB, sc_churn(), SC_RING, O.replays, O.replays);
