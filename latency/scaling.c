@@ -26,8 +26,8 @@
  * threads do not outnumber the CPUs (a spinning thread could otherwise
  * hold a CPU from the one holding the lock).
  * rtheap is one heap shared by all threads (PI mutex, spin lock, and per-
- * thread caches of rtheap/tcache.h over a PI-mutex heap when liburcu is
- * there).  A third worker, under valgrind --tool=icount, counts the
+ * thread caches of rtheap/tcache.h over a PI-mutex heap, and over a spin-
+ * lock heap, when liburcu is there).  A third worker, under valgrind --tool=icount, counts the
  * instructions of the per-thread cache's calls, single-threaded.
  * Output: a table on stdout, scaling.csv, a section of results.md.
  */
@@ -75,8 +75,9 @@
 enum sc_kind { SK_PI, SK_SPIN, SK_TC, SK_SYS };
 enum sc_trace { ST_RANDOM = 0, ST_PC = 1 };
 
-static const char *const sc_allocs[] = { "rtheap-pi", "rtheap-spin", "rtheap-tc", "glibc",
-	                                 "jemalloc", "mimalloc", "tcmalloc", NULL };
+static const char *const sc_allocs[] = { "rtheap-pi", "rtheap-spin", "rtheap-tc",
+	                                 "rtheap-tc-spin", "glibc", "jemalloc", "mimalloc",
+	                                 "tcmalloc", NULL };
 
 struct sc_stat {
 	uint64_t n;
@@ -187,6 +188,7 @@ struct sc_run {
 	int rt_prio;
 	void *tc;                  /* rtheap-tc: the cache set of the heap */
 	unsigned cur;              /* the replay this child runs */
+	int spin;                  /* rtheap-tc-spin: the caches over a spin-lock heap */
 	size_t heap_bytes;         /* rtheap-*: the shared heap's usable bytes */
 };
 
@@ -392,7 +394,7 @@ static int sc_heap_new(struct sc_run *r, size_t bytes)
 	if (!buf || !r->heap)
 		return -1;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.lock = r->kind == SK_SPIN ? RTHEAP_LOCK_SPIN : RTHEAP_LOCK_PI_MUTEX;
+	cfg.lock = r->kind == SK_SPIN || r->spin ? RTHEAP_LOCK_SPIN : RTHEAP_LOCK_PI_MUTEX;
 	cfg.name = "latency-scaling";
 	if (rtheap_init(r->heap, buf, len, &cfg))
 		return -1;
@@ -468,7 +470,7 @@ static void sc_stat_of(struct sc_run *r, int want, struct sc_stat *out)
 static enum sc_kind sc_kind_of(const char *name)
 {
 	return !strcmp(name, "rtheap-pi") ? SK_PI : !strcmp(name, "rtheap-spin") ? SK_SPIN
-	     : !strcmp(name, "rtheap-tc") ? SK_TC : SK_SYS;
+	     : !strncmp(name, "rtheap-tc", 9) ? SK_TC : SK_SYS;
 }
 
 /* The allocator of @p row in this process: 0, or 1 (skipped, said in the
@@ -477,6 +479,7 @@ static int sc_load(struct sc_run *r, struct sc_row *row, int tune)
 {
 	char why[200] = "";
 	r->kind = sc_kind_of(row->alloc);
+	r->spin = !strcmp(row->alloc, "rtheap-tc-spin");
 	if (r->kind == SK_TC && !SC_HAVE_TC) {
 		snprintf(row->note, sizeof(row->note),
 		         "built without per-thread caches (liburcu or rtheap/tcache.h missing)");
