@@ -16,6 +16,10 @@
 #include "rtheap/tcache.h"
 #include "test_common.h"
 
+#if RTHEAP_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 using rtt::heap_ok;
 using rtt::stats;
 
@@ -392,6 +396,32 @@ TEST(TCache, ADestroyedCachesIdIsReused)
 		EXPECT_EQ(0, rttcache_destroy(tc));
 		expect_initial(hp);
 	}
+}
+
+TEST(TCache, CachedBlocksArePoisonedExceptTheirTwoWords)
+{
+#if !RTHEAP_TEST_ASAN
+	GTEST_SKIP() << "AddressSanitizer build only";
+#else
+	Heap hp;
+	rttcache_t *tc = make(&hp.h, 1024, 4, 2);
+	ASSERT_NE(nullptr, tc);
+	for (size_t size : {64, 512}) {
+		char *p = static_cast<char *>(rttcache_alloc(tc, size));
+		ASSERT_NE(nullptr, p);
+		EXPECT_EQ(nullptr, __asan_region_is_poisoned(p, size));
+		EXPECT_EQ(0, rttcache_free(tc, p));
+		EXPECT_FALSE(__asan_address_is_poisoned(p));
+		EXPECT_FALSE(__asan_address_is_poisoned(p + 15));
+		EXPECT_TRUE(__asan_address_is_poisoned(p + 16));
+		EXPECT_TRUE(__asan_address_is_poisoned(p + size - 1));
+		EXPECT_EQ(p, rttcache_alloc(tc, size));
+		EXPECT_EQ(nullptr, __asan_region_is_poisoned(p, size));
+		EXPECT_EQ(0, rttcache_free(tc, p));
+	}
+	EXPECT_EQ(0, rttcache_destroy(tc));
+	expect_initial(hp);
+#endif
 }
 
 // ---------------------------------------------------------------- errors
