@@ -636,6 +636,34 @@ TEST(TCacheErrors, AllocationFailure)
 	expect_initial(hp);
 }
 
+TEST(TCacheErrors, NoMemoryForAThreadsState)
+{
+	Heap hp(64u << 10);
+	rttcache_t *tc = make(&hp.h, 1024, 4, 2);
+	ASSERT_NE(nullptr, tc);
+	std::vector<void *> v;
+	while (void *p = rtheap_alloc(&hp.h, 16))
+		v.push_back(p); // the heap is full, down to its smallest blocks
+	std::thread th([&] {
+		EXPECT_EQ(-ENOMEM, rttcache_thread_init(tc));
+		errno = 0;
+		EXPECT_EQ(nullptr, rttcache_alloc(tc, 16)); // straight to the heap: full
+		EXPECT_EQ(ENOMEM, errno);
+		// a release without a state goes straight to the heap
+		EXPECT_EQ(0, rttcache_free(tc, v.back()));
+		EXPECT_EQ(0u, tstats(tc).cached_blocks);
+		EXPECT_EQ(0u, tstats(tc).threads);
+	});
+	th.join();
+	v.pop_back();
+	EXPECT_EQ(1u, tstats(tc).failures);
+	for (void *p : v)
+		EXPECT_EQ(0, rtheap_free(&hp.h, p));
+	EXPECT_TRUE(heap_ok(&hp.h));
+	EXPECT_EQ(0, rttcache_destroy(tc));
+	expect_initial(hp);
+}
+
 // ---------------------------------------------------------------- check, dump
 
 TEST(TCacheCheck, ACorruptedCachedBlockIsFound)
