@@ -91,6 +91,7 @@ struct tc_thread {
 };
 
 _Static_assert(sizeof(struct tc_thread) <= 0xffffu, "bin offsets fit bin_at[]");
+_Static_assert(RTTCACHE_NR_CLASSES <= 16u, "a bucket class is 4 bits of a map entry");
 
 struct tc_mag {
 	struct cds_wfcq_node node;
@@ -196,21 +197,19 @@ static inline void tc_release_block(const struct rttcache *tc, void **p, unsigne
 		rt_owner_obj_alloc(p, tc_size(c), 1);
 }
 
-/* Give n blocks of a chain to the heap in one lock section; chains are at
- * most TC_CAP_MAX blocks. */
+/* Give the n blocks (1..TC_CAP_MAX: a bin holds at most 2 * batch, a
+ * magazine batch) of a chain to the heap in one lock section. */
 static void tc_chain_to_heap(struct rttcache *tc, void **chain, unsigned n,
                              unsigned c)
 {
 	void *out[TC_CAP_MAX];
-	unsigned k = 0;
-	while (chain && k < n && k < TC_CAP_MAX) {
+	for (unsigned k = 0; k < n; k++) {
 		void **next = (void **)chain[0];
 		tc_release_block(tc, chain, c);
-		out[k++] = chain;
+		out[k] = chain;
 		chain = next;
 	}
-	if (k)
-		(void)rt_owner_free_batch(tc->heap, k, out);
+	(void)rt_owner_free_batch(tc->heap, n, out);
 }
 
 /* ------------------------------------------------------------ depot */
@@ -292,19 +291,19 @@ static int tc_refill(struct rttcache *tc, struct tc_thread *t, unsigned c)
 	return 0;
 }
 
-/* The bin of class c is full: batch blocks leave it, as one magazine to
- * the depot, or to the heap when the depot is full. */
+/* The bin of class c is full (2 * batch blocks): batch blocks leave it,
+ * as one magazine to the depot, or to the heap when the depot is full. */
 static void tc_flush_bin(struct rttcache *tc, struct tc_thread *t, unsigned c)
 {
 	struct tc_bin *b = &t->bin[c];
-	unsigned k = tc->batch < b->n ? tc->batch : b->n;
+	const unsigned k = tc->batch;
 	void **chain = b->head, **last = chain;
 	for (unsigned i = 1; i < k; i++)
 		last = (void **)last[0];
 	b->head = (void **)last[0];
 	last[0] = NULL;
 	tc_set(&b->n, b->n - k);
-	if (k == tc->batch && depot_put(tc, c, chain, k)) {
+	if (depot_put(tc, c, chain, k)) {
 		tc_bump(&t->depot_puts, 1);
 	} else {
 		tc_chain_to_heap(tc, chain, k, c);
@@ -350,17 +349,15 @@ static void tc_thread_unlink(struct rttcache *tc, struct tc_thread *t)
 static void tc_thread_exit(void *arg)
 {
 	struct tc_thread *t = arg;
-	struct rttcache *tc = t->tc;
-	if (!tc_ok(tc))
-		return;
+	struct rttcache *tc = t->tc; /* alive: destroy deletes the key first */
 	tc_thread_drain(tc, t);
 	pthread_mutex_lock(&tc->mtx);
 	tc_thread_unlink(tc, t);
 	pthread_mutex_unlock(&tc->mtx);
-	if (tc_tls[tc->id].gen == tc->gen) {
-		tc_tls[tc->id].gen = 0;
-		tc_tls[tc->id].ts = NULL;
-	}
+	/* this thread's slot is t's (the value of the key is set with it): a
+	 * later call of a destructor on this cache makes a new state */
+	tc_tls[tc->id].gen = 0;
+	tc_tls[tc->id].ts = NULL;
 	tc_count(&tc->thread_exits);
 	(void)rtheap_free(tc->heap, t);
 }
@@ -388,7 +385,7 @@ static struct tc_thread *tc_thread_new(struct rttcache *tc)
 	t->tc = tc;
 	for (unsigned c = 0; c < RTTCACHE_NR_CLASSES; c++)
 		t->bin[c].mask = tc_size(c) - 1;
-	for (unsigned c = 0; c < tc->ncls && c < 16u; c++)
+	for (unsigned c = 0; c < tc->ncls; c++)
 		t->bin_at[(RT_OWNER_MAP_BUCKET << 4) | c] =
 		    (uint16_t)(offsetof(struct tc_thread, bin) + c * sizeof(struct tc_bin));
 	tc_view_publish(tc, t);
@@ -914,10 +911,7 @@ static void tc_op_dump(struct rt_owner *o, FILE *out)
 {
 	struct rttcache *tc = tc_of(o);
 	struct rttcache_stats st;
-	if (rttcache_get_stats(tc, &st)) {
-		fprintf(out, "tcache %p: unusable\n", (void *)tc);
-		return;
-	}
+	(void)rttcache_get_stats(tc, &st); /* registered: a live cache */
 	fprintf(out, "tcache %p: classes 16..%zu B, batch %u, depot %u; %zu threads;"
 	        " cached %zu blocks (%zu B: %zu in threads, %zu in %zu depot magazines);"
 	        " refills %zu, flushes %zu, depot puts %zu gets %zu, heap batches %zu;"

@@ -682,6 +682,7 @@ TEST(TCacheCheck, ACorruptedCachedBlockIsFound)
 	EXPECT_EQ(-EUCLEAN, rtheap_check(&hp.h, &f));
 	EXPECT_STREQ("tcache: a cached block lost its key", f.what);
 	EXPECT_EQ(p, f.addr);
+	EXPECT_EQ(-EUCLEAN, rtheap_check(&hp.h, nullptr)); // no fault to fill
 	p[1] = key;
 	EXPECT_TRUE(heap_ok(&hp.h));
 	// the link overwritten: the chain leaves the heap's blocks
