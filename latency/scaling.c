@@ -623,26 +623,23 @@ static void sc_ic_row(struct sc_icount *ic, const char *call, const uint32_t *v,
 	}
 }
 
-/* Calls of one kind split into the fast path (@p slow[i] 0) and the
- * calls that went beyond the thread's bin (1). */
-static void sc_ic_split(struct sc_icount *ic, const char *call, uint32_t *v,
-                        const uint8_t *slow, size_t n, const char *fast_name,
-                        const char *slow_name)
+/* A row of the calls of one kind whose flag is @p want (0: fast path,
+ * block of at most 1 KiB; 2: fast path, larger block; 1: refill / flush). */
+static void sc_ic_part(struct sc_icount *ic, const char *call, const uint32_t *v,
+                       const uint8_t *flag, size_t n, uint8_t want, const char *what)
 {
 	char name[48];
 	size_t k = 0;
+	uint32_t *w = malloc((n ? n : 1) * sizeof(*w));
+	if (!w)
+		return;
 	for (size_t i = 0; i < n; i++)
-		if (!slow[i]) {
-			uint32_t x = v[k];
-			v[k++] = v[i];
-			v[i] = x;
-		}
-	qsort(v, k, sizeof(*v), sc_cmp_u32);
-	qsort(v + k, n - k, sizeof(*v), sc_cmp_u32);
-	snprintf(name, sizeof(name), "%s, %s", call, fast_name);
-	sc_ic_row(ic, name, v, k);
-	snprintf(name, sizeof(name), "%s, %s", call, slow_name);
-	sc_ic_row(ic, name, v + k, n - k);
+		if (flag[i] == want)
+			w[k++] = v[i];
+	qsort(w, k, sizeof(*w), sc_cmp_u32);
+	snprintf(name, sizeof(name), "%s, %s", call, what);
+	sc_ic_row(ic, name, w, k);
+	free(w);
 }
 
 #define SC_REQ VG_USERREQ_TOOL_BASE('I', 'C')
@@ -714,13 +711,15 @@ static void sc_ic_replay(rtheap_t *h, rttcache_t *c, const struct rig_trace *t, 
 		if (t->size[i]) {
 			uint32_t n = c ? sc_b_ta(rttcache_alloc, &p, c, t->size[i])
 			               : sc_b_ha(rtheap_alloc, &p, h, t->size[i]);
-			ka[*na] = c && sc_ic_events(c) != e0;
+			ka[*na] = c && sc_ic_events(c) != e0 ? 1
+			        : p && rtheap_usable_size(h, p) > 1024 ? 2 : 0;
 			va[(*na)++] = sc_net(n, oa);
 			ptr[s] = p;
 		} else if (ptr[s]) {
+			int big = rtheap_usable_size(h, ptr[s]) > 1024;
 			uint32_t n = c ? sc_b_tf(rttcache_free, &rc, c, ptr[s])
 			               : sc_b_hf(rtheap_free, &rc, h, ptr[s]);
-			kf[*nf] = c && sc_ic_events(c) != e0;
+			kf[*nf] = c && sc_ic_events(c) != e0 ? 1 : big ? 2 : 0;
 			vf[(*nf)++] = sc_net(n, of);
 			ptr[s] = NULL;
 		}
@@ -762,8 +761,12 @@ static void sc_icount_run(struct sc_icount *ic, rtheap_t *h, rttcache_t *c,
 	}
 	for (int pass = 0; pass < 2; pass++)
 		sc_ic_replay(h, c, t, ptr, va, ka, &na, vf, kf, &nf);
-	sc_ic_split(ic, "rttcache_alloc", va, ka, na, "bin hit", "empty bin (refill)");
-	sc_ic_split(ic, "rttcache_free", vf, kf, nf, "bin has room", "full bin (flush)");
+	sc_ic_part(ic, "rttcache_alloc", va, ka, na, 0, "bin hit, <= 1 KiB");
+	sc_ic_part(ic, "rttcache_alloc", va, ka, na, 2, "bin hit, > 1 KiB");
+	sc_ic_part(ic, "rttcache_alloc", va, ka, na, 1, "empty bin (refill)");
+	sc_ic_part(ic, "rttcache_free", vf, kf, nf, 0, "room, <= 1 KiB");
+	sc_ic_part(ic, "rttcache_free", vf, kf, nf, 2, "room, > 1 KiB");
+	sc_ic_part(ic, "rttcache_free", vf, kf, nf, 1, "full bin (flush)");
 	na = sc_ic_flush(c, t, ptr, va);
 	qsort(va, na, sizeof(*va), sc_cmp_u32);
 	sc_ic_row(ic, "rttcache_flush (after a burst of 64)", va, na);
