@@ -104,9 +104,9 @@ static inline void rt_defer_init(struct rt_defer_queue *q)
  * Wait-free: one exchange and one store (liburcu: the same, in a call). */
 static inline void rt_defer_push(struct rt_defer_queue *q, struct rt_defer_node *n)
 {
-	RT_DEFER_TSAN_PUSH();
 #ifdef RTHEAP_DEFER_WFCQ
 	n->next = NULL;
+	RT_DEFER_TSAN_PUSH(); /* after the last store TSan sees */
 	(void)cds_wfcq_enqueue(RT_DEFER_H(q), RT_DEFER_T(q), RT_DEFER_N(n));
 #else
 	__atomic_store_n(&n->next, NULL, __ATOMIC_RELAXED);
