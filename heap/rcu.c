@@ -55,6 +55,7 @@ struct rcu_marker {
 
 struct rcu_domain {
 	_Atomic(rtheap_t *) heap; /* published last by start, cleared by stop */
+	rtheap_t *owner;          /* the heap, for the reclaimer (set before it starts) */
 	struct rt_defer_queue q;
 	void (*sync)(void);
 	unsigned period_us;
@@ -166,7 +167,7 @@ static void rcu_deadline(struct timespec *ts, unsigned us)
 static void *rcu_reclaimer(void *arg)
 {
 	struct rcu_domain *d = arg;
-	rtheap_t *heap = atomic_load_explicit(&d->heap, memory_order_relaxed);
+	rtheap_t *heap = d->owner;
 	pthread_mutex_lock(&d->mtx);
 	while (!d->stop) {
 		pthread_mutex_unlock(&d->mtx);
@@ -250,8 +251,7 @@ static int rcu_setup(struct rcu_domain *d, rtheap_t *heap,
 	                                 &d->refused };
 	for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
 		atomic_store_explicit(counters[i], zero, memory_order_relaxed);
-	/* the thread reads heap first: set it (relaxed) before the spawn */
-	atomic_store_explicit(&d->heap, heap, memory_order_relaxed);
+	d->owner = heap; /* the slot stays free (d->heap NULL) until published */
 	int err = rcu_sync_init(d);
 	if (!err && (err = rcu_spawn(d)) != 0)
 		rcu_sync_destroy(d);
@@ -270,9 +270,9 @@ int rtheap_rcu_start(rtheap_t *heap, const struct rtheap_rcu_config *cfg)
 	int err = rcu_find(heap) ? -EBUSY : (d = rcu_free_slot()) != NULL ? 0 : -ENOSPC;
 	if (d) {
 		err = rcu_setup(d, heap, cfg);
-		/* published (release) once the queue and the thread exist;
-		 * cleared again on failure */
-		atomic_store_explicit(&d->heap, err ? NULL : heap, memory_order_release);
+		/* published (release) once the queue and the thread exist */
+		if (!err)
+			atomic_store_explicit(&d->heap, heap, memory_order_release);
 	}
 	pthread_mutex_unlock(&rcu_tab_mtx);
 	return err;

@@ -141,7 +141,8 @@ int rtheap_free_rcu_head(rtheap_t *heap, void *ptr, struct rtheap_rcu_head *head
  * @return 0; -ENODEV: no reclaimer for @p heap.
  * Bound: none (a grace period and the releases).  Context: not RT; not
  * from a read-side critical section (it would never end) nor from
- * cfg->synchronize.
+ * cfg->synchronize; any number of threads at once, but not concurrently
+ * with rtheap_rcu_stop() on @p heap.
  */
 int rtheap_rcu_barrier(rtheap_t *heap);
 
@@ -158,7 +159,11 @@ int rtheap_rcu_stop(rtheap_t *heap);
 /**
  * Copy the counters of @p heap's reclaimer into @p st.
  * @return 0; -ENODEV: no reclaimer for @p heap; -EINVAL: NULL @p st.
- * Bound: O(RTHEAP_RCU_MAX_HEAPS).  Context: RT-safe (atomic loads).
+ * The counters are read one by one (relaxed): while blocks are queued or
+ * released they may not add up; once quiet, queued == released + errors
+ * + pending.
+ * Bound: O(RTHEAP_RCU_MAX_HEAPS).  Context: RT-safe (atomic loads); not
+ * concurrently with rtheap_rcu_stop() on @p heap.
  */
 int rtheap_rcu_get_stats(rtheap_t *heap, struct rtheap_rcu_stats *st);
 
