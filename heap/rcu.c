@@ -186,22 +186,18 @@ static void *rcu_reclaimer(void *arg)
 
 /* ---------------- start and stop ---------------- */
 
-static int rcu_sync_init(struct rcu_domain *d)
+/* The domain's mutex and condition variables (monotonic clock).  With
+ * these arguments glibc's init calls cannot fail (they allocate nothing):
+ * their results are not tested (untestable branches). */
+static void rcu_sync_init(struct rcu_domain *d)
 {
 	pthread_condattr_t ca;
-	if (pthread_condattr_init(&ca))
-		return -ENOMEM;
-	int err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (!err)
-		err = pthread_cond_init(&d->wake, &ca);
-	if (!err && (err = pthread_cond_init(&d->passed, &ca)) != 0)
-		pthread_cond_destroy(&d->wake);
-	pthread_condattr_destroy(&ca);
-	if (!err && (err = pthread_mutex_init(&d->mtx, NULL)) != 0) {
-		pthread_cond_destroy(&d->wake);
-		pthread_cond_destroy(&d->passed);
-	}
-	return -err;
+	(void)pthread_condattr_init(&ca);
+	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	(void)pthread_cond_init(&d->wake, &ca);
+	(void)pthread_cond_init(&d->passed, &ca);
+	(void)pthread_condattr_destroy(&ca);
+	(void)pthread_mutex_init(&d->mtx, NULL);
 }
 
 static void rcu_sync_destroy(struct rcu_domain *d)
@@ -211,21 +207,19 @@ static void rcu_sync_destroy(struct rcu_domain *d)
 	pthread_mutex_destroy(&d->mtx);
 }
 
-/* The reclaimer thread: SCHED_OTHER, whatever the caller runs at. */
+/* The reclaimer thread: SCHED_OTHER, whatever the caller runs at.  The
+ * attribute calls cannot fail with these arguments; pthread_create can
+ * (-EAGAIN). */
 static int rcu_spawn(struct rcu_domain *d)
 {
 	pthread_attr_t a;
 	struct sched_param sp;
 	memset(&sp, 0, sizeof sp);
-	if (pthread_attr_init(&a))
-		return -ENOMEM;
-	int err = pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
-	if (!err)
-		err = pthread_attr_setschedpolicy(&a, SCHED_OTHER);
-	if (!err)
-		err = pthread_attr_setschedparam(&a, &sp);
-	if (!err)
-		err = pthread_create(&d->thread, &a, rcu_reclaimer, d);
+	(void)pthread_attr_init(&a);
+	(void)pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
+	(void)pthread_attr_setschedpolicy(&a, SCHED_OTHER);
+	(void)pthread_attr_setschedparam(&a, &sp);
+	int err = pthread_create(&d->thread, &a, rcu_reclaimer, d);
 	pthread_attr_destroy(&a);
 	return -err;
 }
@@ -252,8 +246,9 @@ static int rcu_setup(struct rcu_domain *d, rtheap_t *heap,
 	for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
 		atomic_store_explicit(counters[i], zero, memory_order_relaxed);
 	d->owner = heap; /* the slot stays free (d->heap NULL) until published */
-	int err = rcu_sync_init(d);
-	if (!err && (err = rcu_spawn(d)) != 0)
+	rcu_sync_init(d);
+	int err = rcu_spawn(d);
+	if (err)
 		rcu_sync_destroy(d);
 	return err;
 }

@@ -193,6 +193,7 @@ TEST(Rcu, FreeWithoutStart)
 	EXPECT_EQ(-ENODEV, rtheap_free_rcu(&a.h, p));
 	EXPECT_EQ(-ENODEV, rtheap_free_rcu_head(&a.h, p, &head));
 	EXPECT_EQ(-ENODEV, rtheap_free_rcu(nullptr, p));
+	EXPECT_EQ(-ENODEV, rtheap_free_rcu_head(nullptr, p, &head));
 	EXPECT_EQ(0, rtheap_check_block(&a.h, p)); // untouched
 	EXPECT_EQ(1u, a.live());
 	EXPECT_EQ(0, rtheap_free(&a.h, p));
@@ -211,6 +212,7 @@ TEST(Rcu, BadPointersQueueNothing)
 	ASSERT_EQ(0, rtheap_free(&a.h, freed));
 	const size_t live = a.live(), errs = a.errors();
 	EXPECT_EQ(0, rtheap_free_rcu(&a.h, nullptr)); // as rtheap_free(NULL)
+	EXPECT_EQ(0, rtheap_free_rcu_head(&a.h, nullptr, nullptr));
 	EXPECT_EQ(-EFAULT, rtheap_free_rcu(&a.h, other));
 	EXPECT_EQ(1, e.count[RTHEAP_ERR_FOREIGN]);
 	EXPECT_EQ(-EINVAL, rtheap_free_rcu(&a.h, p + 16)); // interior
