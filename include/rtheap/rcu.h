@@ -125,7 +125,11 @@ int rtheap_free_rcu(rtheap_t *heap, void *ptr);
  * inside the block (as the kernel's kfree_rcu(ptr, field)): no allocation.
  * The head's bytes are overwritten now; the rest of the block is left as
  * it is for the readers.  Queueing the same head twice before its release
- * corrupts the queue (as call_rcu twice on one rcu_head): not detected.
+ * corrupts the queue (as call_rcu twice on one rcu_head), and so does any
+ * second release of a block queued with its head (by rtheap_free_rcu*() or
+ * rtheap_free()): the head would be read after its block was released.
+ * Not detected: the double release of rtheap_free_rcu() is caught only
+ * when no head is involved.
  * @return 0; -ENODEV, -EFAULT, -EINVAL as rtheap_free_rcu(); -EINVAL also
  *         when @p head is NULL, not aligned to a pointer or not wholly
  *         inside the block.  Cannot fail for a valid block and head once
