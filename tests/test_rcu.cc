@@ -14,6 +14,10 @@
 #include <thread>
 #include <vector>
 
+#include <dirent.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <urcu/urcu-memb.h>
 
 #include "rtheap/rcu.h"
@@ -419,6 +423,61 @@ TEST(Rcu, NoMemoryForTheNode)
 		ASSERT_EQ(0, rtheap_free(&a.h, q));
 	ASSERT_EQ(0, rtheap_rcu_stop(&a.h));
 	EXPECT_EQ(0u, a.live());
+}
+
+namespace {
+std::vector<pid_t> tasks()
+{
+	std::vector<pid_t> v;
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return v;
+	while (struct dirent *e = readdir(d))
+		if (e->d_name[0] != '.')
+			v.push_back(static_cast<pid_t>(atoi(e->d_name)));
+	closedir(d);
+	return v;
+}
+} // namespace
+
+// Started from a SCHED_FIFO thread, the reclaimer still runs SCHED_OTHER.
+TEST(Rcu, ReclaimerIsNotRealTime)
+{
+	Heap a;
+	const size_t before = tasks().size();
+	pid_t starter = 0;
+	int err = -1;
+	auto body = [&] {
+		starter = static_cast<pid_t>(syscall(SYS_gettid));
+		err = rtheap_rcu_start(&a.h, nullptr);
+	};
+	pthread_attr_t at;
+	ASSERT_EQ(0, pthread_attr_init(&at));
+	struct sched_param sp = {};
+	sp.sched_priority = 10;
+	pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&at, SCHED_FIFO);
+	pthread_attr_setschedparam(&at, &sp);
+	pthread_t th;
+	auto tramp = [](void *arg) -> void * {
+		(*static_cast<decltype(body) *>(arg))();
+		return nullptr;
+	};
+	int rc = pthread_create(&th, &at, tramp, &body);
+	pthread_attr_destroy(&at);
+	if (rc == EPERM)
+		GTEST_SKIP() << "no SCHED_FIFO for this user";
+	ASSERT_EQ(0, rc);
+	pthread_join(th, nullptr);
+	ASSERT_EQ(0, err);
+	std::vector<pid_t> now = tasks();
+	EXPECT_EQ(before + 1, now.size()); // the reclaimer
+	for (pid_t tid : now) {
+		if (tid == starter)
+			continue;
+		EXPECT_EQ(SCHED_OTHER, sched_getscheduler(tid)) << "task " << tid;
+	}
+	ASSERT_EQ(0, rtheap_rcu_stop(&a.h));
 }
 
 // The default flavour (memb): a reader inside its critical section holds
