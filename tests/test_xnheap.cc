@@ -319,7 +319,8 @@ TEST(XnheapDeferred, ReleasedOnlyByFinalize)
 		EXPECT_EQ(0, xnheap_check_block(&heap, o)); // still allocated
 		EXPECT_EQ(42, o->before);                   // and untouched
 	}
-	EXPECT_EQ(&outside, __atomic_load_n(&heap.idleq, __ATOMIC_RELAXED));
+	// the queue is a FIFO: its head is the first holder queued
+	EXPECT_EQ(&objs[0]->link, __atomic_load_n(&heap.idleq, __ATOMIC_RELAXED));
 	xnheap_finalize_free(&heap);
 	EXPECT_EQ(0u, xnheap_used_mem(&heap));
 	for (Obj *o : objs)
@@ -336,6 +337,27 @@ TEST(XnheapDeferred, ReleasedOnlyByFinalize)
 	EXPECT_EQ(st.free_calls, st2.free_calls);
 	EXPECT_EQ(0, rtheap_check(&heap.rt, nullptr));
 	EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
+}
+
+// Finalisation releases the newest first, as Xenomai 2's LIFO list: the
+// block released last (the first queued) is the first a bucket gives back.
+TEST(XnheapDeferred, FinalizeReleasesNewestFirst)
+{
+	rtt::Mapping mem(1 << 20);
+	xnheap_t heap;
+	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), 1 << 20, XNHEAP_PAGE_SIZE));
+	Obj *o[3];
+	for (auto &p : o) {
+		p = static_cast<Obj *>(xnheap_alloc(&heap, sizeof(Obj)));
+		ASSERT_NE(nullptr, p);
+	}
+	for (auto *p : o)
+		xnheap_schedule_free(&heap, p, &p->link);
+	xnheap_finalize_free(&heap);
+	EXPECT_EQ(0u, xnheap_used_mem(&heap));
+	// the bucket's free list is LIFO: o[0] was released last
+	EXPECT_EQ(static_cast<void *>(o[0]), xnheap_alloc(&heap, sizeof(Obj)));
+	EXPECT_EQ(static_cast<void *>(o[1]), xnheap_alloc(&heap, sizeof(Obj)));
 }
 
 TEST(XnheapDeferred, ConcurrentQueueingAndFinalize)
