@@ -11,6 +11,7 @@
 #endif
 #include "rtheap/xnheap.h"
 #include "internal.h"
+#include "defer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +21,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
+
+/* The heap's deferred-release queue (see "deferred release" below). */
+#define XN_QUEUE(h) ((struct rt_defer_queue *)(void *)&(h)->idleq)
 
 #ifndef RTHEAP_XN_SYSHEAP_SIZE
 #define RTHEAP_XN_SYSHEAP_SIZE (256u * 1024u)
@@ -65,7 +69,7 @@ static int xn_setup(xnheap_t *heap, void *heapaddr, u_long heapsize,
 	}
 	heap->extentsize = heapsize;
 	heap->pagesize = pagesize;
-	__atomic_store_n(&heap->idleq, NULL, __ATOMIC_RELAXED);
+	rt_defer_init(XN_QUEUE(heap));
 	snprintf(heap->label, sizeof heap->label, "unlabeled @%p", (void *)heap);
 	return 0;
 }
@@ -235,63 +239,51 @@ void xnheap_set_label(xnheap_t *heap, const char *fmt, ...)
 
 /* ---------------- deferred release ----------------
  *
- * A per-heap LIFO of holders.  As in Xenomai 2, a holder's next member
- * links the queue and its last member carries the block's address.
- *
- * Push (xnheap_schedule_free) is wait-free: store the block, mark the
- * link as not yet known, swap the holder in as the new head (one atomic
- * exchange), then store the old head as the link.  Between the exchange
- * and the last store the holder is reachable with an unknown link; the
- * consumer waits for that one store (xn_link_of).
- *
- * Pop-all (xnheap_finalize_free) swaps the head with NULL: it owns the
- * holders it got, since every holder pushed after the swap hangs below a
- * new head.  Each holder's link is read before its block is released (the
- * holder usually lies in the block). */
+ * The per-heap queue of holders is the deferred-release queue of defer.h
+ * (shared with RCU-deferred release, rcu.c): a wait-free push, a take of
+ * everything queued, oldest first.  As in Xenomai 2, a holder's next
+ * member links the queue and its last member carries the block's address.
+ * Finalisation keeps Xenomai 2's order (its list is LIFO): the taken chain
+ * is reversed, then released, each holder's fields read before its block
+ * is released (the holder usually lies in the block).  Takes are
+ * serialised by xn_defer_mtx (defer.h has a single consumer; Xenomai lets
+ * any thread finalise). */
 
-/* Value of a link that its producer has not stored yet: an address that
- * no caller can pass as a holder. */
-static struct xnholder xn_unknown_link;
-#define XN_UNKNOWN (&xn_unknown_link)
+_Static_assert(offsetof(xnheap_t, idleq_tail) ==
+                       offsetof(xnheap_t, idleq) + sizeof(struct rt_defer_node),
+               "xnheap_t's idleq and idleq_tail are a struct rt_defer_queue");
+_Static_assert(offsetof(struct xnholder, next) == 0, "a holder starts with its link");
+
+static pthread_mutex_t xn_defer_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 void xnheap_schedule_free(xnheap_t *heap, void *block, struct xnholder *link)
 {
 	if (!heap || !link)
 		return;
 	link->last = (struct xnholder *)block;
-	__atomic_store_n(&link->next, XN_UNKNOWN, __ATOMIC_RELAXED);
-	struct xnholder *prev = __atomic_exchange_n(&heap->idleq, link, __ATOMIC_ACQ_REL);
-	__atomic_store_n(&link->next, prev, __ATOMIC_RELEASE);
-}
-
-static struct xnholder *xn_link_of(struct xnholder *h)
-{
-	unsigned spins = 0;
-	struct xnholder *next;
-	while ((next = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE)) == XN_UNKNOWN) {
-		/* The producer is between two of its stores: let it run.  After
-		 * a few yields, sleep, so that a producer of lower priority on
-		 * this CPU gets it under any policy. */
-		if (++spins < 16) {
-			sched_yield();
-		} else {
-			struct timespec ts = { 0, 50000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	return next;
+	rt_defer_push(XN_QUEUE(heap), (struct rt_defer_node *)(void *)link);
 }
 
 void xnheap_finalize_free(xnheap_t *heap)
 {
-	if (!heap || !__atomic_load_n(&heap->idleq, __ATOMIC_RELAXED))
+	if (!heap || rt_defer_empty(XN_QUEUE(heap)))
 		return;
-	struct xnholder *h = __atomic_exchange_n(&heap->idleq, NULL, __ATOMIC_ACQUIRE);
-	while (h) {
-		struct xnholder *next = xn_link_of(h);
-		void *block = h->last;
+	pthread_mutex_lock(&xn_defer_mtx);
+	struct rt_defer_node *n = rt_defer_take(XN_QUEUE(heap));
+	pthread_mutex_unlock(&xn_defer_mtx);
+	struct xnholder *lifo = NULL;
+	while (n) { /* reverse: newest first */
+		struct rt_defer_node *next = n->next;
+		struct xnholder *h = (struct xnholder *)(void *)n;
+		h->next = lifo;
+		lifo = h;
+		n = next;
+	}
+	while (lifo) {
+		struct xnholder *next = lifo->next;
+		void *block = lifo->last;
 		xnheap_free(heap, block);
-		h = next;
+		lifo = next;
 	}
 }
 

@@ -319,7 +319,8 @@ TEST(XnheapDeferred, ReleasedOnlyByFinalize)
 		EXPECT_EQ(0, xnheap_check_block(&heap, o)); // still allocated
 		EXPECT_EQ(42, o->before);                   // and untouched
 	}
-	EXPECT_EQ(&outside, __atomic_load_n(&heap.idleq, __ATOMIC_RELAXED));
+	// the queue is a FIFO: its head is the first holder queued
+	EXPECT_EQ(&objs[0]->link, __atomic_load_n(&heap.idleq, __ATOMIC_RELAXED));
 	xnheap_finalize_free(&heap);
 	EXPECT_EQ(0u, xnheap_used_mem(&heap));
 	for (Obj *o : objs)

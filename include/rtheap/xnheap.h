@@ -118,7 +118,11 @@ typedef struct xnheap {
 	rtheap_t rt;          /**< the native heap */
 	u_long extentsize;    /**< size of the initial extent, as passed to init */
 	u_long pagesize;      /**< page size as passed to init (private) */
-	struct xnholder *idleq; /**< deferred releases (private, atomic access) */
+	/** deferred releases, a FIFO of holders (private, atomic access):
+	 * the oldest queued holder (NULL if none) and the newest (or the
+	 * address of idleq itself when the queue is empty) */
+	struct xnholder *idleq;
+	void *idleq_tail;
 	char label[RTHEAP_XN_LABEL_LEN]; /**< see xnheap_set_label() */
 } xnheap_t;
 
@@ -224,7 +228,9 @@ int xnheap_check_block(xnheap_t *heap, void *block);
  * Nothing happens for a NULL heap or link (the block stays allocated).
  *
  * Bound: O(1) and wait-free: three stores and one atomic exchange on the
- * heap's queue head; no lock, no loop, no system call.
+ * heap's queue tail; no lock, no loop, no system call (the queue is the
+ * one of RCU-deferred release: liburcu's wait-free concurrent queue when
+ * the library is built with liburcu, an exchange-based one otherwise).
  * Context: RT-safe; also from a signal handler.  Any number of threads
  * may queue on the same heap at once, and concurrently with
  * xnheap_finalize_free().  Errors: none (void, as in Xenomai 2).
@@ -233,8 +239,8 @@ void xnheap_schedule_free(xnheap_t *heap, void *block, struct xnholder *link);
 
 /**
  * Release every block queued on @p heap by xnheap_schedule_free() before
- * the call, most recently queued first.  Blocks queued during the call are
- * left for the next one.  Nothing happens for a NULL heap or empty queue.
+ * the call, most recently queued first (as Xenomai 2's LIFO list).  Blocks
+ * queued during the call are left for the next one.  Nothing happens for a NULL heap or empty queue.
  *
  * Bound: O(1) when the queue is empty; otherwise O(pending) releases
  * (each O(log E)).  If a concurrent xnheap_schedule_free() has published
