@@ -61,26 +61,37 @@
 /* ------------------------------------------------------------ structures */
 
 struct tc_bin {
-	void **head;  /* chain through word 0 */
-	unsigned n;   /* blocks; relaxed stores (stats reader) */
+	void **head;     /* chain through word 0 */
+	unsigned n;      /* blocks; relaxed stores (stats reader) */
 	unsigned pad_;
+	uintptr_t mask;  /* class size - 1: an offset in the page array that
+	                  * is not a multiple of it is not a block start */
 };
+
+/* bin_at[] of a map entry's top 7 bits (type, bucket class): the offset of
+ * the bin in struct tc_thread, 0 when the release takes the slow path (not
+ * a bucket page, or a class above max_size). */
+#define TC_BIN_AT 128u
 
 struct tc_thread {
 	/* the fast paths' fields first */
-	struct tc_bin bin[RTTCACHE_NR_CLASSES];
 	uintptr_t vbase;     /* fast copy of the view; span 0 when slow */
 	size_t vspan;
 	const uint32_t *vmap;
 	void *key;
 	size_t amax;         /* sizes served by the fast path: size - 1 < amax */
 	unsigned pshift, ncls, cap;
+	struct tc_bin bin[RTTCACHE_NR_CLASSES];
+	uint16_t bin_at[TC_BIN_AT];
 	/* slow paths */
 	struct rt_owner_view view;
 	struct rttcache *tc;
 	struct tc_thread *next, *prev; /* tc->threads, under tc->mtx */
 	size_t refills, flushes, depot_puts, depot_gets, heap_batches;
 };
+
+_Static_assert(sizeof(struct tc_thread) <= 0xffffu, "bin offsets fit bin_at[]");
+_Static_assert(RTTCACHE_NR_CLASSES <= 16u, "a bucket class is 4 bits of a map entry");
 
 struct tc_mag {
 	struct cds_wfcq_node node;
@@ -136,11 +147,12 @@ static inline bool tc_ok(const struct rttcache *tc)
 	return tc && tc->magic == TC_MAGIC;
 }
 
+/* Class of a request of 1..max_size bytes: blocks of 16 << class; one
+ * or, one bit scan, one subtraction (no branch). */
 static inline unsigned tc_class(size_t size)
 {
-	return size <= 16 ? 0u
-	                  : (unsigned)(sizeof(long) * 8u) -
-	                    (unsigned)__builtin_clzl((unsigned long)(size - 1)) - 4u;
+	return (unsigned)(sizeof(long) * 8u - 1u) -
+	       (unsigned)__builtin_clzl((unsigned long)((size - 1) | 15u)) - 3u;
 }
 
 static inline size_t tc_size(unsigned c)
@@ -185,21 +197,19 @@ static inline void tc_release_block(const struct rttcache *tc, void **p, unsigne
 		rt_owner_obj_alloc(p, tc_size(c), 1);
 }
 
-/* Give n blocks of a chain to the heap in one lock section; chains are at
- * most TC_CAP_MAX blocks. */
+/* Give the n blocks (1..TC_CAP_MAX: a bin holds at most 2 * batch, a
+ * magazine batch) of a chain to the heap in one lock section. */
 static void tc_chain_to_heap(struct rttcache *tc, void **chain, unsigned n,
                              unsigned c)
 {
 	void *out[TC_CAP_MAX];
-	unsigned k = 0;
-	while (chain && k < n && k < TC_CAP_MAX) {
+	for (unsigned k = 0; k < n; k++) {
 		void **next = (void **)chain[0];
 		tc_release_block(tc, chain, c);
-		out[k++] = chain;
+		out[k] = chain;
 		chain = next;
 	}
-	if (k)
-		(void)rt_owner_free_batch(tc->heap, k, out);
+	(void)rt_owner_free_batch(tc->heap, n, out);
 }
 
 /* ------------------------------------------------------------ depot */
@@ -281,19 +291,19 @@ static int tc_refill(struct rttcache *tc, struct tc_thread *t, unsigned c)
 	return 0;
 }
 
-/* The bin of class c is full: batch blocks leave it, as one magazine to
- * the depot, or to the heap when the depot is full. */
+/* The bin of class c is full (2 * batch blocks): batch blocks leave it,
+ * as one magazine to the depot, or to the heap when the depot is full. */
 static void tc_flush_bin(struct rttcache *tc, struct tc_thread *t, unsigned c)
 {
 	struct tc_bin *b = &t->bin[c];
-	unsigned k = tc->batch < b->n ? tc->batch : b->n;
+	const unsigned k = tc->batch;
 	void **chain = b->head, **last = chain;
 	for (unsigned i = 1; i < k; i++)
 		last = (void **)last[0];
 	b->head = (void **)last[0];
 	last[0] = NULL;
 	tc_set(&b->n, b->n - k);
-	if (k == tc->batch && depot_put(tc, c, chain, k)) {
+	if (depot_put(tc, c, chain, k)) {
 		tc_bump(&t->depot_puts, 1);
 	} else {
 		tc_chain_to_heap(tc, chain, k, c);
@@ -339,17 +349,15 @@ static void tc_thread_unlink(struct rttcache *tc, struct tc_thread *t)
 static void tc_thread_exit(void *arg)
 {
 	struct tc_thread *t = arg;
-	struct rttcache *tc = t->tc;
-	if (!tc_ok(tc))
-		return;
+	struct rttcache *tc = t->tc; /* alive: destroy deletes the key first */
 	tc_thread_drain(tc, t);
 	pthread_mutex_lock(&tc->mtx);
 	tc_thread_unlink(tc, t);
 	pthread_mutex_unlock(&tc->mtx);
-	if (tc_tls[tc->id].gen == tc->gen) {
-		tc_tls[tc->id].gen = 0;
-		tc_tls[tc->id].ts = NULL;
-	}
+	/* this thread's slot is t's (the value of the key is set with it): a
+	 * later call of a destructor on this cache makes a new state */
+	tc_tls[tc->id].gen = 0;
+	tc_tls[tc->id].ts = NULL;
 	tc_count(&tc->thread_exits);
 	(void)rtheap_free(tc->heap, t);
 }
@@ -375,6 +383,11 @@ static struct tc_thread *tc_thread_new(struct rttcache *tc)
 	t->ncls = tc->ncls;
 	t->cap = tc->cap;
 	t->tc = tc;
+	for (unsigned c = 0; c < RTTCACHE_NR_CLASSES; c++)
+		t->bin[c].mask = tc_size(c) - 1;
+	for (unsigned c = 0; c < tc->ncls; c++)
+		t->bin_at[(RT_OWNER_MAP_BUCKET << 4) | c] =
+		    (uint16_t)(offsetof(struct tc_thread, bin) + c * sizeof(struct tc_bin));
 	tc_view_publish(tc, t);
 	pthread_mutex_lock(&tc->mtx);
 	t->next = tc->threads;
@@ -544,26 +557,33 @@ TC_SIDE int tc_free_slow(struct rttcache *tc, void *ptr)
 	return tc_put(tc, t, c, ptr);
 }
 
+/* GCC would pair the two word stores of the push through a vector
+ * register (three more instructions on the fast path). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-slp-vectorize")))
+#endif
 int rttcache_free(rttcache_t *tc, void *ptr)
 {
-	if (tc_likely(tc != NULL && ptr != NULL)) {
+	/* a NULL ptr is outside every view (the page arrays do not start at
+	 * address 0, and an empty view has span 0): the slow path answers */
+	if (tc_likely(tc != NULL)) {
 		const struct tc_slot *sl = &tc_tls[tc->id];
 		struct tc_thread *t = sl->ts;
 		if (tc_likely(sl->gen == tc->gen)) {
 			uintptr_t off = (uintptr_t)ptr - t->vbase;
 			if (tc_likely(off < t->vspan)) {
 				uint32_t e = rt_owner_map_load(t->vmap, off >> t->pshift);
-				unsigned c = rt_owner_map_class(e);
-				void **p = ptr;
-				if (tc_likely(rt_owner_map_type(e) == RT_OWNER_MAP_BUCKET &&
-				              c < t->ncls && !(off & (tc_size(c) - 1)) &&
-				              p[1] != t->key && t->bin[c].n < t->cap)) {
-					struct tc_bin *b = &t->bin[c];
-					p[0] = b->head;
-					p[1] = t->key;
-					b->head = p;
-					tc_set(&b->n, b->n + 1);
-					return 0;
+				unsigned at = t->bin_at[e >> 25];
+				if (tc_likely(at != 0)) {
+					struct tc_bin *b = (struct tc_bin *)(void *)((char *)t + at);
+					void **p = ptr, *key = t->key;
+					if (tc_likely(!(off & b->mask) && p[1] != key && b->n < t->cap)) {
+						p[0] = b->head;
+						p[1] = key;
+						b->head = p;
+						tc_set(&b->n, b->n + 1);
+						return 0;
+					}
 				}
 			}
 		}
@@ -891,10 +911,7 @@ static void tc_op_dump(struct rt_owner *o, FILE *out)
 {
 	struct rttcache *tc = tc_of(o);
 	struct rttcache_stats st;
-	if (rttcache_get_stats(tc, &st)) {
-		fprintf(out, "tcache %p: unusable\n", (void *)tc);
-		return;
-	}
+	(void)rttcache_get_stats(tc, &st); /* registered: a live cache */
 	fprintf(out, "tcache %p: classes 16..%zu B, batch %u, depot %u; %zu threads;"
 	        " cached %zu blocks (%zu B: %zu in threads, %zu in %zu depot magazines);"
 	        " refills %zu, flushes %zu, depot puts %zu gets %zu, heap batches %zu;"

@@ -16,6 +16,10 @@
 #include "rtheap/tcache.h"
 #include "test_common.h"
 
+#if RTHEAP_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 using rtt::heap_ok;
 using rtt::stats;
 
@@ -394,6 +398,32 @@ TEST(TCache, ADestroyedCachesIdIsReused)
 	}
 }
 
+TEST(TCache, CachedBlocksArePoisonedExceptTheirTwoWords)
+{
+#if !RTHEAP_TEST_ASAN
+	GTEST_SKIP() << "AddressSanitizer build only";
+#else
+	Heap hp;
+	rttcache_t *tc = make(&hp.h, 1024, 4, 2);
+	ASSERT_NE(nullptr, tc);
+	for (size_t size : {64, 512}) {
+		char *p = static_cast<char *>(rttcache_alloc(tc, size));
+		ASSERT_NE(nullptr, p);
+		EXPECT_EQ(nullptr, __asan_region_is_poisoned(p, size));
+		EXPECT_EQ(0, rttcache_free(tc, p));
+		EXPECT_FALSE(__asan_address_is_poisoned(p));
+		EXPECT_FALSE(__asan_address_is_poisoned(p + 15));
+		EXPECT_TRUE(__asan_address_is_poisoned(p + 16));
+		EXPECT_TRUE(__asan_address_is_poisoned(p + size - 1));
+		EXPECT_EQ(p, rttcache_alloc(tc, size));
+		EXPECT_EQ(nullptr, __asan_region_is_poisoned(p, size));
+		EXPECT_EQ(0, rttcache_free(tc, p));
+	}
+	EXPECT_EQ(0, rttcache_destroy(tc));
+	expect_initial(hp);
+#endif
+}
+
 // ---------------------------------------------------------------- errors
 
 TEST(TCacheErrors, CreateSettings)
@@ -606,6 +636,34 @@ TEST(TCacheErrors, AllocationFailure)
 	expect_initial(hp);
 }
 
+TEST(TCacheErrors, NoMemoryForAThreadsState)
+{
+	Heap hp(64u << 10);
+	rttcache_t *tc = make(&hp.h, 1024, 4, 2);
+	ASSERT_NE(nullptr, tc);
+	std::vector<void *> v;
+	while (void *p = rtheap_alloc(&hp.h, 16))
+		v.push_back(p); // the heap is full, down to its smallest blocks
+	std::thread th([&] {
+		EXPECT_EQ(-ENOMEM, rttcache_thread_init(tc));
+		errno = 0;
+		EXPECT_EQ(nullptr, rttcache_alloc(tc, 16)); // straight to the heap: full
+		EXPECT_EQ(ENOMEM, errno);
+		// a release without a state goes straight to the heap
+		EXPECT_EQ(0, rttcache_free(tc, v.back()));
+		EXPECT_EQ(0u, tstats(tc).cached_blocks);
+		EXPECT_EQ(0u, tstats(tc).threads);
+	});
+	th.join();
+	v.pop_back();
+	EXPECT_EQ(1u, tstats(tc).failures);
+	for (void *p : v)
+		EXPECT_EQ(0, rtheap_free(&hp.h, p));
+	EXPECT_TRUE(heap_ok(&hp.h));
+	EXPECT_EQ(0, rttcache_destroy(tc));
+	expect_initial(hp);
+}
+
 // ---------------------------------------------------------------- check, dump
 
 TEST(TCacheCheck, ACorruptedCachedBlockIsFound)
@@ -624,6 +682,7 @@ TEST(TCacheCheck, ACorruptedCachedBlockIsFound)
 	EXPECT_EQ(-EUCLEAN, rtheap_check(&hp.h, &f));
 	EXPECT_STREQ("tcache: a cached block lost its key", f.what);
 	EXPECT_EQ(p, f.addr);
+	EXPECT_EQ(-EUCLEAN, rtheap_check(&hp.h, nullptr)); // no fault to fill
 	p[1] = key;
 	EXPECT_TRUE(heap_ok(&hp.h));
 	// the link overwritten: the chain leaves the heap's blocks

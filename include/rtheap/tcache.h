@@ -27,6 +27,12 @@
  * rttcache_get_stats().  rtheap_check() sees the cache (registered with
  * its heap): every cached block must be a live block of its class.
  *
+ * Fast paths (x86-64, gcc -O2): rttcache_alloc 29 instructions, rttcache_free
+ * 40 (the release finds the block's class in the page map, lock-free, and
+ * checks for an interior pointer and a double release).  Under a memory
+ * checker (ASan, Memcheck) and in checked mode every call takes the slow
+ * path (cached blocks are poisoned except their first two words).
+ *
  * Conventions: as rtheap.h (negative errno results, "Bound", "Context";
  * a call that reports an error changes nothing).
  *
