@@ -230,6 +230,37 @@ static void print_second(const struct demo *d)
 		print_tcache(d);
 }
 
+/* The histogram table: the RT thread's calls, the releaser's, control
+ * messages. */
+static void print_timing(const struct demo *d)
+{
+	const struct rt_stats *s = &d->rt;
+	char a[24], b[24];
+
+	printf("\n  %-17s %7s %9s %9s %9s %9s %9s %9s %7s\n", "", "count",
+	       "min", "avg", "p50", "p99", "p99.9", "max", "cycle");
+	hist_line("wake-up latency", &s->wake);
+	hist_line(d->use_tcache ? "rttcache_alloc" : "rtheap_alloc", &s->alloc);
+	hist_line("alloc + callback", &s->alloc_notify);
+	hist_line(d->use_tcache ? "rttcache_free" : "rtheap_free", &s->free);
+	if (d->second_on) {
+		hist_line("releaser wake-up", &d->rel.wake);
+		hist_line(d->use_tcache ? "releaser tc_free" : "releaser free",
+		          &d->rel.release);
+	}
+	hist_line("control msg alloc", &s->ctl_alloc);
+	hist_line("control msg free", &s->ctl_free);
+	format_ns(a, sizeof a, d->timer_overhead_ns);
+	if (d->ext_mode == EXT_HANDOFF && atomic_load(&d->ext_added) >
+	                                          atomic_load(&d->ext_at_start)) {
+		format_ns(b, sizeof b, s->extend_max_ns);
+		printf("  rtheap_extend in the real-time thread: max %s\n", b);
+	}
+	printf("  Heap call times exclude the timer's own cost (%s); \"alloc + "
+	       "callback\" are the\n  allocations that ran the low-memory "
+	       "callback (it posts the helper's semaphore).\n", a);
+}
+
 void print_summary(const struct demo *d, bool pass)
 {
 	const struct rt_stats *s = &d->rt;
@@ -255,29 +286,7 @@ void print_summary(const struct demo *d, bool pass)
 	               ? "helper thread"
 	               : "RT thread itself (lock none: the helper maps them)");
 
-	printf("\n  %-17s %7s %9s %9s %9s %9s %9s %9s %7s\n", "", "count",
-	       "min", "avg", "p50", "p99", "p99.9", "max", "cycle");
-	hist_line("wake-up latency", &s->wake);
-	hist_line(d->use_tcache ? "rttcache_alloc" : "rtheap_alloc", &s->alloc);
-	hist_line("alloc + callback", &s->alloc_notify);
-	hist_line(d->use_tcache ? "rttcache_free" : "rtheap_free", &s->free);
-	if (d->second_on) {
-		hist_line("releaser wake-up", &d->rel.wake);
-		hist_line(d->use_tcache ? "releaser tc_free" : "releaser free",
-		          &d->rel.release);
-	}
-	hist_line("control msg alloc", &s->ctl_alloc);
-	hist_line("control msg free", &s->ctl_free);
-	format_ns(a, sizeof a, d->timer_overhead_ns);
-	if (d->ext_mode == EXT_HANDOFF && atomic_load(&d->ext_added) >
-	                                          atomic_load(&d->ext_at_start)) {
-		format_ns(b, sizeof b, s->extend_max_ns);
-		printf("  rtheap_extend in the real-time thread: max %s\n", b);
-	}
-	printf("  Heap call times exclude the timer's own cost (%s); \"alloc + "
-	       "callback\" are the\n  allocations that ran the low-memory "
-	       "callback (it posts the helper's semaphore).\n", a);
-
+	print_timing(d);
 	printf("\n  messages    %" PRIu64 " allocated, %" PRIu64 " freed by the RT "
 	       "thread (%u still live at the end,\n              freed after "
 	       "the run), %" PRIu64 " by the releaser\n",
