@@ -33,6 +33,9 @@
  * checker (ASan, Memcheck) and in checked mode every call takes the slow
  * path (cached blocks are poisoned except their first two words).
  *
+ * fork(): the child keeps the forking thread's state; the other threads'
+ * states stay registered with their blocks (counted, never used).
+ *
  * Conventions: as rtheap.h (negative errno results, "Bound", "Context";
  * a call that reports an error changes nothing).
  *
@@ -139,7 +142,10 @@ rttcache_t *rttcache_create(rtheap_t *heap, const struct rttcache_config *cfg);
  * depot) goes back to the heap, then the descriptor.  No thread may use
  * the cache meanwhile or afterwards (their states are released here; a
  * thread's later exit does nothing for it).
- * @return 0; -EINVAL: NULL or not a live cache (nothing changes).
+ * @return 0; -EINVAL: NULL cache (nothing changes).  A pointer that is
+ *         not a live cache (a destroyed one included) is undefined
+ *         behaviour for every call, as a released block is for
+ *         rtheap_free(): the fast paths check NULL only.
  * Bound: O(threads * classes * batch + classes * depot * batch).
  * Context: set-up, not RT.
  */
