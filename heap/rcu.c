@@ -55,6 +55,7 @@ struct rcu_marker {
 
 struct rcu_domain {
 	_Atomic(rtheap_t *) heap; /* published last by start, cleared by stop */
+	rtheap_t *owner;          /* the heap, for the reclaimer (set before it starts) */
 	struct rt_defer_queue q;
 	void (*sync)(void);
 	unsigned period_us;
@@ -166,7 +167,7 @@ static void rcu_deadline(struct timespec *ts, unsigned us)
 static void *rcu_reclaimer(void *arg)
 {
 	struct rcu_domain *d = arg;
-	rtheap_t *heap = atomic_load_explicit(&d->heap, memory_order_relaxed);
+	rtheap_t *heap = d->owner;
 	pthread_mutex_lock(&d->mtx);
 	while (!d->stop) {
 		pthread_mutex_unlock(&d->mtx);
@@ -185,22 +186,18 @@ static void *rcu_reclaimer(void *arg)
 
 /* ---------------- start and stop ---------------- */
 
-static int rcu_sync_init(struct rcu_domain *d)
+/* The domain's mutex and condition variables (monotonic clock).  With
+ * these arguments glibc's init calls cannot fail (they allocate nothing):
+ * their results are not tested (untestable branches). */
+static void rcu_sync_init(struct rcu_domain *d)
 {
 	pthread_condattr_t ca;
-	if (pthread_condattr_init(&ca))
-		return -ENOMEM;
-	int err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (!err)
-		err = pthread_cond_init(&d->wake, &ca);
-	if (!err && (err = pthread_cond_init(&d->passed, &ca)) != 0)
-		pthread_cond_destroy(&d->wake);
-	pthread_condattr_destroy(&ca);
-	if (!err && (err = pthread_mutex_init(&d->mtx, NULL)) != 0) {
-		pthread_cond_destroy(&d->wake);
-		pthread_cond_destroy(&d->passed);
-	}
-	return -err;
+	(void)pthread_condattr_init(&ca);
+	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	(void)pthread_cond_init(&d->wake, &ca);
+	(void)pthread_cond_init(&d->passed, &ca);
+	(void)pthread_condattr_destroy(&ca);
+	(void)pthread_mutex_init(&d->mtx, NULL);
 }
 
 static void rcu_sync_destroy(struct rcu_domain *d)
@@ -210,21 +207,19 @@ static void rcu_sync_destroy(struct rcu_domain *d)
 	pthread_mutex_destroy(&d->mtx);
 }
 
-/* The reclaimer thread: SCHED_OTHER, whatever the caller runs at. */
+/* The reclaimer thread: SCHED_OTHER, whatever the caller runs at.  The
+ * attribute calls cannot fail with these arguments; pthread_create can
+ * (-EAGAIN). */
 static int rcu_spawn(struct rcu_domain *d)
 {
 	pthread_attr_t a;
 	struct sched_param sp;
 	memset(&sp, 0, sizeof sp);
-	if (pthread_attr_init(&a))
-		return -ENOMEM;
-	int err = pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
-	if (!err)
-		err = pthread_attr_setschedpolicy(&a, SCHED_OTHER);
-	if (!err)
-		err = pthread_attr_setschedparam(&a, &sp);
-	if (!err)
-		err = pthread_create(&d->thread, &a, rcu_reclaimer, d);
+	(void)pthread_attr_init(&a);
+	(void)pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
+	(void)pthread_attr_setschedpolicy(&a, SCHED_OTHER);
+	(void)pthread_attr_setschedparam(&a, &sp);
+	int err = pthread_create(&d->thread, &a, rcu_reclaimer, d);
 	pthread_attr_destroy(&a);
 	return -err;
 }
@@ -250,10 +245,10 @@ static int rcu_setup(struct rcu_domain *d, rtheap_t *heap,
 	                                 &d->refused };
 	for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
 		atomic_store_explicit(counters[i], zero, memory_order_relaxed);
-	/* the thread reads heap first: set it (relaxed) before the spawn */
-	atomic_store_explicit(&d->heap, heap, memory_order_relaxed);
-	int err = rcu_sync_init(d);
-	if (!err && (err = rcu_spawn(d)) != 0)
+	d->owner = heap; /* the slot stays free (d->heap NULL) until published */
+	rcu_sync_init(d);
+	int err = rcu_spawn(d);
+	if (err)
 		rcu_sync_destroy(d);
 	return err;
 }
@@ -270,9 +265,9 @@ int rtheap_rcu_start(rtheap_t *heap, const struct rtheap_rcu_config *cfg)
 	int err = rcu_find(heap) ? -EBUSY : (d = rcu_free_slot()) != NULL ? 0 : -ENOSPC;
 	if (d) {
 		err = rcu_setup(d, heap, cfg);
-		/* published (release) once the queue and the thread exist;
-		 * cleared again on failure */
-		atomic_store_explicit(&d->heap, err ? NULL : heap, memory_order_release);
+		/* published (release) once the queue and the thread exist */
+		if (!err)
+			atomic_store_explicit(&d->heap, heap, memory_order_release);
 	}
 	pthread_mutex_unlock(&rcu_tab_mtx);
 	return err;

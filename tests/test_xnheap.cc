@@ -339,6 +339,27 @@ TEST(XnheapDeferred, ReleasedOnlyByFinalize)
 	EXPECT_EQ(0, xnheap_destroy(&heap, nullptr, nullptr));
 }
 
+// Finalisation releases the newest first, as Xenomai 2's LIFO list: the
+// block released last (the first queued) is the first a bucket gives back.
+TEST(XnheapDeferred, FinalizeReleasesNewestFirst)
+{
+	rtt::Mapping mem(1 << 20);
+	xnheap_t heap;
+	ASSERT_EQ(0, xnheap_init(&heap, mem.data(), 1 << 20, XNHEAP_PAGE_SIZE));
+	Obj *o[3];
+	for (auto &p : o) {
+		p = static_cast<Obj *>(xnheap_alloc(&heap, sizeof(Obj)));
+		ASSERT_NE(nullptr, p);
+	}
+	for (auto *p : o)
+		xnheap_schedule_free(&heap, p, &p->link);
+	xnheap_finalize_free(&heap);
+	EXPECT_EQ(0u, xnheap_used_mem(&heap));
+	// the bucket's free list is LIFO: o[0] was released last
+	EXPECT_EQ(static_cast<void *>(o[0]), xnheap_alloc(&heap, sizeof(Obj)));
+	EXPECT_EQ(static_cast<void *>(o[1]), xnheap_alloc(&heap, sizeof(Obj)));
+}
+
 TEST(XnheapDeferred, ConcurrentQueueingAndFinalize)
 {
 	constexpr int kThreads = 3, kPerThread = 3000;

@@ -125,7 +125,11 @@ int rtheap_free_rcu(rtheap_t *heap, void *ptr);
  * inside the block (as the kernel's kfree_rcu(ptr, field)): no allocation.
  * The head's bytes are overwritten now; the rest of the block is left as
  * it is for the readers.  Queueing the same head twice before its release
- * corrupts the queue (as call_rcu twice on one rcu_head): not detected.
+ * corrupts the queue (as call_rcu twice on one rcu_head), and so does any
+ * second release of a block queued with its head (by rtheap_free_rcu*() or
+ * rtheap_free()): the head would be read after its block was released.
+ * Not detected: the double release of rtheap_free_rcu() is caught only
+ * when no head is involved.
  * @return 0; -ENODEV, -EFAULT, -EINVAL as rtheap_free_rcu(); -EINVAL also
  *         when @p head is NULL, not aligned to a pointer or not wholly
  *         inside the block.  Cannot fail for a valid block and head once
@@ -141,7 +145,8 @@ int rtheap_free_rcu_head(rtheap_t *heap, void *ptr, struct rtheap_rcu_head *head
  * @return 0; -ENODEV: no reclaimer for @p heap.
  * Bound: none (a grace period and the releases).  Context: not RT; not
  * from a read-side critical section (it would never end) nor from
- * cfg->synchronize.
+ * cfg->synchronize; any number of threads at once, but not concurrently
+ * with rtheap_rcu_stop() on @p heap.
  */
 int rtheap_rcu_barrier(rtheap_t *heap);
 
@@ -158,7 +163,11 @@ int rtheap_rcu_stop(rtheap_t *heap);
 /**
  * Copy the counters of @p heap's reclaimer into @p st.
  * @return 0; -ENODEV: no reclaimer for @p heap; -EINVAL: NULL @p st.
- * Bound: O(RTHEAP_RCU_MAX_HEAPS).  Context: RT-safe (atomic loads).
+ * The counters are read one by one (relaxed): while blocks are queued or
+ * released they may not add up; once quiet, queued == released + errors
+ * + pending.
+ * Bound: O(RTHEAP_RCU_MAX_HEAPS).  Context: RT-safe (atomic loads); not
+ * concurrently with rtheap_rcu_stop() on @p heap.
  */
 int rtheap_rcu_get_stats(rtheap_t *heap, struct rtheap_rcu_stats *st);
 
