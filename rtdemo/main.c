@@ -29,7 +29,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: rtdemo [options]\n"
 "A periodic real-time thread allocates and frees messages from an rtheap;\n"
-"a helper thread, woken by the heap's low-memory callback, adds extents.\n"
+"a second one releases every other message it hands over; a helper\n"
+"thread, woken by the heap's low-memory callback, adds extents.\n"
 "\n"
 "  --duration SEC     run time in seconds (default 10; 0 = until Ctrl-C)\n"
 "  --cycles N         stop after N cycles instead (deterministic workload)\n"
@@ -46,6 +47,11 @@ static void usage(FILE *f)
 "  --status           print the live status line even if stdout is no tty\n"
 "  --json FILE        also write the summary as JSON\n"
 "  --seed N           seed of the workload (default 1)\n"
+"  --second-prio N    SCHED_FIFO priority of the releaser thread\n"
+"                     (default: --prio minus 1)\n"
+"  --no-second        no releaser: the real-time thread frees everything\n"
+"  --release-plain    releases through rtheap_free, not the per-thread\n"
+"                     cache (which is used when built with liburcu)\n"
 "  --help             this text\n"
 "\n"
 "Exit code 0 when no allocation failed and the heap is consistent\n"
@@ -75,11 +81,33 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
+/* The releaser's options: 0 --second-prio, 1 --no-second,
+ * 2 --release-plain.  Returns the name of a bad option, or NULL. */
+static const char *parse_second_option(int which, const char *arg,
+                                       struct options *o)
+{
+	uint64_t v;
+	switch (which) {
+	case 0:
+		if (parse_u64(arg, 1, 99, &v))
+			return "--second-prio (1 .. 99)";
+		o->second_prio = (int)v;
+		break;
+	case 1:
+		o->second = false;
+		break;
+	default:
+		o->release_plain = true;
+		break;
+	}
+	return NULL;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_DURATION = 256, O_CYCLES, O_PERIOD, O_PRIO, O_CPU, O_INITIAL,
 	       O_EXTENT, O_LOWMEM, O_MAXLIVE, O_LOCK, O_STATIC, O_STATUS, O_JSON,
-	       O_SEED, O_HELP };
+	       O_SEED, O_HELP, O_SECOND_PRIO, O_NO_SECOND, O_PLAIN };
 	static const struct option longopts[] = {
 		{"duration", required_argument, NULL, O_DURATION},
 		{"cycles", required_argument, NULL, O_CYCLES},
@@ -96,6 +124,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"json", required_argument, NULL, O_JSON},
 		{"seed", required_argument, NULL, O_SEED},
 		{"help", no_argument, NULL, O_HELP},
+		{"second-prio", required_argument, NULL, O_SECOND_PRIO},
+		{"no-second", no_argument, NULL, O_NO_SECOND},
+		{"release-plain", no_argument, NULL, O_PLAIN},
 		{NULL, 0, NULL, 0},
 	};
 	bool duration_set = false;
@@ -106,6 +137,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.duration = 10.0, .period_us = 1000, .prio = 80, .cpu = -1,
 		.initial_kib = 256, .extent_kib = 512, .lowmem_kib = 128,
 		.max_live = 4096, .lock = RTHEAP_LOCK_PI_MUTEX, .seed = 1,
+		.second = true,
 	};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		const char *bad = NULL;
@@ -181,6 +213,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case O_SEED:
 			if (parse_u64(optarg, 0, UINT64_MAX, &o->seed))
 				bad = "--seed";
+			break;
+		case O_SECOND_PRIO:
+		case O_NO_SECOND:
+		case O_PLAIN:
+			bad = parse_second_option(c - O_SECOND_PRIO, optarg, o);
 			break;
 		case O_HELP:
 		case 'h':
@@ -389,6 +426,68 @@ static int start_threads(struct demo *d, pthread_t *rt, pthread_t *helper)
 	return 0;
 }
 
+/* The releaser: SCHED_FIFO at prio2 when permitted, on the RT thread's
+ * CPU when --cpu pins that one. */
+static int start_second(struct demo *d, pthread_t *rel)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	if (d->opt.cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(d->opt.cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+	}
+	struct sched_param sp = {.sched_priority = d->prio2};
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+	pthread_attr_setschedparam(&attr, &sp);
+	int rc = pthread_create(rel, &attr, second_main, d);
+	d->fifo2 = rc == 0;
+	if (rc != 0) {
+		pthread_attr_setinheritsched(&attr, PTHREAD_INHERIT_SCHED);
+		rc = pthread_create(rel, &attr, second_main, d);
+	}
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		fprintf(stderr, "rtdemo: cannot start the releaser thread: %s\n",
+		        strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* End of the run: the RT thread first, then the releaser (which releases
+ * what is left in the ring), then the helper. */
+static void stop_threads(struct demo *d, pthread_t rt, pthread_t rel,
+                         pthread_t helper, uint64_t t_start)
+{
+	atomic_store(&d->stop, true);
+	pthread_join(rt, NULL);
+	d->elapsed_s = (double)(mono_ns() - t_start) / 1e9;
+	if (d->second_on) {
+		atomic_store_explicit(&d->stop2, true, memory_order_release);
+		pthread_join(rel, NULL);
+	}
+	sem_post(&d->helper_sem);
+	pthread_join(helper, NULL);
+}
+
+/* Exit status: nothing failed, lost or damaged; heap consistent, empty. */
+static bool run_passed(const struct demo *d)
+{
+	const struct rt_stats *s = &d->rt;
+	const struct rel_stats *r = &d->rel;
+	return s->failed_allocs == 0 && s->free_errors == 0 &&
+	       s->corrupt == 0 && d->check_rc == 0 &&
+	       s->ctl_failed == 0 && s->ctl_errors == 0 && s->ctl_corrupt == 0 &&
+	       r->errors == 0 && r->corrupt == 0 && d->tc_destroy_rc == 0 &&
+	       d->hand.handed == r->released &&
+	       s->allocs == s->frees + r->released &&
+	       d->final_stats.used == 0 && d->final_stats.live_blocks == 0;
+}
+
 /* Wait for the end of the run, printing the status line once a second. */
 static void wait_for_end(struct demo *d, uint64_t t_start, bool status)
 {
@@ -425,7 +524,7 @@ static void wait_for_end(struct demo *d, uint64_t t_start, bool status)
 int main(int argc, char **argv)
 {
 	struct demo *d = &demo;
-	pthread_t rt, helper;
+	pthread_t rt, helper, rel = pthread_self();
 
 	if (parse_options(argc, argv, &d->opt) != 0)
 		return 2;
@@ -491,33 +590,28 @@ int main(int argc, char **argv)
 	}
 	touch(d->ring, d->opt.max_live * sizeof *d->ring, d->os_page);
 	rt_prepare(d);
-	if (ctl_setup(d) != 0)
+	if (ctl_setup(d) != 0 || second_setup(d) != 0)
 		return 1;
 
 	bool status = d->opt.status || isatty(STDOUT_FILENO);
 	uint64_t t_start = mono_ns();
+	/* the releaser first: the RT thread reads second_on */
+	if (d->second_on && start_second(d, &rel) != 0)
+		d->second_on = false;
 	if (start_threads(d, &rt, &helper) != 0)
 		return 1;
 	wait_for_end(d, t_start, status);
-
-	atomic_store(&d->stop, true);
-	pthread_join(rt, NULL);
-	d->elapsed_s = (double)(mono_ns() - t_start) / 1e9;
-	sem_post(&d->helper_sem);
-	pthread_join(helper, NULL);
+	stop_threads(d, rt, rel, helper, t_start);
 
 	/* Single-threaded from here on. */
 	rtheap_get_stats(&d->heap, &d->end_stats);
 	d->live_at_end = rt_free_all(d);
 	ctl_teardown(d);
+	second_teardown(d);
 	rtheap_get_stats(&d->heap, &d->final_stats);
 	d->check_rc = rtheap_check(&d->heap, &d->fault);
 
-	const struct rt_stats *s = &d->rt;
-	bool pass = s->failed_allocs == 0 && s->free_errors == 0 &&
-	            s->corrupt == 0 && d->check_rc == 0 &&
-	            s->ctl_failed == 0 && s->ctl_errors == 0 && s->ctl_corrupt == 0 &&
-	            d->final_stats.used == 0 && d->final_stats.live_blocks == 0;
+	bool pass = run_passed(d);
 	print_summary(d, pass);
 	if (d->opt.json && write_json(d, d->opt.json, pass) != 0) {
 		fprintf(stderr, "rtdemo: cannot write %s: %s\n", d->opt.json,

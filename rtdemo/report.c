@@ -176,6 +176,91 @@ static void print_control(const struct demo *d)
 	       p->from_reserve, p->failures);
 }
 
+static const char *release_path(const struct demo *d)
+{
+	if (!d->second_on)
+		return "none";
+	return d->use_tcache ? "tcache" : "rtheap_free";
+}
+
+/* The per-thread cache's statistics (before it was destroyed). */
+static void print_tcache(const struct demo *d)
+{
+#if RTHEAP_HAVE_URCU
+	const struct rttcache_stats *t = &d->tc_stats;
+	char b[24];
+	format_bytes(b, sizeof b, t->cached_bytes);
+	printf("  tcache      classes up to %zu B, batch %u, depot %u: %zu "
+	       "refills, %zu flushes,\n              depot %zu puts / %zu gets, "
+	       "%zu heap batches, %zu failures, %zu errors;\n              %zu "
+	       "blocks (%s) cached at the end, given back by "
+	       "rttcache_destroy() = %d\n", t->max_size, t->batch, t->depot,
+	       t->refills, t->flushes, t->depot_puts, t->depot_gets,
+	       t->heap_batches, t->failures, t->errors, t->cached_blocks, b,
+	       d->tc_destroy_rc);
+#else
+	(void)d;
+#endif
+}
+
+/* The releaser thread: how it ran, the ring, the cache. */
+static void print_second(const struct demo *d)
+{
+	const struct rel_stats *r = &d->rel;
+	const struct handoff *h = &d->hand;
+	if (!d->second_on) {
+		printf("  releaser    off (%s)\n", d->second_off ? d->second_off
+		       : d->opt.second ? "could not start" : "--no-second");
+		return;
+	}
+	printf("  releaser    %s", d->fifo2 ? "SCHED_FIFO" : "SCHED_OTHER");
+	if (d->fifo2)
+		printf(" prio %d", d->prio2);
+	printf(", %" PRIu64 " cycles, half a period after the RT thread;\n"
+	       "              releases through %s;\n", r->cycles,
+	       d->use_tcache ? "the per-thread cache (rttcache_free)"
+	                     : "rtheap_free under the heap lock");
+	printf("              %" PRIu64 " handed over (every other release), %"
+	       PRIu64 " released, %" PRIu64 " errors, %" PRIu64 " damaged;\n"
+	       "              ring of %u: max occupancy %u, %" PRIu64 " full "
+	       "(freed by the RT thread), at most %" PRIu64 " per cycle\n",
+	       h->handed, r->released, r->errors, r->corrupt, HANDOFF_SLOTS,
+	       h->max_used, h->full, r->max_batch);
+	if (d->use_tcache)
+		print_tcache(d);
+}
+
+/* The histogram table: the RT thread's calls, the releaser's, control
+ * messages. */
+static void print_timing(const struct demo *d)
+{
+	const struct rt_stats *s = &d->rt;
+	char a[24], b[24];
+
+	printf("\n  %-17s %7s %9s %9s %9s %9s %9s %9s %7s\n", "", "count",
+	       "min", "avg", "p50", "p99", "p99.9", "max", "cycle");
+	hist_line("wake-up latency", &s->wake);
+	hist_line(d->use_tcache ? "rttcache_alloc" : "rtheap_alloc", &s->alloc);
+	hist_line("alloc + callback", &s->alloc_notify);
+	hist_line(d->use_tcache ? "rttcache_free" : "rtheap_free", &s->free);
+	if (d->second_on) {
+		hist_line("releaser wake-up", &d->rel.wake);
+		hist_line(d->use_tcache ? "releaser tc_free" : "releaser free",
+		          &d->rel.release);
+	}
+	hist_line("control msg alloc", &s->ctl_alloc);
+	hist_line("control msg free", &s->ctl_free);
+	format_ns(a, sizeof a, d->timer_overhead_ns);
+	if (d->ext_mode == EXT_HANDOFF && atomic_load(&d->ext_added) >
+	                                          atomic_load(&d->ext_at_start)) {
+		format_ns(b, sizeof b, s->extend_max_ns);
+		printf("  rtheap_extend in the real-time thread: max %s\n", b);
+	}
+	printf("  Heap call times exclude the timer's own cost (%s); \"alloc + "
+	       "callback\" are the\n  allocations that ran the low-memory "
+	       "callback (it posts the helper's semaphore).\n", a);
+}
+
 void print_summary(const struct demo *d, bool pass)
 {
 	const struct rt_stats *s = &d->rt;
@@ -201,27 +286,11 @@ void print_summary(const struct demo *d, bool pass)
 	               ? "helper thread"
 	               : "RT thread itself (lock none: the helper maps them)");
 
-	printf("\n  %-17s %7s %9s %9s %9s %9s %9s %9s %7s\n", "", "count",
-	       "min", "avg", "p50", "p99", "p99.9", "max", "cycle");
-	hist_line("wake-up latency", &s->wake);
-	hist_line("rtheap_alloc", &s->alloc);
-	hist_line("alloc + callback", &s->alloc_notify);
-	hist_line("rtheap_free", &s->free);
-	hist_line("control msg alloc", &s->ctl_alloc);
-	hist_line("control msg free", &s->ctl_free);
-	format_ns(a, sizeof a, d->timer_overhead_ns);
-	if (d->ext_mode == EXT_HANDOFF && atomic_load(&d->ext_added) >
-	                                          atomic_load(&d->ext_at_start)) {
-		format_ns(b, sizeof b, s->extend_max_ns);
-		printf("  rtheap_extend in the real-time thread: max %s\n", b);
-	}
-	printf("  Heap call times exclude the timer's own cost (%s); \"alloc + "
-	       "callback\" are the\n  allocations that ran the low-memory "
-	       "callback (it posts the helper's semaphore).\n", a);
-
-	printf("\n  messages    %" PRIu64 " allocated, %" PRIu64 " freed (%u still "
-	       "live at the end, freed after the run)\n",
-	       s->allocs, s->frees, d->live_at_end);
+	print_timing(d);
+	printf("\n  messages    %" PRIu64 " allocated, %" PRIu64 " freed by the RT "
+	       "thread (%u still live at the end,\n              freed after "
+	       "the run), %" PRIu64 " by the releaser\n",
+	       s->allocs, s->frees, d->live_at_end, d->rel.released);
 	format_bytes(a, sizeof a, d->buf0_size);
 	format_bytes(b, sizeof b, e->size);
 	format_bytes(c, sizeof c, e->peak_used);
@@ -268,6 +337,7 @@ void print_summary(const struct demo *d, bool pass)
 		       atomic_load(&d->last_extend_error),
 		       atomic_load(&d->map_failures),
 		       atomic_load(&d->lock_failures));
+	print_second(d);
 	print_control(d);
 	printf("  failures    %" PRIu64 " failed allocations, %" PRIu64
 	       " free errors, %" PRIu64 " damaged messages\n",
@@ -306,6 +376,35 @@ static void json_hist(FILE *f, const char *name, const struct hist *h, bool last
 		first = false;
 	}
 	fprintf(f, "]}%s\n", last ? "" : ",");
+}
+
+static void json_second(FILE *f, const struct demo *d)
+{
+	const struct rel_stats *r = &d->rel;
+	const struct handoff *h = &d->hand;
+	fprintf(f, "  \"releaser\": {\"enabled\": %s, \"path\": \"%s\","
+	        " \"sched_fifo\": %s, \"prio\": %d, \"cycles\": %" PRIu64
+	        ", \"handed\": %" PRIu64 ", \"released\": %" PRIu64
+	        ", \"errors\": %" PRIu64 ", \"damaged\": %" PRIu64
+	        ", \"ring_slots\": %u, \"ring_max_used\": %u, \"ring_full\": %"
+	        PRIu64 ", \"max_per_cycle\": %" PRIu64 "},\n",
+	        d->second_on ? "true" : "false", release_path(d),
+	        d->fifo2 ? "true" : "false", d->prio2, r->cycles, h->handed,
+	        r->released, r->errors, r->corrupt, HANDOFF_SLOTS, h->max_used,
+	        h->full, r->max_batch);
+#if RTHEAP_HAVE_URCU
+	const struct rttcache_stats *t = &d->tc_stats;
+	if (d->use_tcache)
+		fprintf(f, "  \"tcache\": {\"max_size\": %zu, \"batch\": %u,"
+		        " \"depot\": %u, \"refills\": %zu, \"flushes\": %zu,"
+		        " \"depot_puts\": %zu, \"depot_gets\": %zu,"
+		        " \"heap_batches\": %zu, \"failures\": %zu,"
+		        " \"errors\": %zu, \"cached_blocks_at_end\": %zu,"
+		        " \"destroy\": %d},\n", t->max_size, t->batch, t->depot,
+		        t->refills, t->flushes, t->depot_puts, t->depot_gets,
+		        t->heap_batches, t->failures, t->errors, t->cached_blocks,
+		        d->tc_destroy_rc);
+#endif
 }
 
 int write_json(const struct demo *d, const char *path, bool pass)
@@ -348,7 +447,9 @@ int write_json(const struct demo *d, const char *path, bool pass)
 	json_hist(f, "alloc_with_callback", &s->alloc_notify, false);
 	json_hist(f, "free", &s->free, false);
 	json_hist(f, "control_alloc", &s->ctl_alloc, false);
-	json_hist(f, "control_free", &s->ctl_free, true);
+	json_hist(f, "control_free", &s->ctl_free, false);
+	json_hist(f, "releaser_wakeup", &d->rel.wake, false);
+	json_hist(f, "releaser_free", &d->rel.release, true);
 	fprintf(f, "  },\n");
 	fprintf(f, "  \"heap\": {\"page_size\": %zu, \"extents\": %zu, \"size\": %zu,"
 	        " \"usable\": %zu, \"used_at_end\": %zu, \"peak_used\": %zu,"
@@ -376,6 +477,7 @@ int write_json(const struct demo *d, const char *path, bool pass)
 	        s->ctl_corrupt, d->ctl_stats.total_slabs, d->ctl_stats.objs_per_slab,
 	        d->ctl_stats.failures, d->pool_stats.min_nr,
 	        d->pool_stats.from_reserve, d->pool_stats.failures);
+	json_second(f, d);
 	fprintf(f, "  \"extensions\": [");
 	for (unsigned i = 0; i < d->ext_count; i++)
 		fprintf(f, "%s{\"bytes\": %zu, \"locked\": %s, \"in_heap\": %s,"

@@ -91,7 +91,7 @@ static void msg_write(struct msg *m, uint64_t seq, size_t size)
 		memset(m->payload, msg_fill(seq), size - sizeof *m);
 }
 
-static bool msg_ok(const struct msg *m)
+bool msg_ok(const struct msg *m)
 {
 	if (m->size < MSG_MIN || m->size > MSG_MAX ||
 	    m->check != msg_check(m->seq, m->size))
@@ -106,7 +106,7 @@ static bool msg_ok(const struct msg *m)
 	return true;
 }
 
-static uint64_t minus_overhead(const struct demo *d, uint64_t ns)
+uint64_t minus_overhead(const struct demo *d, uint64_t ns)
 {
 	return ns > d->timer_overhead_ns ? ns - d->timer_overhead_ns : 0;
 }
@@ -116,8 +116,12 @@ static void release(struct demo *d, struct msg *m)
 	struct rt_stats *s = &d->rt;
 	if (!msg_ok(m))
 		s->corrupt++;
+	/* every other release goes to the releaser thread (second.c) */
+	if (d->second_on && !d->teardown && (d->hand_toggle++ & 1u) &&
+	    handoff_put(d, m))
+		return;
 	uint64_t t0 = mono_ns();
-	int rc = rtheap_free(&d->heap, m);
+	int rc = demo_free(d, m);
 	uint64_t t1 = mono_ns();
 	if (rc != 0) {
 		s->free_errors++;
@@ -156,7 +160,7 @@ static void alloc_one(struct demo *d)
 	size_t size = pick_size(&d->rng);
 	uint64_t before = callbacks_here;
 	uint64_t t0 = mono_ns();
-	struct msg *m = rtheap_alloc(&d->heap, size);
+	struct msg *m = demo_alloc(d, size);
 	uint64_t t1 = mono_ns();
 	uint64_t ns = minus_overhead(d, t1 - t0);
 	if (callbacks_here != before) {
@@ -293,21 +297,21 @@ int rt_prepare(struct demo *d)
 	return 0;
 }
 
-static void prefault_stack(void)
+void prefault_stack(void)
 {
 	volatile unsigned char buf[64 * 1024];
 	for (size_t i = 0; i < sizeof buf; i += 256)
 		buf[i] = 0;
 }
 
-static void ts_add_ns(struct timespec *ts, uint64_t ns)
+void ts_add_ns(struct timespec *ts, uint64_t ns)
 {
 	ns += (uint64_t)ts->tv_nsec;
 	ts->tv_sec += (time_t)(ns / 1000000000u);
 	ts->tv_nsec = (long)(ns % 1000000000u);
 }
 
-static uint64_t ts_ns(const struct timespec *ts)
+uint64_t ts_ns(const struct timespec *ts)
 {
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
@@ -319,6 +323,7 @@ void *rt_main(void *arg)
 	struct timespec next;
 
 	prefault_stack();
+	demo_thread_init(d);
 	publish(d, true);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	ts_add_ns(&next, period);

@@ -10,6 +10,11 @@
  *  - the helper thread (normal scheduling, helper.c) sleeps on a
  *    semaphore posted by the heap's low-memory callback, maps and locks a
  *    new extent and adds it to the heap;
+ *  - the releaser (second.c), a second periodic thread (SCHED_FIFO one
+ *    priority below by default) takes every other message the RT thread
+ *    would free from a single-producer single-consumer ring and releases
+ *    it: through the per-thread cache both threads use (rtheap/tcache.h)
+ *    when the library has liburcu, else rtheap_free under the heap lock;
  *  - the main thread (main.c) parses options, sets everything up, prints
  *    the status line, waits for the end (duration, cycles or a signal),
  *    then tears down and reports (report.c).  During the run it never
@@ -27,8 +32,12 @@
 #include <time.h>
 
 #include "rtheap/cache.h"
+#include "rtheap/config.h"
 #include "rtheap/pool.h"
 #include "rtheap/rtheap.h"
+#if RTHEAP_HAVE_URCU
+#include "rtheap/tcache.h"
+#endif
 
 /* Largest --initial-kib accepted with --static (size of the static array). */
 #define RTDEMO_STATIC_KIB 4096u
@@ -58,6 +67,9 @@ struct options {
 	bool status;              /* force the live status line */
 	const char *json;
 	uint64_t seed;
+	bool second;              /* run the releaser thread (--no-second) */
+	int second_prio;          /* its SCHED_FIFO priority; 0: prio - 1 */
+	bool release_plain;       /* --release-plain: rtheap_free, no cache */
 };
 
 struct hist {
@@ -85,6 +97,31 @@ struct extent_rec {
 	bool locked;              /* mlock succeeded */
 	bool in_heap;             /* rtheap_extend accepted it */
 	uint64_t cycle;           /* RT cycle count when it was added */
+};
+
+/* Ring from the RT thread (the only producer) to the releaser (the only
+ * consumer): lock-free, each index written by one side only. */
+#define HANDOFF_SLOTS 256u   /* a power of two */
+
+struct handoff {
+	_Alignas(64) _Atomic unsigned tail;  /* written by the producer */
+	_Alignas(64) _Atomic unsigned head;  /* written by the consumer */
+	struct msg *slot[HANDOFF_SLOTS];
+	/* producer's counters */
+	uint64_t handed;          /* messages put in the ring */
+	uint64_t full;            /* ring full: the RT thread freed it itself */
+	unsigned max_used;        /* most slots in use seen by the producer */
+};
+
+/* Owned by the releaser while it runs; read by main after the join. */
+struct rel_stats {
+	uint64_t cycles;
+	uint64_t released;        /* messages released */
+	uint64_t errors;          /* the release returned non-zero */
+	uint64_t corrupt;         /* message content found damaged */
+	uint64_t max_batch;       /* most messages released in one cycle */
+	struct hist wake;
+	struct hist release;
 };
 
 /* Owned by the RT thread while it runs; read by main after the join. */
@@ -215,6 +252,22 @@ struct demo {
 	uint64_t ctl_seq;
 	_Atomic uint64_t ctl_ctor_calls;
 
+	/* releaser (second.c) */
+	bool second_on;           /* the releaser runs */
+	const char *second_off;   /* why it does not (NULL: it runs / asked) */
+	bool use_tcache;          /* releases through the per-thread cache */
+	bool fifo2;               /* the releaser got SCHED_FIFO */
+	int prio2;
+	atomic_bool stop2;
+	unsigned hand_toggle;     /* RT thread: hand over every other release */
+	struct handoff hand;
+	struct rel_stats rel;
+#if RTHEAP_HAVE_URCU
+	rttcache_t *tc;
+	struct rttcache_stats tc_stats; /* before rttcache_destroy */
+#endif
+	int tc_destroy_rc;
+
 	/* final state, filled by main after the run */
 	double elapsed_s;
 	struct rtheap_stats end_stats;    /* before freeing the ring */
@@ -250,6 +303,22 @@ int rt_prepare(struct demo *d);
 void *rt_main(void *arg);
 unsigned rt_free_all(struct demo *d);
 void note_callback_in_this_thread(void);
+
+/* second.c */
+int second_setup(struct demo *d);
+bool handoff_put(struct demo *d, struct msg *m);
+void *second_main(void *arg);
+void demo_thread_init(struct demo *d);
+void *demo_alloc(struct demo *d, size_t size);
+int demo_free(struct demo *d, void *p);
+void second_teardown(struct demo *d);
+
+/* rt_thread.c (shared with second.c) */
+bool msg_ok(const struct msg *m);
+uint64_t minus_overhead(const struct demo *d, uint64_t ns);
+void ts_add_ns(struct timespec *ts, uint64_t ns);
+uint64_t ts_ns(const struct timespec *ts);
+void prefault_stack(void);
 
 /* control.c */
 int ctl_setup(struct demo *d);

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Build and run the real-time demo (rtdemo/README.md):
 #   sudo ./scripts/run-demo.sh [rtdemo options]
-# Installs the build tools with apt-get if (and only if) they are missing,
-# builds rtdemo in build-demo/ (Release, without tests and latency harness),
-# then runs it for 10 seconds and prints its summary.  Extra arguments are
+# Installs the build tools and liburcu-dev with apt-get if (and only if)
+# they are missing, builds rtdemo in build-demo/ (Release, without tests
+# and latency harness), then runs it for 10 seconds and prints its summary.  Extra arguments are
 # passed to rtdemo (a later --duration overrides the default).  Run as root
 # for SCHED_FIFO and locked memory; without privileges the demo still runs,
 # with normal scheduling, and says so.
@@ -22,8 +22,14 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v make >/dev/null 2>&1 || missing+=(make)
+# liburcu (found through pkg-config): the per-thread caches the demo's
+# second thread releases through; without it the demo uses rtheap_free
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if command -v dpkg >/dev/null 2>&1; then
+	dpkg -s liburcu-dev >/dev/null 2>&1 || missing+=(liburcu-dev)
+fi
 if ((${#missing[@]})); then
-	echo "run-demo: installing missing build tools: ${missing[*]}"
+	echo "run-demo: installing missing build packages: ${missing[*]}"
 	if [[ $(id -u) -eq 0 ]]; then
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
