@@ -472,6 +472,7 @@ RT_HOT uint32_t run_cut(struct rt_heap *h, struct rt_extent *x,
 			rt_map_set(x, start + len - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
 	}
 	rt_map_set(x, rstart, PG_MAKE(PG_FREE, rlen));
+	RT_TEST_POINT(RT_TP_RUN_CUT); /* step-counting builds: tests only */
 	rt_map_set(x, rstart + rlen - 1, PG_MAKE(PG_FREE, rlen));
 	unsigned ri = rt_runs_index(rlen);
 	if (ri != i)
