@@ -17,7 +17,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <rtheap/rtheap.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +49,8 @@ static int mode_of(const char *s)
 		return RTHEAP_LOCK_PI_MUTEX;
 	if (!strcmp(s, "spin"))
 		return RTHEAP_LOCK_SPIN;
-#ifdef RTHEAP_LOCK_SHARED_AVAILABLE
 	if (!strcmp(s, "shared"))
 		return RTHEAP_LOCK_SHARED;
-#else
-	if (!strcmp(s, "shared"))
-		return 3;
-#endif
 	return -1;
 }
 

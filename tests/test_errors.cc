@@ -595,8 +595,10 @@ TEST(ErrCallback, PrintErrorNamesEveryKind)
 		{RTHEAP_ERR_DOUBLE_FREE, "block already free (double free)"},
 		{RTHEAP_ERR_USE_AFTER_FREE, "free memory written after free"},
 		{RTHEAP_ERR_CORRUPT, "heap metadata corrupted"},
+		{RTHEAP_ERR_OWNER_DIED, "a process died holding the lock (heap recovered)"},
+		{RTHEAP_ERR_BROKEN, "a process died holding the lock mid-change (heap broken)"},
 		{static_cast<rtheap_error_kind_t>(0), "unknown misuse"},
-		{static_cast<rtheap_error_kind_t>(6), "unknown misuse"},
+		{static_cast<rtheap_error_kind_t>(8), "unknown misuse"},
 	};
 	AlignedBuf b(64 * 1024);
 	rtheap_t named{}, unnamed{}, dead{};
