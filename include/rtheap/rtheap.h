@@ -258,7 +258,13 @@ typedef enum rtheap_lock_mode {
  *  - the layers (object caches, pools, regions, per-CPU and class heaps,
  *    rtheap_default()) are process-local objects: create them per
  *    process on the shared heap if needed, never share their handles;
- *    their own locks are private to the process.
+ *    their own locks are private to the process;
+ *  - memory checkers (AddressSanitizer, valgrind's Memcheck) keep their
+ *    state per process: a block allocated in another process looks free
+ *    to this one's checker.  Under a checker, the process that receives a
+ *    block marks it live first, e.g. ASAN_UNPOISON_MEMORY_REGION(p,
+ *    rtheap_usable_size(heap, p)) or VALGRIND_MAKE_MEM_DEFINED (all the
+ *    processes of a heap run under the same checkers: rtheap_attach()).
  *
  * Recovery: when a process dies holding the heap lock, the next call of
  * any process that takes the lock meets EOWNERDEAD.  Under the lock it runs
