@@ -362,6 +362,8 @@ RT_HOT void *alloc_body(struct rt_heap *h, size_t size, const unsigned ck)
 
 RT_COLD void *alloc_checked(struct rt_heap *h, size_t size)
 {
+	if (rt_copy_of(h) == RT_COPY_SHARED)
+		return alloc_body(h, size, RT_CK_SHARED);
 	return alloc_body(h, size, RT_CK_ANY);
 }
 
@@ -422,6 +424,8 @@ RT_HOT void *alloc_aligned_body(struct rt_heap *h, size_t size, size_t align,
 
 RT_COLD void *alloc_aligned_checked(struct rt_heap *h, size_t size, size_t align)
 {
+	if (rt_copy_of(h) == RT_COPY_SHARED)
+		return alloc_aligned_body(h, size, align, RT_CK_SHARED);
 	return alloc_aligned_body(h, size, align, RT_CK_ANY);
 }
 
@@ -546,6 +550,8 @@ RT_HOT int free_body(struct rt_heap *h, void *ptr, int (*ckfn)(void *),
 /* free_body() with a memory checker present (hooks.h). */
 RT_COLD int free_checked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 {
+	if (rt_copy_of(h) == RT_COPY_SHARED)
+		return free_body(h, ptr, ckfn, RT_CK_SHARED);
 	return free_body(h, ptr, ckfn, RT_CK_ANY);
 }
 

@@ -397,16 +397,26 @@ static inline unsigned rt_copy_of(const struct rt_heap *h)
 {
 	return h->slow_copy;
 }
+/* The third copy, ck = RT_CK_SHARED (slow_copy RT_COPY_SHARED): a shared
+ * heap without checkers or debug mode.  No checker bit is set, so every
+ * hook and debug test compiles away as in the plain copy; only its lock
+ * differs (lock.h: it can refuse). */
+#define RT_CK_SHARED 4u
+#define RT_COPY_CHECKED 1u
+#define RT_COPY_SHARED 2u
 /* Computed once, at init: the checkers are known by then (the first
  * extent's hook_pages_added() runs the detection if no constructor has),
- * and the flags do not change.  A shared heap takes the checked copy too:
- * only that copy copes with a lock that can refuse (lock.h). */
+ * and the flags do not change.  A shared heap takes a copy of its own
+ * (RT_COPY_SHARED; the checked one if it also has checkers or debug mode):
+ * only those cope with a lock that can refuse (lock.h). */
 static inline uint8_t rt_copy_compute(const struct rt_heap *h)
 {
-	return (hook_state() | (h->flags & RTHEAP_F_DEBUG_FILL)) != 0 ||
-	       h->lock_mode == RTHEAP_LOCK_SHARED; /* its lock can fail (lock.h) */
+	if ((hook_state() | (h->flags & RTHEAP_F_DEBUG_FILL)) != 0)
+		return RT_COPY_CHECKED;
+	/* a shared heap's lock can refuse (lock.h): its own copy */
+	return h->lock_mode == RTHEAP_LOCK_SHARED ? RT_COPY_SHARED : 0;
 }
-#define RT_DEBUG(ck, h) ((ck) && ((h)->flags & RTHEAP_F_DEBUG_FILL))
+#define RT_DEBUG(ck, h) (((ck) & RT_CK_ANY) && ((h)->flags & RTHEAP_F_DEBUG_FILL))
 
 /* runs.c: free-run index (take: find, cut; release: merge, insert) */
 RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len);

@@ -12,10 +12,11 @@
  * heap_lock() returns 0 (locked) or -ENOTRECOVERABLE (not locked: a shared
  * heap found broken, see below): the caller then returns its documented
  * failure without unlocking.  The hot copies (alloc, free, realloc: ck)
- * lock with heap_lock_ck(): a shared heap always takes the checked copy
- * (rt_copy_compute()), so the plain copy's lock is the local one, whose
- * result is the constant 0, and the hot paths of the other modes keep
- * their cost to the instruction.  Notifications found under the lock are collected there and
+ * lock with heap_lock_ck(): a shared heap takes a copy of its own
+ * (ck = RT_CK_SHARED, or the checked copy RT_CK_ANY: rt_copy_compute()),
+ * so the plain copy's lock is the local one, whose result is the
+ * constant 0, and the hot paths of the other modes keep their cost to
+ * the instruction.  Notifications found under the lock are collected there and
  * delivered after heap_unlock() (notify.c).
  *
  * Shared mode, a dead owner (rtheap.h, "Process-shared heaps"): the lock
@@ -144,6 +145,8 @@ static inline int heap_lock_ck(struct rt_heap *h, const unsigned ck)
 		heap_lock_local(h);
 		return RT_LOCKED(0);
 	}
+	if (ck == RT_CK_SHARED)
+		return heap_lock_shared(h);
 	return heap_lock(h);
 }
 
@@ -151,6 +154,8 @@ static inline void heap_unlock_ck(struct rt_heap *h, const unsigned ck)
 {
 	if (!ck)
 		heap_unlock_local(h);
+	else if (ck == RT_CK_SHARED)
+		pthread_mutex_unlock(&h->mtx);
 	else
 		heap_unlock(h);
 }

@@ -204,6 +204,8 @@ RT_HOT void *realloc_body(struct rt_heap *h, void *ptr, size_t size,
 
 RT_COLD void *realloc_checked(struct rt_heap *h, void *ptr, size_t size)
 {
+	if (rt_copy_of(h) == RT_COPY_SHARED)
+		return realloc_body(h, ptr, size, RT_CK_SHARED);
 	return realloc_body(h, ptr, size, RT_CK_ANY);
 }
 

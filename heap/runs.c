@@ -63,12 +63,12 @@ RT_COLD bool run_node_in_page(const struct rt_heap *h, const struct rt_node *nd)
  * without any.  The node's extent is looked up only with a checker. */
 #define RUN_OPEN(ck, h, nd)                                                  \
 	do {                                                                 \
-		if (rt_unlikely(ck) && run_node_in_page((h), (nd)))          \
+		if (rt_unlikely((ck) & RT_CK_ANY) && run_node_in_page((h), (nd)))          \
 			rt_ck_open((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
 	} while (0)
 #define RUN_CLOSE(ck, h, nd)                                                 \
 	do {                                                                 \
-		if (rt_unlikely(ck) && run_node_in_page((h), (nd)))          \
+		if (rt_unlikely((ck) & RT_CK_ANY) && run_node_in_page((h), (nd)))          \
 			rt_ck_close((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
 	} while (0)
 
