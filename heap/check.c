@@ -344,9 +344,8 @@ static int check_stats(struct rt_heap *h, struct walk *w)
 	return 0;
 }
 
-static int check_locked(struct rt_heap *h, void *arg)
+static int check_walk(struct rt_heap *h, struct walk *w)
 {
-	struct walk *w = arg;
 	int err = check_extent_table(h, w);
 	for (uint32_t i = 0; !err && i < h->nr_ext; i++)
 		if (h->by_slot[i])
@@ -360,18 +359,47 @@ static int check_locked(struct rt_heap *h, void *arg)
 	return err;
 }
 
-int rtheap_check(rtheap_t *heap, struct rtheap_fault *fault)
+static int check_locked(struct rt_heap *h, void *arg)
 {
-	struct walk w;
-	memset(&w, 0, sizeof(w));
-	w.fault = fault;
+	return check_walk(h, arg);
+}
+
+static void fault_clear(struct rtheap_fault *fault)
+{
 	if (fault) {
 		fault->what = NULL;
 		fault->addr = NULL;
 		fault->extent = -1;
 		fault->page = -1;
 	}
+}
+
+/* The walk, for a caller that holds the lock (a shared heap's recovery
+ * from a dead lock owner, lock.h): 0 or -EUCLEAN, the fault in *fault. */
+RT_FN int rt_check_locked(struct rt_heap *h, struct rtheap_fault *fault)
+{
+	struct walk w;
+	memset(&w, 0, sizeof(w));
+	w.fault = fault;
+	fault_clear(fault);
+	return check_walk(h, &w);
+}
+
+int rtheap_check(rtheap_t *heap, struct rtheap_fault *fault)
+{
+	struct walk w;
+	memset(&w, 0, sizeof(w));
+	w.fault = fault;
+	fault_clear(fault);
 	int err = rt_with_lock(heap, check_locked, &w);
+	if (err == -ENOTRECOVERABLE) {
+		/* a shared heap broken by a dead lock owner (rtheap.h) */
+		if (fault) {
+			fault->what = "heap broken: a process died holding its lock mid-change";
+			fault->addr = heap;
+		}
+		return -EUCLEAN;
+	}
 	/* then every layer object, outside the heap lock (each takes its own
 	 * lock, then maybe the heap's: the layers' lock order) */
 	for (struct rt_owner *o = rt_owner_next(heap, NULL); !err && o;

@@ -11,14 +11,26 @@
 #include "lock.h"
 #include "owner.h"
 
+/* A shared heap's lock is process-shared: fork() needs nothing (the child
+ * uses it as it is, rtheap.h), and re-initialising it in the child would
+ * break it for every other process.  So the three do nothing for it. */
+static bool fork_skips(const struct rt_heap *h)
+{
+	return h->lock_mode == RTHEAP_LOCK_SHARED;
+}
+
 void rt_owner_fork_prepare(rtheap_t *heap)
 {
-	heap_lock(rt_heap_of(heap));
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!fork_skips(h))
+		(void)heap_lock(h); /* only the shared mode can refuse */
 }
 
 void rt_owner_fork_parent(rtheap_t *heap)
 {
-	heap_unlock(rt_heap_of(heap));
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!fork_skips(h))
+		heap_unlock(h);
 }
 
 /* The forking thread held the lock: no other thread was inside the heap,
@@ -29,6 +41,8 @@ void rt_owner_fork_parent(rtheap_t *heap)
 void rt_owner_fork_child(rtheap_t *heap)
 {
 	struct rt_heap *h = rt_heap_of(heap);
+	if (fork_skips(h))
+		return;
 	heap_unlock(h);
 	(void)heap_lock_init(h);
 }

@@ -16,6 +16,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* config.h measures struct rt_heap at configure time: the public descriptor
  * is exactly the private one rounded up to 8 bytes, in both directions. */
@@ -56,20 +58,26 @@ static size_t max_request_for(unsigned pshift)
 static int extent_reserve_locked(struct rt_heap *h, void *buf, size_t size,
                                  uint32_t *slot)
 {
-	heap_lock(h);
-	int err = rt_extent_reserve(h, buf, size, slot);
+	int err = heap_lock(h);
+	if (err)
+		return err;
+	err = rt_extent_reserve(h, buf, size, slot);
 	heap_unlock(h);
 	return err;
 }
 
 /* Phase 3, under the lock: publish, and re-arm or disarm the low-memory
- * notification for the new size. */
-static void extent_publish_locked(struct rt_heap *h, struct rt_extent *x)
+ * notification for the new size.  0, or -ENOTRECOVERABLE (a shared heap
+ * broken meanwhile: the extent stays reserved, never published). */
+static int extent_publish_locked(struct rt_heap *h, struct rt_extent *x)
 {
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err;
 	rt_extent_publish(h, x);
 	rt_lowmem_update(h);
 	heap_unlock(h);
+	return 0;
 }
 
 /*
@@ -83,8 +91,7 @@ static int add_extent(struct rt_heap *h, void *buf, size_t size, unsigned flags)
 	int err = extent_reserve_locked(h, buf, size, &slot);
 	if (err)
 		return err;
-	extent_publish_locked(h, rt_extent_prepare(h, buf, size, slot, flags));
-	return 0;
+	return extent_publish_locked(h, rt_extent_prepare(h, buf, size, slot, flags));
 }
 
 /*
@@ -123,7 +130,7 @@ static int rt_init(rtheap_t *heap, void *buf, size_t size,
 		return -EINVAL;
 	if (page < RTHEAP_MIN_PAGE)
 		page = RTHEAP_MIN_PAGE;
-	if ((unsigned)c->lock > RTHEAP_LOCK_SPIN || (c->flags & ~known))
+	if ((unsigned)c->lock > RTHEAP_LOCK_SHARED || (c->flags & ~known))
 		return -EINVAL;
 
 	if (rt_extent_check_args(page, buf, size))
@@ -144,6 +151,8 @@ static int rt_init(rtheap_t *heap, void *buf, size_t size,
 	h->name = c->name;
 	h->lowmem_trip = SIZE_MAX;
 	h->alloc_slow = (h->flags & RTHEAP_F_DEBUG_FILL) != 0;
+	h->self = h;
+	h->img = rt_image_mark();
 	int err = heap_lock_init(h);
 	if (err)
 		return err;
@@ -202,7 +211,53 @@ int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie)
 	return 0;
 }
 
+/* ---------------- process-shared heaps: attach ---------------- */
+
+/* Is the page holding p mapped in this process?  msync() fails with
+ * ENOMEM on an unmapped range (POSIX), and reads nothing. */
+static bool mapped_here(const void *p)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(pg > 0 ? pg - 1 : 4095);
+	return msync((void *)a, 1, MS_ASYNC) == 0;
+}
+
+/* Under the lock: is every published extent's header mapped here, where
+ * the heap recorded it (its buffer starts with it)?  O(E). */
+static int attach_locked(struct rt_heap *h)
+{
+	for (uint32_t i = 0; i < h->nr_ext; i++) {
+		struct rt_extent *x = h->by_slot[i];
+		if (x && (!mapped_here(x) || x->magic != RT_EXT_MAGIC ||
+		          x->buf != (void *)x || x->slot != i))
+			return -EADDRNOTAVAIL;
+	}
+	return 0;
+}
+
+int rtheap_attach_abi(rtheap_t *heap, size_t desc_size, unsigned abi)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	if (!heap || rt_check_abi("rtheap_attach", desc_size, sizeof(rtheap_t), abi))
+		return -EINVAL;
+	if (!rt_heap_ok(h))
+		return -EINVAL;
+	if (h->lock_mode != RTHEAP_LOCK_SHARED)
+		return -EPERM;
+	if (h->self != h)
+		return -EADDRNOTAVAIL; /* a copy of the descriptor, elsewhere */
+	if (h->slow_copy != rt_copy_compute(h))
+		return -ENOTSUP;
+	int err = heap_lock(h);
+	if (err)
+		return err;
+	err = attach_locked(h);
+	heap_unlock(h);
+	return err;
+}
+
 /* ---------------- allocation ---------------- */
+
 
 static inline unsigned class_of(size_t size)
 {
@@ -295,10 +350,11 @@ RT_HOT void *alloc_body(struct rt_heap *h, size_t size, const unsigned ck)
 	size_t bsize;
 	bool bucket;
 
-	heap_lock(h);
+	if (rt_unlikely(heap_lock_ck(h, ck)))
+		return NULL; /* errno ENOTRECOVERABLE (lock.h) */
 	void *p = alloc_take(h, size, &bsize, &bucket, ck);
 	bool notify = alloc_end(h, p, size, bsize, bucket, &pd, ck);
-	heap_unlock(h);
+	heap_unlock_ck(h, ck);
 	if (rt_unlikely(notify))
 		rt_notify_deliver(h, &pd);
 	return p;
@@ -306,6 +362,8 @@ RT_HOT void *alloc_body(struct rt_heap *h, size_t size, const unsigned ck)
 
 RT_COLD void *alloc_checked(struct rt_heap *h, size_t size)
 {
+	if (rt_copy_of(h) == RT_COPY_SHARED)
+		return alloc_body(h, size, RT_CK_SHARED);
 	return alloc_body(h, size, RT_CK_ANY);
 }
 
@@ -354,10 +412,11 @@ RT_HOT void *alloc_aligned_body(struct rt_heap *h, size_t size, size_t align,
 	size_t bsize = 0;
 	bool bucket;
 
-	heap_lock(h);
+	if (rt_unlikely(heap_lock_ck(h, ck)))
+		return NULL; /* errno ENOTRECOVERABLE (lock.h) */
 	void *p = alloc_aligned_take(h, size, align, &bsize, &bucket, ck);
 	bool notify = alloc_end(h, p, size, bsize, bucket, &pd, ck);
-	heap_unlock(h);
+	heap_unlock_ck(h, ck);
 	if (rt_unlikely(notify))
 		rt_notify_deliver(h, &pd);
 	return p;
@@ -365,6 +424,8 @@ RT_HOT void *alloc_aligned_body(struct rt_heap *h, size_t size, size_t align,
 
 RT_COLD void *alloc_aligned_checked(struct rt_heap *h, size_t size, size_t align)
 {
+	if (rt_copy_of(h) == RT_COPY_SHARED)
+		return alloc_aligned_body(h, size, align, RT_CK_SHARED);
 	return alloc_aligned_body(h, size, align, RT_CK_ANY);
 }
 
@@ -474,11 +535,13 @@ RT_HOT int free_body(struct rt_heap *h, void *ptr, int (*ckfn)(void *),
 	struct rt_pending pd;
 	bool notify = false;
 
-	heap_lock(h);
-	int err = free_locked(h, ptr, ckfn, ck);
+	int err = heap_lock_ck(h, ck);
+	if (rt_unlikely(err))
+		return err;
+	err = free_locked(h, ptr, ckfn, ck);
 	if (rt_unlikely(err))
 		notify = rt_notify_misuse(h, &pd);
-	heap_unlock(h);
+	heap_unlock_ck(h, ck);
 	if (rt_unlikely(notify))
 		rt_notify_deliver(h, &pd);
 	return err;
@@ -487,6 +550,8 @@ RT_HOT int free_body(struct rt_heap *h, void *ptr, int (*ckfn)(void *),
 /* free_body() with a memory checker present (hooks.h). */
 RT_COLD int free_checked(struct rt_heap *h, void *ptr, int (*ckfn)(void *))
 {
+	if (rt_copy_of(h) == RT_COPY_SHARED)
+		return free_body(h, ptr, ckfn, RT_CK_SHARED);
 	return free_body(h, ptr, ckfn, RT_CK_ANY);
 }
 
@@ -536,7 +601,9 @@ int rtheap_check_block(rtheap_t *heap, const void *ptr)
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h))
 		return -EINVAL;
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err;
 	long long r = block_size(h, ptr);
 	heap_unlock(h);
 	return r < 0 ? (int)r : 0;
@@ -545,9 +612,8 @@ int rtheap_check_block(rtheap_t *heap, const void *ptr)
 size_t rtheap_usable_size(rtheap_t *heap, const void *ptr)
 {
 	struct rt_heap *h = rt_heap_of(heap);
-	if (!rt_heap_ok(h))
+	if (!rt_heap_ok(h) || heap_lock(h))
 		return 0;
-	heap_lock(h);
 	long long r = block_size(h, ptr);
 	heap_unlock(h);
 	return r < 0 ? 0 : (size_t)r;
@@ -561,10 +627,13 @@ int rtheap_set_lowmem(rtheap_t *heap, size_t threshold, rtheap_lowmem_fn fn,
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h))
 		return -EINVAL;
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err;
 	h->lowmem_threshold = threshold;
 	h->lowmem_fn = fn;
 	h->lowmem_arg = arg;
+	h->img = rt_image_mark(); /* callbacks of this image (rtheap.h) */
 	/* Armed whatever free memory is now: if it is already below a limit,
 	 * the next successful allocation calls fn (request 0).  A callback set
 	 * late would otherwise hear nothing until memory came back. */
@@ -578,7 +647,9 @@ int rtheap_set_lowmem_run(rtheap_t *heap, size_t run_bytes)
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h))
 		return -EINVAL;
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err;
 	h->lowmem_run = run_bytes;
 	rt_lowmem_arm(h); /* as rtheap_set_lowmem */
 	heap_unlock(h);
@@ -590,9 +661,12 @@ int rtheap_set_error_handler(rtheap_t *heap, rtheap_error_fn fn, void *arg)
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h))
 		return -EINVAL;
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err;
 	h->err_fn = fn;
 	h->err_arg = arg;
+	h->img = rt_image_mark(); /* callbacks of this image (rtheap.h) */
 	heap_unlock(h);
 	return 0;
 }
@@ -603,7 +677,9 @@ int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st)
 	if (!rt_heap_ok(h) || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err;
 	st->page_size = h->page;
 	st->extents = h->nr_live;
 	st->size = h->size;
@@ -621,6 +697,7 @@ int rtheap_get_stats(rtheap_t *heap, struct rtheap_stats *st)
 	st->free_calls = h->free_calls;
 	st->failed_allocs = h->failed;
 	st->errors = h->errors;
+	st->owner_deaths = h->owner_deaths;
 	for (unsigned c = 0; c < RTHEAP_NR_CLASSES; c++) {
 		st->class_live[c] = h->cls[c].live;
 		st->class_pages[c] = h->cls[c].pages;
@@ -641,8 +718,10 @@ RT_FN int rt_with_lock(rtheap_t *heap, int (*fn)(struct rt_heap *, void *), void
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h))
 		return -EINVAL;
-	heap_lock(h);
-	int r = fn(h, arg);
+	int r = heap_lock(h);
+	if (r)
+		return r;
+	r = fn(h, arg);
 	heap_unlock(h);
 	return r;
 }

@@ -222,32 +222,32 @@ static inline void hook_pages_added(void *p, size_t n)
 
 static inline void hook_block_alloc(unsigned ck, void *p, size_t n)
 {
-	if (__builtin_expect(ck != 0, 0))
+	if (__builtin_expect((ck & RT_CK_ANY) != 0, 0))
 		rt_ck_block_alloc(p, n);
 }
 
 static inline void hook_block_free(unsigned ck, void *p, size_t n)
 {
-	if (__builtin_expect(ck != 0, 0))
+	if (__builtin_expect((ck & RT_CK_ANY) != 0, 0))
 		rt_ck_block_free(p, n);
 }
 
 static inline void hook_block_resize(unsigned ck, void *p, size_t n, size_t m)
 {
-	if (__builtin_expect(ck != 0, 0))
+	if (__builtin_expect((ck & RT_CK_ANY) != 0, 0))
 		rt_ck_block_resize(p, n, m);
 }
 
 /* The heap reads/writes free memory itself: open it briefly. */
 static inline void hook_open(unsigned ck, void *p, size_t n)
 {
-	if (__builtin_expect(ck != 0, 0))
+	if (__builtin_expect((ck & RT_CK_ANY) != 0, 0))
 		rt_ck_open(p, n);
 }
 
 static inline void hook_close(unsigned ck, void *p, size_t n)
 {
-	if (__builtin_expect(ck != 0, 0))
+	if (__builtin_expect((ck & RT_CK_ANY) != 0, 0))
 		rt_ck_close(p, n);
 }
 

@@ -68,8 +68,26 @@ extern _Thread_local unsigned long rtheap_step_counter;
 #define RT_STEP() ((void)0)
 #endif
 
+/* Test points (step-counting builds only, rtheap_steps.h): the test's hook
+ * runs there, under the heap lock, e.g. to kill the process holding it. */
+#define RT_TP_LOCKED 1  /* just after the heap lock was taken */
+#define RT_TP_RUN_CUT 2 /* in a run split, between two map writes */
+#ifdef RTHEAP_STEP_COUNT
+extern _Thread_local void (*rt_test_hook)(int point);
+extern _Thread_local int rt_test_at;
+#define RT_TEST_POINT(p) \
+	(rt_unlikely(rt_test_hook && rt_test_at == (p)) ? rt_test_hook(p) : (void)0)
+#else
+#define RT_TEST_POINT(p) ((void)0)
+#endif
+
 /* ---------------- constants ---------------- */
-#define RT_HEAP_MAGIC 0x72746870u /* "rthp" */
+/* "rthp", mixed with the ABI version and the descriptor size of this build,
+ * so that a process of another build (rtheap_attach()) does not take the
+ * descriptor for one of its own */
+#define RT_HEAP_MAGIC \
+	(0x72746870u ^ ((uint32_t)RTHEAP_ABI_VERSION << 8) ^ \
+	 ((uint32_t)RTHEAP_DESC_WORDS << 20))
 #define RT_EXT_MAGIC 0x72747874u  /* "rtxt" */
 #define RT_NIL 0xffffffffu
 
@@ -256,6 +274,12 @@ struct rt_heap {
 	/* misuse seen under the lock, delivered after unlocking */
 	rtheap_error_kind_t pend_kind;
 	const void *pend_addr;
+	/* process-shared mode (lock.h, rtheap_attach()) */
+	const struct rt_heap *self; /* the descriptor's address at init */
+	const void *img;         /* rt_image_mark() of the process that set the
+	                          * callbacks: they are called where it matches */
+	size_t owner_deaths;     /* lock owners that died, heap found whole */
+	uint32_t broken;         /* a lock owner died mid-change: every call fails */
 };
 
 static inline struct rt_heap *rt_heap_of(rtheap_t *h)
@@ -375,14 +399,26 @@ static inline unsigned rt_copy_of(const struct rt_heap *h)
 {
 	return h->slow_copy;
 }
+/* The third copy, ck = RT_CK_SHARED (slow_copy RT_COPY_SHARED): a shared
+ * heap without checkers or debug mode.  No checker bit is set, so every
+ * hook and debug test compiles away as in the plain copy; only its lock
+ * differs (lock.h: it can refuse). */
+#define RT_CK_SHARED 4u
+#define RT_COPY_CHECKED 1u
+#define RT_COPY_SHARED 2u
 /* Computed once, at init: the checkers are known by then (the first
  * extent's hook_pages_added() runs the detection if no constructor has),
- * and the flags do not change. */
+ * and the flags do not change.  A shared heap takes a copy of its own
+ * (RT_COPY_SHARED; the checked one if it also has checkers or debug mode):
+ * only those cope with a lock that can refuse (lock.h). */
 static inline uint8_t rt_copy_compute(const struct rt_heap *h)
 {
-	return (hook_state() | (h->flags & RTHEAP_F_DEBUG_FILL)) != 0;
+	if ((hook_state() | (h->flags & RTHEAP_F_DEBUG_FILL)) != 0)
+		return RT_COPY_CHECKED;
+	/* a shared heap's lock can refuse (lock.h): its own copy */
+	return h->lock_mode == RTHEAP_LOCK_SHARED ? RT_COPY_SHARED : 0;
 }
-#define RT_DEBUG(ck, h) ((ck) && ((h)->flags & RTHEAP_F_DEBUG_FILL))
+#define RT_DEBUG(ck, h) (((ck) & RT_CK_ANY) && ((h)->flags & RTHEAP_F_DEBUG_FILL))
 
 /* runs.c: free-run index (take: find, cut; release: merge, insert) */
 RT_FN void rt_runs_describe(struct rt_extent *x, uint32_t start, uint32_t len);
@@ -451,6 +487,9 @@ RT_FN bool rt_bucket_block_free(const struct rt_heap *h, const struct rt_extent 
 RT_FN uint32_t rt_bucket_nfree(const struct rt_heap *h, const struct rt_extent *x,
                          uint32_t pg, uint32_t e);
 
+/* check.c: the walk of rtheap_check(), under the lock the caller holds */
+RT_FN int rt_check_locked(struct rt_heap *h, struct rtheap_fault *fault);
+
 /* heap.c: public entry points (the lock is lock.h, included by heap.c) */
 RT_FN int rt_check_abi(const char *call, size_t desc_size, size_t want,
                        unsigned abi);
@@ -476,6 +515,9 @@ RT_FN bool rt_notify_misuse(struct rt_heap *h, struct rt_pending *pd);
 RT_FN bool rt_notify_failed(struct rt_heap *h, size_t size, struct rt_pending *pd);
 RT_FN bool rt_notify_alloc(struct rt_heap *h, struct rt_pending *pd);
 RT_FN void rt_notify_deliver(struct rt_heap *h, const struct rt_pending *pd);
+RT_FN void rt_notify_event(struct rt_heap *h, rtheap_error_kind_t kind,
+                           const void *addr, struct rt_pending *pd);
+RT_FN const void *rt_image_mark(void);
 
 /* debug.c: fill patterns and the debug-mode checks of list nodes */
 #define RT_FILL_FRESH 0xa5

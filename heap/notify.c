@@ -53,6 +53,8 @@ static const char *kind_name(rtheap_error_kind_t k)
 	case RTHEAP_ERR_DOUBLE_FREE: return "block already free (double free)";
 	case RTHEAP_ERR_USE_AFTER_FREE: return "free memory written after free";
 	case RTHEAP_ERR_CORRUPT: return "heap metadata corrupted";
+	case RTHEAP_ERR_OWNER_DIED: return "a process died holding the lock (heap recovered)";
+	case RTHEAP_ERR_BROKEN: return "a process died holding the lock mid-change (heap broken)";
 	}
 	return "unknown misuse";
 }
@@ -143,6 +145,25 @@ RT_FN void rt_lowmem_update(struct rt_heap *h)
 		lowmem_disarm(h);
 }
 
+/* ---------------- callbacks of shared heaps ---------------- */
+
+/* An object of the library: its address tells one loaded image of the
+ * library from another (a process-shared heap, rtheap.h). */
+static const char image_anchor;
+
+RT_FN const void *rt_image_mark(void)
+{
+	return &image_anchor;
+}
+
+/* May this process call the callbacks stored in the descriptor?  Always
+ * for a heap of one process; for a shared heap only where the library is
+ * loaded where it was in the process that set them (its fork children). */
+static inline bool callbacks_here(const struct rt_heap *h)
+{
+	return h->lock_mode != RTHEAP_LOCK_SHARED || h->img == rt_image_mark();
+}
+
 /* ---------------- collect (under the lock) and deliver (after) ---------------- */
 
 /* Move the recorded misuse, if any, into pd; true if pd has anything. */
@@ -151,7 +172,7 @@ static inline bool collect(struct rt_heap *h, struct rt_pending *pd)
 	pd->kind = h->pend_kind;
 	if (rt_unlikely(pd->kind)) {
 		pd->addr = h->pend_addr;
-		pd->err_fn = h->err_fn ? h->err_fn : default_error;
+		pd->err_fn = h->err_fn && callbacks_here(h) ? h->err_fn : default_error;
 		pd->err_arg = h->err_arg;
 		h->pend_kind = 0;
 	}
@@ -160,7 +181,7 @@ static inline bool collect(struct rt_heap *h, struct rt_pending *pd)
 
 static void lowmem_due(struct rt_heap *h, struct rt_pending *pd, size_t request)
 {
-	pd->low_fn = h->lowmem_fn;
+	pd->low_fn = callbacks_here(h) ? h->lowmem_fn : NULL;
 	pd->low_arg = h->lowmem_arg;
 	pd->low_request = request;
 	pd->low_free = h->usable - h->used;
@@ -204,7 +225,18 @@ RT_COLD void rt_notify_deliver(struct rt_heap *h, const struct rt_pending *pd)
 		           pd->low_arg);
 	if (pd->kind) {
 		pd->err_fn((rtheap_t *)(void *)h, pd->kind, pd->addr, pd->err_arg);
-		if (h->flags & RTHEAP_F_ABORT_ON_ERROR)
+		if ((h->flags & RTHEAP_F_ABORT_ON_ERROR) &&
+		    pd->kind != RTHEAP_ERR_OWNER_DIED)
 			abort();
 	}
+}
+
+/* A shared heap's lock met a dead owner (lock.h): under the lock, say what
+ * to deliver after it, kind and addr, in pd (errors does not count it). */
+RT_COLD void rt_notify_event(struct rt_heap *h, rtheap_error_kind_t kind,
+                             const void *addr, struct rt_pending *pd)
+{
+	h->pend_kind = kind;
+	h->pend_addr = addr;
+	(void)rt_notify_misuse(h, pd);
 }

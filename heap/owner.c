@@ -35,7 +35,9 @@ int rt_owner_register(rtheap_t *heap, struct rt_owner *o)
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h) || !o || !o->ops)
 		return -EINVAL;
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err;
 	o->heap = heap;
 	o->prev = NULL;
 	o->next = h->owners;
@@ -49,9 +51,8 @@ int rt_owner_register(rtheap_t *heap, struct rt_owner *o)
 void rt_owner_unregister(struct rt_owner *o)
 {
 	struct rt_heap *h = o ? rt_heap_of(o->heap) : NULL;
-	if (!rt_heap_ok(h))
-		return;
-	heap_lock(h);
+	if (!rt_heap_ok(h) || heap_lock(h))
+		return; /* a broken shared heap: its list is left as it is */
 	if (o->next)
 		o->next->prev = o->prev;
 	if (o->prev)
@@ -117,13 +118,14 @@ static void *owner_take_body(struct rt_heap *h, size_t bytes, unsigned kind,
 	size_t bsize = 0;
 	bool bucket;
 
-	heap_lock(h);
+	if (heap_lock_ck(h, ck))
+		return NULL; /* errno ENOTRECOVERABLE (lock.h) */
 	void *p = alloc_aligned_take(h, bytes, bytes, &bsize, &bucket, ck);
 	rt_assert(!p || (!bucket && bsize == bytes), "an owned run is a page run");
 	if (p)
 		owner_mark(h, p, bsize, kind);
 	bool notify = alloc_end(h, p, bytes, bsize, false, &pd, ck);
-	heap_unlock(h);
+	heap_unlock_ck(h, ck);
 	if (rt_unlikely(notify))
 		rt_notify_deliver(h, &pd);
 	return p;
@@ -178,8 +180,10 @@ static int owner_give_body(struct rt_heap *h, void *run, uint32_t want)
 {
 	struct rt_pending pd;
 	bool notify = false;
-	heap_lock(h);
-	int err = owner_give_locked(h, run, want, owner_ck(h));
+	int err = heap_lock(h);
+	if (err)
+		return err;
+	err = owner_give_locked(h, run, want, owner_ck(h));
 	if (err == -EUCLEAN)
 		notify = rt_notify_misuse(h, &pd);
 	heap_unlock(h);
@@ -216,8 +220,9 @@ int rt_owner_find_kind(rtheap_t *heap, const void *p, size_t bytes,
 		return -EINVAL;
 	uint32_t want = OW_MAKE(kind, owner_log2((uint32_t)(bytes >> h->pshift)));
 	uintptr_t r = (uintptr_t)p & ~(uintptr_t)(bytes - 1);
-	int err = 0;
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err;
 	struct rt_extent *x = rt_extent_find(h, p);
 	if (rt_unlikely(!x)) {
 		err = -EFAULT;
@@ -344,7 +349,11 @@ unsigned rt_owner_page_shift(rtheap_t *heap)
 int rt_owner_lock_mode(rtheap_t *heap)
 {
 	struct rt_heap *h = rt_heap_of(heap);
-	return rt_heap_ok(h) ? h->lock_mode : -1;
+	if (!rt_heap_ok(h))
+		return -1;
+	/* a layer object is process-local (rtheap.h, "Process-shared
+	 * heaps"): on a shared heap its own lock is a private PI mutex */
+	return h->lock_mode == RTHEAP_LOCK_SHARED ? RTHEAP_LOCK_PI_MUTEX : h->lock_mode;
 }
 
 unsigned rt_owner_flags(rtheap_t *heap)
@@ -364,7 +373,8 @@ void rt_owner_report(rtheap_t *heap, rtheap_error_kind_t kind, const void *addr)
 	if (!rt_heap_ok(h))
 		return;
 	struct rt_pending pd;
-	heap_lock(h);
+	if (heap_lock(h))
+		return; /* a broken shared heap: it reported already */
 	rt_report(h, kind, addr);
 	bool notify = rt_notify_misuse(h, &pd);
 	heap_unlock(h);
@@ -418,7 +428,10 @@ void rt_owner_close(void *p, size_t n)
 
 static void dump_extents(struct rt_heap *h, FILE *out)
 {
-	heap_lock(h);
+	if (heap_lock(h)) {
+		fprintf(out, "heap broken: a process died holding its lock mid-change\n");
+		return;
+	}
 	for (uint32_t i = 0; i < h->nr_ext; i++) {
 		struct rt_extent *x = h->by_slot[i];
 		if (!x)
@@ -434,8 +447,11 @@ int rtheap_dump(rtheap_t *heap, FILE *out, int verbose)
 {
 	struct rtheap_stats st;
 	struct rt_heap *h = rt_heap_of(heap);
-	if (!rt_heap_ok(h) || !out || rtheap_get_stats(heap, &st))
+	if (!rt_heap_ok(h) || !out)
 		return -EINVAL;
+	int err = rtheap_get_stats(heap, &st);
+	if (err)
+		return err; /* -ENOTRECOVERABLE: a broken shared heap */
 	fprintf(out, "heap %s at %p: page %zu B, %zu extents, %zu bytes usable, "
 	        "%zu used (peak %zu), largest free %zu, %zu live blocks\n",
 	        h->name ? h->name : "(unnamed)", (void *)heap, st.page_size,

@@ -180,13 +180,17 @@ RT_HOT void *realloc_body(struct rt_heap *h, void *ptr, size_t size,
 	bool notify = false, done;
 	size_t bsize = 0;
 
-	heap_lock(h);
-	int err = resize_locked(h, ptr, size, &bsize, &done, ck);
+	int err = heap_lock_ck(h, ck);
+	if (rt_unlikely(err)) {
+		errno = -err; /* ENOTRECOVERABLE: a broken shared heap */
+		return NULL;
+	}
+	err = resize_locked(h, ptr, size, &bsize, &done, ck);
 	if (rt_unlikely(err))
 		notify = rt_notify_misuse(h, &pd);
 	else if (done && rt_unlikely(h->used > h->lowmem_trip || h->alloc_slow))
 		notify = rt_notify_alloc(h, &pd); /* resized: as an allocation */
-	heap_unlock(h);
+	heap_unlock_ck(h, ck);
 	if (rt_unlikely(notify))
 		rt_notify_deliver(h, &pd);
 	if (rt_unlikely(err)) {
@@ -200,6 +204,8 @@ RT_HOT void *realloc_body(struct rt_heap *h, void *ptr, size_t size,
 
 RT_COLD void *realloc_checked(struct rt_heap *h, void *ptr, size_t size)
 {
+	if (rt_copy_of(h) == RT_COPY_SHARED)
+		return realloc_body(h, ptr, size, RT_CK_SHARED);
 	return realloc_body(h, ptr, size, RT_CK_ANY);
 }
 
@@ -238,8 +244,13 @@ void *rtheap_calloc(rtheap_t *heap, size_t n, size_t size)
 		errno = ENOMEM; /* as calloc: not counted, no callback */
 		return NULL;
 	}
+	int saved = errno;
+	errno = 0;
 	void *p = rtheap_zalloc(heap, total);
-	if (!p && total)
+	/* ENOTRECOVERABLE (a broken shared heap) is kept */
+	if (p || !total)
+		errno = saved;
+	else if (errno != ENOTRECOVERABLE)
 		errno = ENOMEM;
 	return p;
 }
@@ -253,8 +264,12 @@ void *rtheap_aligned_alloc(rtheap_t *heap, size_t align, size_t size)
 	}
 	if (!size)
 		return NULL;
+	int saved = errno;
+	errno = 0;
 	void *p = rtheap_alloc_aligned(heap, size, align);
-	if (!p)
+	if (p)
+		errno = saved;
+	else if (errno != ENOTRECOVERABLE) /* kept: a broken shared heap */
 		errno = ENOMEM;
 	return p;
 }

@@ -63,12 +63,12 @@ RT_COLD bool run_node_in_page(const struct rt_heap *h, const struct rt_node *nd)
  * without any.  The node's extent is looked up only with a checker. */
 #define RUN_OPEN(ck, h, nd)                                                  \
 	do {                                                                 \
-		if (rt_unlikely(ck) && run_node_in_page((h), (nd)))          \
+		if (rt_unlikely((ck) & RT_CK_ANY) && run_node_in_page((h), (nd)))          \
 			rt_ck_open((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
 	} while (0)
 #define RUN_CLOSE(ck, h, nd)                                                 \
 	do {                                                                 \
-		if (rt_unlikely(ck) && run_node_in_page((h), (nd)))          \
+		if (rt_unlikely((ck) & RT_CK_ANY) && run_node_in_page((h), (nd)))          \
 			rt_ck_close((void *)(uintptr_t)(nd), sizeof(struct rt_node)); \
 	} while (0)
 
@@ -472,6 +472,7 @@ RT_HOT uint32_t run_cut(struct rt_heap *h, struct rt_extent *x,
 			rt_map_set(x, start + len - 1, PG_MAKE(PG_NONE, 0)); /* old tail */
 	}
 	rt_map_set(x, rstart, PG_MAKE(PG_FREE, rlen));
+	RT_TEST_POINT(RT_TP_RUN_CUT); /* step-counting builds: tests only */
 	rt_map_set(x, rstart + rlen - 1, PG_MAKE(PG_FREE, rlen));
 	unsigned ri = rt_runs_index(rlen);
 	if (ri != i)

@@ -132,6 +132,7 @@ static const char *lock_name(rtheap_lock_mode_t m)
 	case RTHEAP_LOCK_PI_MUTEX: return "pi";
 	case RTHEAP_LOCK_NONE: return "none";
 	case RTHEAP_LOCK_SPIN: return "spin";
+	case RTHEAP_LOCK_SHARED: return "shared";
 	}
 	return "?";
 }

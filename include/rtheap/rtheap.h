@@ -16,7 +16,10 @@
  *  - "Context" says from where the call may be made.  "RT-safe" means: no
  *    system call, no allocation, no unbounded loop; with the lock mode
  *    RTHEAP_LOCK_PI_MUTEX the call may block on the heap lock for at most
- *    one other bounded heap operation (priority inheritance applies).
+ *    one other bounded heap operation (priority inheritance applies);
+ *    with RTHEAP_LOCK_SHARED the same holds across processes, except
+ *    for the one call that finds the lock's owner dead: that call checks
+ *    the whole heap (O(heap), see "Process-shared heaps").
  *  - A call that reports an error leaves the heap exactly as it was.
  *
  * The library never calls malloc, mmap or any other system allocator: all
@@ -208,7 +211,86 @@ typedef enum rtheap_lock_mode {
 	RTHEAP_LOCK_NONE = 1,
 	/** Busy-wait spinlock: for threads pinned on distinct CPUs only. */
 	RTHEAP_LOCK_SPIN = 2,
+	/**
+	 * A heap shared by processes: a process-shared (PTHREAD_PROCESS_SHARED),
+	 * priority-inheriting (PTHREAD_PRIO_INHERIT), robust
+	 * (PTHREAD_MUTEX_ROBUST) mutex in the descriptor.  rtheap_init()
+	 * returns -ENOTSUP where the system refuses such a mutex.  See
+	 * "Process-shared heaps" below for the address rule, rtheap_attach()
+	 * and the recovery when a process dies holding the lock.
+	 */
+	RTHEAP_LOCK_SHARED = 3,
 } rtheap_lock_mode_t;
+
+/*
+ * Process-shared heaps (RTHEAP_LOCK_SHARED)
+ * ------------------------------------------
+ * The address rule: the heap stores plain pointers (to its extents, its
+ * list nodes, its blocks), so every process that uses the heap maps ALL of
+ * its memory, the descriptor and every extent buffer, at the same address
+ * as the process that created it.  Two ways to meet it:
+ *  - fork(): a child inherits a MAP_SHARED mapping at the same address;
+ *  - an unrelated process maps the shared object (shm_open, a file,
+ *    memfd) at the creator's address with MAP_FIXED_NOREPLACE (the
+ *    creator publishes the address, e.g. in the first bytes of the
+ *    object).
+ * Every other process calls rtheap_attach() once before its first call on
+ * the heap: it checks the descriptor (this ABI, this lock mode) and that
+ * the descriptor and the extents are at the addresses they were created
+ * at.  An extent added later by rtheap_extend() must be mapped by every
+ * process, at the same address, before any of them can meet its blocks.
+ * Blocks may be passed between processes freely (allocate in one, release
+ * in another): a block is an address valid in all of them.
+ *
+ * What is not shared:
+ *  - callbacks (rtheap_set_error_handler(), rtheap_set_lowmem()) are code
+ *    addresses of the process that set them: valid in the processes that
+ *    run the same executable image at the same load addresses, that is
+ *    its fork() children.  A process whose copy of the library is loaded
+ *    elsewhere (another executable, another exec of the same one under
+ *    ASLR) never calls them: it uses the default misuse handler (which
+ *    records in the descriptor) and no low-memory callback.  The check
+ *    compares the address of an object of the library, so it cannot see
+ *    an executable that differs while the library is at the same address
+ *    (static linking without PIE): in such a setup set no callbacks;
+ *  - rtheap_config.name is a pointer too: NULL, or a string at the same
+ *    address in every process (inside the shared mapping);
+ *  - the layers (object caches, pools, regions, per-CPU and class heaps,
+ *    rtheap_default()) are process-local objects: create them per
+ *    process on the shared heap if needed, never share their handles;
+ *    their own locks are private to the process;
+ *  - memory checkers (AddressSanitizer, valgrind's Memcheck) keep their
+ *    state per process: a block allocated in another process looks free
+ *    to this one's checker.  Under a checker, the process that receives a
+ *    block marks it live first, e.g. ASAN_UNPOISON_MEMORY_REGION(p,
+ *    rtheap_usable_size(heap, p)) or VALGRIND_MAKE_MEM_DEFINED (all the
+ *    processes of a heap run under the same checkers: rtheap_attach()).
+ *
+ * Recovery: when a process dies holding the heap lock, the next call of
+ * any process that takes the lock meets EOWNERDEAD.  Under the lock it runs
+ * the full integrity check of rtheap_check() (O(total pages + free runs +
+ * bucket pages), the bound of that one call, instead of O(1)); a report
+ * the dead process had not delivered is dropped.
+ *  - The heap is whole (the process died between two operations, or in a
+ *    read-only part of one): the mutex is marked consistent, the death is
+ *    counted (rtheap_stats.owner_deaths), the lock is released and the
+ *    error callback hears RTHEAP_ERR_OWNER_DIED (addr: the descriptor);
+ *    then the call takes the lock again and goes on as usual.
+ *  - The check fails (the process died in the middle of a change): the
+ *    heap is marked broken in the descriptor, for every process; the
+ *    mutex is still marked consistent so that nobody waits for ever; the
+ *    error callback hears RTHEAP_ERR_BROKEN (addr: where the check failed)
+ *    and, from then on, every call fails at once and exactly (docs/
+ *    errors.md): allocations return NULL with errno ENOTRECOVERABLE,
+ *    rtheap_free() and the other int calls -ENOTRECOVERABLE,
+ *    rtheap_check() -EUCLEAN, rtheap_usable_size() 0.  Blocks already
+ *    handed out stay usable memory; the heap is never repaired: destroy
+ *    it and build a new one.  The same failures follow when the mutex
+ *    itself reports ENOTRECOVERABLE (or refuses to lock at all).
+ * A death that happens while no process holds the lock costs nothing.
+ * Blocks the dead process held stay allocated (leaked, visible in the
+ * statistics) unless another process releases them.
+ */
 
 /** Flags for rtheap_config.flags and rtheap_extend(). */
 enum rtheap_flags {
@@ -280,6 +362,9 @@ struct rtheap_stats {
 	size_t free_calls;        /**< successful releases since init */
 	size_t failed_allocs;     /**< allocations that returned NULL */
 	size_t errors;            /**< misuses detected (bad frees, ...) */
+	size_t owner_deaths;      /**< RTHEAP_LOCK_SHARED: processes that died
+	                               holding the lock and left the heap whole
+	                               (recovered, RTHEAP_ERR_OWNER_DIED) */
 	/** Per bucket class c (block size 16 << c): live blocks and pages. */
 	size_t class_live[RTHEAP_NR_CLASSES];
 	size_t class_pages[RTHEAP_NR_CLASSES];
@@ -306,6 +391,17 @@ typedef enum rtheap_error_kind {
 	                                the address once handed out), or the first
 	                                modified byte of a free page */
 	RTHEAP_ERR_CORRUPT,        /**< metadata inconsistency detected */
+	RTHEAP_ERR_OWNER_DIED,     /**< RTHEAP_LOCK_SHARED: a process died
+	                                holding the heap lock; the heap was
+	                                checked, found whole and recovered
+	                                (addr: the descriptor).  Not a misuse:
+	                                not counted in errors, no abort with
+	                                RTHEAP_F_ABORT_ON_ERROR */
+	RTHEAP_ERR_BROKEN,         /**< RTHEAP_LOCK_SHARED: a process died
+	                                holding the heap lock in the middle of
+	                                a change; the check failed (addr: where)
+	                                and the heap is now broken: every call
+	                                fails with ENOTRECOVERABLE */
 } rtheap_error_kind_t;
 
 /** Error callback: called, outside the heap lock, for each detected misuse. */
@@ -379,8 +475,9 @@ typedef void (*rtheap_flush_fn)(rtheap_t *heap, void *buf, size_t size,
  * @return 0, or -EINVAL: NULL heap or buffer, misaligned buffer, page size
  *         not a power of two or above RTHEAP_MAX_PAGE, unknown lock mode or
  *         flags, buffer too small for the header and two pages, more than
- *         RTHEAP_MAX_EXTENT_PAGES pages; -ENOTSUP: the PI mutex could not
- *         be created.
+ *         RTHEAP_MAX_EXTENT_PAGES pages; -ENOTSUP: the PI mutex (with
+ *         RTHEAP_LOCK_SHARED: the process-shared, priority-inheriting,
+ *         robust mutex) could not be created.
  * @return also -EINVAL, with a message on stderr and nothing written, when
  *         the program was compiled against headers of another build of
  *         rtheap (another RTHEAP_MAX_EXTENTS, so another sizeof(rtheap_t),
@@ -451,6 +548,49 @@ int rtheap_extend(rtheap_t *heap, void *buf, size_t size, unsigned flags);
  *          RT-safe (flush, and stderr when misuses were recorded).
  */
 int rtheap_destroy(rtheap_t *heap, rtheap_flush_fn flush, void *cookie);
+
+/**
+ * Attach the calling process to a heap created by another process with
+ * RTHEAP_LOCK_SHARED, in memory this process shares with it (see
+ * "Process-shared heaps" above).  Call it once, before any other call on
+ * the heap, in every process but the creator: after fork(), or after
+ * mapping the shared object at the creator's address.  It takes the heap
+ * lock (so it recovers a dead owner, as any call does), checks, and
+ * changes nothing.
+ * @return 0: the heap can be used from this process;
+ *         -EINVAL: NULL @p heap, or the memory does not hold an initialised
+ *         heap of this build of the library (another ABI version, another
+ *         RTHEAP_MAX_EXTENTS, destroyed, never initialised; a program
+ *         compiled against headers of another build also gets a message on
+ *         stderr, as rtheap_init());
+ *         -EPERM: the heap was not created with RTHEAP_LOCK_SHARED (its lock
+ *         cannot be shared: use it from its own process only);
+ *         -EADDRNOTAVAIL: the descriptor, or the header of one of its
+ *         extents, is not at the address the heap recorded when it was
+ *         created or extended (memory mapped elsewhere, or an extent not
+ *         mapped in this process): the heap cannot be used here;
+ *         -ENOTSUP: this process runs under a memory checker (valgrind)
+ *         and the creator did not, or the reverse (the heap fixed at
+ *         init which copy of its hot paths it runs, hooks.h);
+ *         -ENOTRECOVERABLE: the heap is broken (a process died in the
+ *         middle of a change, see the recovery above).
+ * Bound: O(E) under the heap lock, one mincore() system call per extent;
+ *        O(heap) if it meets a dead lock owner.
+ * Context: not RT (a system call); any thread of the attaching process.
+ *
+ * rtheap_attach() is an inline wrapper that passes the caller's
+ * sizeof(rtheap_t) and RTHEAP_ABI_VERSION to rtheap_attach_abi(), as
+ * rtheap_init() does.
+ */
+static inline int rtheap_attach(rtheap_t *heap);
+
+/** The checked entry point behind rtheap_attach(); as rtheap_init_abi(). */
+int rtheap_attach_abi(rtheap_t *heap, size_t desc_size, unsigned abi);
+
+static inline int rtheap_attach(rtheap_t *heap)
+{
+	return rtheap_attach_abi(heap, sizeof(rtheap_t), RTHEAP_ABI_VERSION);
+}
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                          */
