@@ -100,14 +100,19 @@ struct tc_thread {
 _Static_assert(sizeof(struct tc_thread) <= 0xffffu, "bin offsets fit bin_at[]");
 _Static_assert(RTTCACHE_NR_CLASSES <= 16u, "a bucket class is 4 bits of a map entry");
 
-struct tc_mag {
+/* Cache-line aligned (64 B): two threads' depot operations on different
+ * classes or magazines never write the same line (the descriptor and
+ * its magazines are a page run, aligned to the page, >= 256 B). */
+#define TC_LINE __attribute__((aligned(64)))
+
+struct TC_LINE tc_mag {
 	struct cds_wfcq_node node;
 	void **chain;
 	unsigned n;
 	struct tc_mag *free_next;
 };
 
-struct tc_depot {
+struct TC_LINE tc_depot {
 	struct __cds_wfcq_head head;
 	struct cds_wfcq_tail tail;
 	struct rt_layer_lock lock;  /* dequeues and the free stack */
