@@ -73,10 +73,12 @@ struct tc_bin {
 /* bin_at[] of a map entry's top 7 bits (type, bucket class): the offset of
  * the bin in struct tc_thread, 0 when the release takes the slow path (not
  * a bucket page, or a class above max_size), TC_AT_RUN for the first page
- * of a run of < 2^25 pages: then run_at[] of the entry's lowest set bit
- * (log2 of a power-of-two length) gives the bin, 0 when out of range. */
+ * of a run of n < 2^25 pages: then run_at[n] (n < TC_RUN_AT) gives the bin
+ * of a power-of-two n whose class is cached, 0 otherwise.  A cached class
+ * is at most RTTCACHE_MAX_SIZE bytes, so n <= RTTCACHE_MAX_SIZE /
+ * RTHEAP_MIN_PAGE. */
 #define TC_BIN_AT 128u
-#define TC_RUN_AT 32u
+#define TC_RUN_AT (RTTCACHE_MAX_SIZE / RTHEAP_MIN_PAGE + 1u)
 #define TC_AT_RUN 1u
 
 struct tc_thread {
@@ -405,10 +407,10 @@ static void tc_thread_tables(const struct rttcache *tc, struct tc_thread *t)
 		t->bin_at[(RT_OWNER_MAP_BUCKET << 4) | c] = tc_bin_off(c);
 	t->bin_at[RT_OWNER_MAP_RUN << 4] = TC_AT_RUN;
 	/* a run of 1 << k pages holds class k + pshift - 4 */
-	for (unsigned k = 0; k < TC_RUN_AT; k++) {
+	for (unsigned k = 0; ((size_t)1 << k) < TC_RUN_AT; k++) {
 		unsigned c = k + tc->pshift - 4u;
 		if (tc->pshift >= 4u && c < tc->ncls)
-			t->run_at[k] = tc_bin_off(c);
+			t->run_at[(size_t)1 << k] = tc_bin_off(c);
 	}
 }
 
@@ -611,9 +613,13 @@ int rttcache_free(rttcache_t *tc, void *ptr)
 			if (tc_likely(off < t->vspan)) {
 				uint32_t e = rt_owner_map_load(t->vmap, off >> t->pshift);
 				unsigned at = t->bin_at[e >> 25];
-				if (tc_unlikely(at <= TC_AT_RUN)) /* 0: slow; RUN | n, n < 2^25 */
-					at = at && (e & (e - 1)) == (RT_OWNER_MAP_RUN << 29)
-					         ? t->run_at[(unsigned)__builtin_ctz(e)] : 0u;
+				if (tc_unlikely(at <= TC_AT_RUN)) {
+					/* RUN | n, n < 2^25: run_at[n].  Every entry
+					 * with at 0 (other type, or n >= 2^25) gives
+					 * n >= 2^25 here, so it stays 0 (slow). */
+					uint32_t n = e - (RT_OWNER_MAP_RUN << 29);
+					at = n < TC_RUN_AT ? t->run_at[n] : 0u;
+				}
 				if (tc_likely(at != 0)) {
 					struct tc_bin *b = (struct tc_bin *)(void *)((char *)t + at);
 					void **p = ptr, *key = t->key;
