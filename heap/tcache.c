@@ -64,14 +64,22 @@ struct tc_bin {
 	void **head;     /* chain through word 0 */
 	unsigned n;      /* blocks; relaxed stores (stats reader) */
 	unsigned pad_;
-	uintptr_t mask;  /* class size - 1: an offset in the page array that
-	                  * is not a multiple of it is not a block start */
+	uintptr_t mask;  /* an offset in the page array with a bit of it set
+	                  * is not a block start: class size - 1 below the
+	                  * page size (buckets), page size - 1 from it (runs
+	                  * start on any page) */
 };
 
 /* bin_at[] of a map entry's top 7 bits (type, bucket class): the offset of
  * the bin in struct tc_thread, 0 when the release takes the slow path (not
- * a bucket page, or a class above max_size). */
+ * a bucket page, or a class above max_size), TC_AT_RUN for the first page
+ * of a run of n < 2^25 pages: then run_at[n] (n < TC_RUN_AT) gives the bin
+ * of a power-of-two n whose class is cached, 0 otherwise.  A cached class
+ * is at most RTTCACHE_MAX_SIZE bytes, so n <= RTTCACHE_MAX_SIZE /
+ * RTHEAP_MIN_PAGE. */
 #define TC_BIN_AT 128u
+#define TC_RUN_AT (RTTCACHE_MAX_SIZE / RTHEAP_MIN_PAGE + 1u)
+#define TC_AT_RUN 1u
 
 struct tc_thread {
 	/* the fast paths' fields first */
@@ -83,6 +91,7 @@ struct tc_thread {
 	unsigned pshift, ncls, cap;
 	struct tc_bin bin[RTTCACHE_NR_CLASSES];
 	uint16_t bin_at[TC_BIN_AT];
+	uint16_t run_at[TC_RUN_AT];
 	/* slow paths */
 	struct rt_owner_view view;
 	struct rttcache *tc;
@@ -93,14 +102,19 @@ struct tc_thread {
 _Static_assert(sizeof(struct tc_thread) <= 0xffffu, "bin offsets fit bin_at[]");
 _Static_assert(RTTCACHE_NR_CLASSES <= 16u, "a bucket class is 4 bits of a map entry");
 
-struct tc_mag {
+/* Cache-line aligned (64 B): two threads' depot operations on different
+ * classes or magazines never write the same line (the descriptor and
+ * its magazines are a page run, aligned to the page, >= 256 B). */
+#define TC_LINE __attribute__((aligned(64)))
+
+struct TC_LINE tc_mag {
 	struct cds_wfcq_node node;
 	void **chain;
 	unsigned n;
 	struct tc_mag *free_next;
 };
 
-struct tc_depot {
+struct TC_LINE tc_depot {
 	struct __cds_wfcq_head head;
 	struct cds_wfcq_tail tail;
 	struct rt_layer_lock lock;  /* dequeues and the free stack */
@@ -115,6 +129,7 @@ struct rttcache {
 	bool hooks;     /* a memory checker watches: cached blocks poisoned */
 	bool validate;  /* checked mode: rtheap_check_block() on release */
 	unsigned long gen;
+	size_t slot_off;  /* id * sizeof(struct tc_slot): no scaling on the fast paths */
 	size_t max_size;
 	void *key;
 	rtheap_t *heap;
@@ -141,6 +156,12 @@ static struct rttcache *tc_ids[RTTCACHE_MAX_CACHES];
 static unsigned long tc_next_gen;
 
 /* ------------------------------------------------------------ helpers */
+
+/* The calling thread's slot of the cache. */
+static inline struct tc_slot *tc_slot_of(const struct rttcache *tc)
+{
+	return (struct tc_slot *)(void *)((char *)tc_tls + tc->slot_off);
+}
 
 static inline bool tc_ok(const struct rttcache *tc)
 {
@@ -371,6 +392,28 @@ static void tc_view_publish(const struct rttcache *tc, struct tc_thread *t)
 	t->vmap = t->view.map;
 }
 
+static uint16_t tc_bin_off(unsigned c)
+{
+	return (uint16_t)(offsetof(struct tc_thread, bin) + c * sizeof(struct tc_bin));
+}
+
+/* The release fast path's tables: bin masks, bin_at[], run_at[]. */
+static void tc_thread_tables(const struct rttcache *tc, struct tc_thread *t)
+{
+	const size_t page = (size_t)1 << tc->pshift;
+	for (unsigned c = 0; c < RTTCACHE_NR_CLASSES; c++)
+		t->bin[c].mask = (tc_size(c) < page ? tc_size(c) : page) - 1;
+	for (unsigned c = 0; c < tc->ncls; c++)
+		t->bin_at[(RT_OWNER_MAP_BUCKET << 4) | c] = tc_bin_off(c);
+	t->bin_at[RT_OWNER_MAP_RUN << 4] = TC_AT_RUN;
+	/* a run of 1 << k pages holds class k + pshift - 4 */
+	for (unsigned k = 0; ((size_t)1 << k) < TC_RUN_AT; k++) {
+		unsigned c = k + tc->pshift - 4u;
+		if (tc->pshift >= 4u && c < tc->ncls)
+			t->run_at[(size_t)1 << k] = tc_bin_off(c);
+	}
+}
+
 static struct tc_thread *tc_thread_new(struct rttcache *tc)
 {
 	struct tc_thread *t = rtheap_alloc(tc->heap, sizeof(*t));
@@ -383,11 +426,7 @@ static struct tc_thread *tc_thread_new(struct rttcache *tc)
 	t->ncls = tc->ncls;
 	t->cap = tc->cap;
 	t->tc = tc;
-	for (unsigned c = 0; c < RTTCACHE_NR_CLASSES; c++)
-		t->bin[c].mask = tc_size(c) - 1;
-	for (unsigned c = 0; c < tc->ncls; c++)
-		t->bin_at[(RT_OWNER_MAP_BUCKET << 4) | c] =
-		    (uint16_t)(offsetof(struct tc_thread, bin) + c * sizeof(struct tc_bin));
+	tc_thread_tables(tc, t);
 	tc_view_publish(tc, t);
 	pthread_mutex_lock(&tc->mtx);
 	t->next = tc->threads;
@@ -405,7 +444,7 @@ static struct tc_thread *tc_thread_new(struct rttcache *tc)
 /* The calling thread's state, made on its first call (NULL: no memory). */
 static inline struct tc_thread *tc_self(struct rttcache *tc)
 {
-	struct tc_slot *sl = &tc_tls[tc->id];
+	struct tc_slot *sl = tc_slot_of(tc);
 	if (tc_likely(sl->gen == tc->gen))
 		return sl->ts;
 	return tc_thread_new(tc);
@@ -455,7 +494,7 @@ TC_SIDE void *tc_alloc_slow(struct rttcache *tc, size_t size)
 void *rttcache_alloc(rttcache_t *tc, size_t size)
 {
 	if (tc_likely(tc != NULL)) {
-		const struct tc_slot *sl = &tc_tls[tc->id];
+		const struct tc_slot *sl = tc_slot_of(tc);
 		struct tc_thread *t = sl->ts;
 		if (tc_likely(sl->gen == tc->gen && size - 1 < t->amax)) {
 			struct tc_bin *b = &t->bin[tc_class(size)];
@@ -567,13 +606,20 @@ int rttcache_free(rttcache_t *tc, void *ptr)
 	/* a NULL ptr is outside every view (the page arrays do not start at
 	 * address 0, and an empty view has span 0): the slow path answers */
 	if (tc_likely(tc != NULL)) {
-		const struct tc_slot *sl = &tc_tls[tc->id];
+		const struct tc_slot *sl = tc_slot_of(tc);
 		struct tc_thread *t = sl->ts;
 		if (tc_likely(sl->gen == tc->gen)) {
 			uintptr_t off = (uintptr_t)ptr - t->vbase;
 			if (tc_likely(off < t->vspan)) {
 				uint32_t e = rt_owner_map_load(t->vmap, off >> t->pshift);
 				unsigned at = t->bin_at[e >> 25];
+				if (tc_unlikely(at <= TC_AT_RUN)) {
+					/* RUN | n, n < 2^25: run_at[n].  Every entry
+					 * with at 0 (other type, or n >= 2^25) gives
+					 * n >= 2^25 here, so it stays 0 (slow). */
+					uint32_t n = e - (RT_OWNER_MAP_RUN << 29);
+					at = n < TC_RUN_AT ? t->run_at[n] : 0u;
+				}
 				if (tc_likely(at != 0)) {
 					struct tc_bin *b = (struct tc_bin *)(void *)((char *)t + at);
 					void **p = ptr, *key = t->key;
@@ -595,7 +641,7 @@ int rttcache_flush(rttcache_t *tc)
 {
 	if (!tc_ok(tc))
 		return -EINVAL;
-	struct tc_slot *sl = &tc_tls[tc->id];
+	struct tc_slot *sl = tc_slot_of(tc);
 	if (sl->gen != tc->gen)
 		return 0;
 	tc_thread_drain(tc, sl->ts);
@@ -676,6 +722,7 @@ static int tc_id_take(struct rttcache *tc)
 		if (!tc_ids[i]) {
 			tc_ids[i] = tc;
 			tc->id = i;
+			tc->slot_off = i * sizeof(struct tc_slot);
 			tc->gen = ++tc_next_gen;
 			return 0;
 		}

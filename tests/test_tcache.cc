@@ -176,6 +176,41 @@ TEST(TCache, HeapBlocksOfACachedClassAreCached)
 	expect_initial(hp);
 }
 
+// Heap runs of 1 .. 512 pages released into a cache of every class (256 B
+// pages: up to 256 pages = 64 KiB): a power-of-two run up to max_size is
+// cached in its class (the release fast path decodes the run's map entry),
+// anything longer goes back to the heap.
+TEST(TCache, RunsOfEveryPowerOfTwoLength)
+{
+	Heap hp(8u << 20);
+	rttcache_t *tc = make(&hp.h, RTTCACHE_MAX_SIZE, 4, 2);
+	ASSERT_NE(nullptr, tc);
+	void *first = rttcache_alloc(tc, 16); // the thread's state and view
+	ASSERT_NE(nullptr, first);
+	EXPECT_EQ(0, rttcache_free(tc, first));
+	const size_t cached = tstats(tc).cached_blocks;
+	for (unsigned k = 0; k <= 9; k++) {
+		const size_t live = stats(&hp.h).live_blocks;
+		void *b = rtheap_alloc(&hp.h, (size_t)256 << k);
+		ASSERT_NE(nullptr, b);
+		ASSERT_EQ((size_t)256 << k, rtheap_usable_size(&hp.h, b));
+		EXPECT_EQ(0, rttcache_free(tc, b));
+		rttcache_stats st = tstats(tc);
+		if (k <= 8) {
+			EXPECT_EQ(1u, st.class_cached[k + 4]) << k;
+			EXPECT_EQ(b, rttcache_alloc(tc, (size_t)256 << k)) << k;
+			EXPECT_EQ(0, rttcache_free(tc, b));
+		} else {
+			EXPECT_EQ(live, stats(&hp.h).live_blocks) << "512 pages: to the heap";
+			EXPECT_EQ(cached + 9u, st.cached_blocks);
+		}
+	}
+	EXPECT_EQ(cached + 9u, tstats(tc).cached_blocks) << "one run of each class 4..12";
+	EXPECT_TRUE(heap_ok(&hp.h));
+	EXPECT_EQ(0, rttcache_destroy(tc));
+	expect_initial(hp);
+}
+
 TEST(TCache, RefillAndFlushBoundaries)
 {
 	Heap hp;

@@ -108,8 +108,14 @@ void producer_consumers(rtheap_lock_mode_t lock)
 	ASSERT_NE(nullptr, tc);
 	const unsigned consumers = 5; // + the producer: 6 threads on 2 cores
 	const int per = 3000 * kScale;
+	// In flight (allocated, not yet released) at most kInFlight blocks:
+	// consumers starved on a loaded machine make the producer wait instead
+	// of exhausting the heap. Worst case held: kInFlight x 2048 B in flight
+	// + 6 threads' bins (8 classes x 2 x batch x 2048 B) + the depot
+	// (8 classes x depot x batch x 2048 B) = 2 + 1.5 + 0.5 MiB of 16 MiB.
+	constexpr long kInFlight = 1024;
 	std::vector<Channel> ch(consumers);
-	std::atomic<long> released{0}, bad{0};
+	std::atomic<long> released{0}, bad{0}, inflight{0};
 	std::vector<std::thread> th;
 	for (unsigned k = 0; k < consumers; k++)
 		th.emplace_back([&, k] {
@@ -127,17 +133,23 @@ void producer_consumers(rtheap_lock_mode_t lock)
 				if (rttcache_free(tc, m.p))
 					bad++;
 				released++;
+				inflight.fetch_sub(1);
 			}
 		});
 	std::mt19937 rng(12);
 	uint64_t serial = 1;
 	for (int i = 0; i < per * (int)consumers; i++) {
+		// bounded: each consumer ends every pass of its loop with a
+		// release, so the count falls while the producer yields
+		while (inflight.load() >= kInFlight)
+			std::this_thread::yield();
 		size_t req = 1 + rng() % 2048;
 		void *p = rttcache_alloc(tc, req);
 		ASSERT_NE(nullptr, p);
 		size_t n = class_bytes(req);
 		uint64_t v = serial++ * 0x9e3779b97f4a7c15ull;
 		stamp(p, n, v);
+		inflight.fetch_add(1);
 		Channel &c = ch[(unsigned)i % consumers];
 		{
 			std::lock_guard<std::mutex> lk(c.m);
