@@ -76,7 +76,7 @@ enum sc_kind { SK_PI, SK_SPIN, SK_TC, SK_SYS };
 enum sc_trace { ST_RANDOM = 0, ST_PC = 1 };
 
 static const char *const sc_allocs[] = { "rtheap-pi", "rtheap-spin", "rtheap-tc",
-	                                 "rtheap-tc-spin", "glibc", "jemalloc", "mimalloc",
+	                                 "rtheap-tc64", "rtheap-tc-spin", "glibc", "jemalloc", "mimalloc",
 	                                 "tcmalloc", NULL };
 
 struct sc_stat {
@@ -189,6 +189,7 @@ struct sc_run {
 	void *tc;                  /* rtheap-tc: the cache set of the heap */
 	unsigned cur;              /* the replay this child runs */
 	int spin;                  /* rtheap-tc-spin: the caches over a spin-lock heap */
+	unsigned batch;            /* rtheap-tc64: batch 64 (0: the default, 16) */
 	size_t heap_bytes;         /* rtheap-*: the shared heap's usable bytes */
 };
 
@@ -403,6 +404,7 @@ static int sc_heap_new(struct sc_run *r, size_t bytes)
 		struct rttcache_config tcfg;
 		memset(&tcfg, 0, sizeof(tcfg));
 		tcfg.max_size = SC_TC_MAX;       /* the trace's largest request */
+		tcfg.batch = r->batch;
 		r->tc = rttcache_create(r->heap, &tcfg);
 		return r->tc ? 0 : -1;
 	}
@@ -480,6 +482,7 @@ static int sc_load(struct sc_run *r, struct sc_row *row, int tune)
 	char why[200] = "";
 	r->kind = sc_kind_of(row->alloc);
 	r->spin = !strcmp(row->alloc, "rtheap-tc-spin");
+	r->batch = !strcmp(row->alloc, "rtheap-tc64") ? 64u : 0u;
 	if (r->kind == SK_TC && !SC_HAVE_TC) {
 		snprintf(row->note, sizeof(row->note),
 		         "built without per-thread caches (liburcu or rtheap/tcache.h missing)");
