@@ -54,6 +54,7 @@ static struct {
 	pthread_mutex_t setup;
 	pthread_mutex_t grow;
 	sem_t wake;                 /* the helper sleeps on it */
+	sem_t started;              /* posted once by a new helper thread */
 	atomic_bool posted;         /* wake posted, helper not awake yet */
 	_Atomic size_t pending;     /* largest failed request since it woke */
 	struct settings asked;      /* by rtheap_default_setup() */
@@ -317,6 +318,9 @@ static void on_lowmem(rtheap_t *heap, size_t free_bytes, size_t request, void *a
 static void *helper_main(void *arg)
 {
 	(void)arg;
+	/* the thread's start-up (the C library's, a checker's) is over: a
+	 * fork() from now on finds it asleep, not inside an allocator */
+	sem_post(&g.started);
 	for (;;) {
 		/* no EINTR (every signal is blocked); a spurious return
 		 * would only run a round that finds nothing to do */
@@ -326,6 +330,19 @@ static void *helper_main(void *arg)
 		(void)extend_for(need, ASK_HELPER);
 	}
 	return NULL;
+}
+
+/* Wait, at most a second, for a new helper's start-up (helper_main): a
+ * fork() right after set-up then finds it asleep.  Bounded: a helper that
+ * cannot start (a forked child whose checker's allocator was locked by
+ * another thread of the parent) must not hang its creator. */
+static void await_helper(void)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	while (sem_timedwait(&g.started, &until) && errno == EINTR)
+		;
 }
 
 /* Under g.setup: start the helper thread, non real-time, every signal
@@ -341,6 +358,7 @@ static void start_helper(void)
 		return;
 	}
 	sem_init(&g.wake, 0, 0);
+	sem_init(&g.started, 0, 0);
 	atomic_store(&g.posted, false);
 	(void)pthread_attr_init(&a); /* cannot fail in glibc */
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -356,6 +374,8 @@ static void start_helper(void)
 	pthread_attr_destroy(&a);
 	if (err) /* no thread (EAGAIN): grow() still works */
 		atomic_store(&g.helper, HELPER_FAILED);
+	else
+		await_helper();
 }
 
 /* ------------------------------------------------------------ creation */
