@@ -909,26 +909,16 @@ static void cache_op_dump(struct rt_owner *o, FILE *out)
 
 /* ---------------------------------------------------------------- check */
 
-static int fault(struct rtheap_fault *f, const char *what, const void *addr)
-{
-	if (f) {
-		f->what = what;
-		f->addr = addr;
-		f->extent = -1;
-		f->page = -1;
-	}
-	return -EUCLEAN;
-}
 
 static int check_slab_header(struct rtcache *c, struct slab *s, struct rtheap_fault *f)
 {
 	void *run = NULL;
 	if (rt_owner_find(c->heap, s, c->g.slab_bytes, &run) || run != s)
-		return fault(f, "cache: a slab is not an owned run of the slab size", s);
+		return rt_owner_fault(f, "cache: a slab is not an owned run of the slab size", s);
 	if (s->magic != SLAB_MAGIC || s->cache != c)
-		return fault(f, "cache: slab header's magic or cache pointer overwritten", s);
+		return rt_owner_fault(f, "cache: slab header's magic or cache pointer overwritten", s);
 	if (s->fresh > c->g.S || s->inuse > s->fresh)
-		return fault(f, "cache: slab counts out of range", s);
+		return rt_owner_fault(f, "cache: slab counts out of range", s);
 	return 0;
 }
 
@@ -943,11 +933,11 @@ static int check_slab_map(struct rtcache *c, struct slab *s, struct rtheap_fault
 		                      : s->fresh - lo >= MAP_BITS ? 0ul
 		                      : m >> (s->fresh - lo);
 		if (above)
-			return fault(f, "cache: a never used object is marked live", s);
+			return rt_owner_fault(f, "cache: a never used object is marked live", s);
 		live += (size_t)__builtin_popcountl(m);
 	}
 	if (live != s->inuse)
-		return fault(f, "cache: slab bitmap does not match its in-use count", s);
+		return rt_owner_fault(f, "cache: slab bitmap does not match its in-use count", s);
 	return 0;
 }
 
@@ -959,12 +949,12 @@ static int check_slab_free_list(struct rtcache *c, struct slab *s, struct rtheap
 	uint32_t n = 0;
 	for (uint32_t idx = s->free_head; idx != NO_OBJ; idx = link_get(c, s, idx, 1)) {
 		if (idx >= s->fresh || map_test(s, idx))
-			return fault(f, "cache: free list holds a live or never used object", s);
+			return rt_owner_fault(f, "cache: free list holds a live or never used object", s);
 		if (++n > room)
-			return fault(f, "cache: free list longer than the free count (a cycle?)", s);
+			return rt_owner_fault(f, "cache: free list longer than the free count (a cycle?)", s);
 	}
 	if (n != room)
-		return fault(f, "cache: free list shorter than the free count", s);
+		return rt_owner_fault(f, "cache: free list shorter than the free count", s);
 	return 0;
 }
 
@@ -981,9 +971,9 @@ static int check_slab(struct rtcache *c, struct slab *s, bool full, struct check
 	if (!rc)
 		rc = check_slab_free_list(c, s, sum->f);
 	if (!rc && (full ? s->inuse != c->g.S : s->inuse == c->g.S))
-		rc = fault(sum->f, "cache: slab on the wrong list for its count", s);
+		rc = rt_owner_fault(sum->f, "cache: slab on the wrong list for its count", s);
 	if (!rc && s->link.next->prev != &s->link)
-		rc = fault(sum->f, "cache: slab list links broken", s);
+		rc = rt_owner_fault(sum->f, "cache: slab list links broken", s);
 	sum->live += s->inuse;
 	sum->empties += s->inuse == 0;
 	return rc;
@@ -995,7 +985,7 @@ static int check_list(struct rtcache *c, struct rt_link *head, bool full,
 {
 	for (struct rt_link *l = head->next; l != head; l = l->next) {
 		if (++sum->slabs > c->nslabs)
-			return fault(sum->f, "cache: more slabs on the lists than counted", head);
+			return rt_owner_fault(sum->f, "cache: more slabs on the lists than counted", head);
 		int rc = check_slab(c, (struct slab *)(void *)l, full, sum);
 		if (rc)
 			return rc;
@@ -1009,9 +999,9 @@ static int check_empty_list(struct rtcache *c, struct rtheap_fault *f)
 	for (struct rt_link *l = c->empty.next; l != &c->empty; l = l->next) {
 		struct slab *s = slab_of_elink(l);
 		if (++n > c->nempty || s->inuse != 0 || s->magic != SLAB_MAGIC)
-			return fault(f, "cache: empty list holds a slab in use, or too many", s);
+			return rt_owner_fault(f, "cache: empty list holds a slab in use, or too many", s);
 	}
-	return n == c->nempty ? 0 : fault(f, "cache: empty list shorter than counted", c);
+	return n == c->nempty ? 0 : rt_owner_fault(f, "cache: empty list shorter than counted", c);
 }
 
 static int check_locked(struct rtcache *c, struct rtheap_fault *f)
@@ -1024,7 +1014,7 @@ static int check_locked(struct rtcache *c, struct rtheap_fault *f)
 		rc = check_empty_list(c, f);
 	if (!rc && (sum.slabs != c->nslabs || sum.live != live_objs(c) ||
 	            sum.empties != c->nempty))
-		rc = fault(f, "cache: counters do not match its slabs", c);
+		rc = rt_owner_fault(f, "cache: counters do not match its slabs", c);
 	return rc;
 }
 
@@ -1032,7 +1022,7 @@ static int cache_op_check(struct rt_owner *o, struct rtheap_fault *f)
 {
 	struct rtcache *c = cache_of(o);
 	if (c->magic != CACHE_MAGIC)
-		return fault(f, "cache: descriptor's magic overwritten", c);
+		return rt_owner_fault(f, "cache: descriptor's magic overwritten", c);
 	cache_lock(c);
 	int rc = check_locked(c, f);
 	cache_unlock(c);

@@ -533,16 +533,6 @@ static struct cl *cl_of_owner(struct rt_owner *o)
 	return (struct cl *)(void *)((char *)o - offsetof(struct cl, owner));
 }
 
-static int cl_fault(struct rtheap_fault *f, const char *what, const void *addr)
-{
-	if (f) {
-		f->what = what;
-		f->addr = addr;
-		f->extent = -1;
-		f->page = -1;
-	}
-	return -EUCLEAN;
-}
 
 /* The registry under sys_lock: every entry outside the buffer, where a
  * lookup finds it (so no duplicate and no entry cut off by a hole), the
@@ -552,23 +542,23 @@ static int cl_check_registry(struct cl *k, struct rtheap_fault *f)
 	size_t n = 0, bytes = 0;
 	if (k->cap & (k->cap - 1u) || (k->cap ? !k->tab : k->tab != NULL) ||
 	    2u * k->nsys > k->cap)
-		return cl_fault(f, "class: registry table size or fill broken", k->tab);
+		return rt_owner_fault(f, "class: registry table size or fill broken", k->tab);
 	for (size_t i = 0; i < k->cap; i++) {
 		const struct cl_ent *e = &k->tab[i];
 		if (!e->addr)
 			continue;
 		if (cl_in_buffer(k, (const void *)e->addr) || !e->size)
-			return cl_fault(f, "class: registry entry inside the buffer or empty", (void *)e->addr);
+			return rt_owner_fault(f, "class: registry entry inside the buffer or empty", (void *)e->addr);
 		size_t j = cl_slot(k, e->addr);
 		if (j != i)
-			return cl_fault(f, k->tab[j].addr ? "class: registry holds an address twice"
+			return rt_owner_fault(f, k->tab[j].addr ? "class: registry holds an address twice"
 			                                  : "class: registry entry a lookup cannot find",
 			                (void *)e->addr);
 		n++;
 		bytes += e->size;
 	}
 	if (n != k->nsys || bytes != k->sys_bytes || k->sys_calls < n)
-		return cl_fault(f, "class: registry counters do not match its entries", k->tab);
+		return rt_owner_fault(f, "class: registry counters do not match its entries", k->tab);
 	return 0;
 }
 
@@ -578,7 +568,7 @@ static int cl_op_check(struct rt_owner *o, struct rtheap_fault *f)
 	struct rtheap_stats hs;
 	size_t counted = 0;
 	if (k->magic != CL_MAGIC || k->hi - k->lo != k->bufsize)
-		return cl_fault(f, "class: descriptor overwritten", k);
+		return rt_owner_fault(f, "class: descriptor overwritten", k);
 	pthread_mutex_lock(&k->sys_lock);
 	int rc = cl_check_registry(k, f);
 	pthread_mutex_unlock(&k->sys_lock);
@@ -588,11 +578,11 @@ static int cl_op_check(struct rt_owner *o, struct rtheap_fault *f)
 	 * (rtclass_alloc), so the live count read first is never above the
 	 * sum read after it, concurrent calls or not */
 	if (rtheap_get_stats(&k->heap, &hs) != 0)
-		return cl_fault(f, "class: heap unusable", k);
+		return rt_owner_fault(f, "class: heap unusable", k);
 	for (int q = 0; q < RTCLASS_NR; q++)
 		counted += atomic_load_explicit(&k->allocs[q], memory_order_relaxed);
 	if (hs.live_blocks > counted)
-		return cl_fault(f, "class: more live heap blocks than class allocations", k);
+		return rt_owner_fault(f, "class: more live heap blocks than class allocations", k);
 	return 0;
 }
 

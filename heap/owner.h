@@ -28,6 +28,7 @@
 #ifndef RTHEAP_OWNER_H
 #define RTHEAP_OWNER_H
 
+#include <errno.h>
 #include <pthread.h>
 #ifndef __cplusplus
 #include <stdatomic.h>
@@ -80,6 +81,20 @@ RT_DOOR void rt_owner_unregister(struct rt_owner *o);
  * NULL at the end.  Not locked: no object may be registered or
  * unregistered meanwhile (reports and checks, documented as such). */
 RT_DOOR struct rt_owner *rt_owner_next(rtheap_t *heap, struct rt_owner *o);
+
+/* A layer's check found @p what at @p addr: fill *f (if not NULL; no
+ * extent or page) and return -EUCLEAN, the result of ops->check. */
+static inline int rt_owner_fault(struct rtheap_fault *f, const char *what,
+                                 const void *addr)
+{
+	if (f) {
+		f->what = what;
+		f->addr = addr;
+		f->extent = -1;
+		f->page = -1;
+	}
+	return -EUCLEAN;
+}
 
 /* -- owned runs -- */
 

@@ -108,13 +108,7 @@ static int pool_check(struct rt_owner *o, struct rtheap_fault *f)
 	pthread_mutex_unlock(&p->mtx);
 	if (!what)
 		return 0;
-	if (f) {
-		f->what = what;
-		f->addr = p;
-		f->extent = -1;
-		f->page = -1;
-	}
-	return -EUCLEAN;
+	return rt_owner_fault(f, what, p);
 }
 
 static void pool_dump(struct rt_owner *o, FILE *out)

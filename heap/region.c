@@ -852,16 +852,6 @@ static void region_op_dump(struct rt_owner *o, FILE *out)
 
 /* ---------------------------------------------------------------- check */
 
-static int fault(struct rtheap_fault *f, const char *what, const void *addr)
-{
-	if (f) {
-		f->what = what;
-		f->addr = addr;
-		f->extent = -1;
-		f->page = -1;
-	}
-	return -EUCLEAN;
-}
 
 /* Bits of b: live ones a subset of the start ones, none at or past off,
  * as many live as counted. */
@@ -876,13 +866,13 @@ static int check_maps(struct rtregion *r, struct rblock *b, struct rtheap_fault 
 			if (g0 + k >= lo && g0 + k < hi)
 				in |= gbit(k);
 		if (st & ~in)
-			return fault(f, "region: an allocation start outside the bumped area", b);
+			return rt_owner_fault(f, "region: an allocation start outside the bumped area", b);
 		if (lv & ~st)
-			return fault(f, "region: a live allocation not marked as a start", b);
+			return rt_owner_fault(f, "region: a live allocation not marked as a start", b);
 		live += (size_t)__builtin_popcountll(lv);
 	}
 	if (live != b->live)
-		return fault(f, "region: block's live map does not match its live count", b);
+		return rt_owner_fault(f, "region: block's live map does not match its live count", b);
 	return 0;
 }
 
@@ -890,14 +880,14 @@ static int check_block(struct rtregion *r, struct rblock *b, struct rtheap_fault
 {
 	void *run = NULL;
 	if (rt_owner_find_kind(r->heap, b, r->block, RT_OWN_REGION, &run) || run != b)
-		return fault(f, "region: a block is not an owned run of the pool's size", b);
+		return rt_owner_fault(f, "region: a block is not an owned run of the pool's size", b);
 	if (b->magic != BLOCK_MAGIC || b->pool != r)
-		return fault(f, "region: block header's magic or pool pointer overwritten", b);
+		return rt_owner_fault(f, "region: block header's magic or pool pointer overwritten", b);
 	if (b->off < r->first || b->off > r->block)
-		return fault(f, "region: block bump offset out of range", b);
+		return rt_owner_fault(f, "region: block bump offset out of range", b);
 	bool on_reuse = b->reuse.next != &b->reuse;
 	if (on_reuse != (b->live == 0 && b != r->cur))
-		return fault(f, "region: block on the wrong list for its live count", b);
+		return rt_owner_fault(f, "region: block on the wrong list for its live count", b);
 	return check_maps(r, b, f);
 }
 
@@ -908,7 +898,7 @@ static int check_blocks(struct rtregion *r, struct rtheap_fault *f)
 	for (struct rg_link *l = r->blocks.next; l != &r->blocks; l = l->next) {
 		struct rblock *b = (struct rblock *)(void *)l;
 		if (++n > r->nblocks || l->next->prev != l)
-			return fault(f, "region: block list longer than counted or broken", b);
+			return rt_owner_fault(f, "region: block list longer than counted or broken", b);
 		int rc = check_block(r, b, f);
 		if (rc)
 			return rc;
@@ -916,7 +906,7 @@ static int check_blocks(struct rtregion *r, struct rtheap_fault *f)
 		cur |= b == r->cur;
 	}
 	if (n != r->nblocks || reuse != r->nreuse || !cur)
-		return fault(f, "region: block counts or current block do not match", r);
+		return rt_owner_fault(f, "region: block counts or current block do not match", r);
 	return 0;
 }
 
@@ -926,13 +916,13 @@ static int check_large(struct rtregion *r, struct rtheap_fault *f)
 	for (struct rg_link *l = r->large.next; l != &r->large; l = l->next) {
 		struct rlarge *g = (struct rlarge *)(void *)l;
 		if (++n > r->nlarge || l->next->prev != l)
-			return fault(f, "region: large list longer than counted or broken", g);
+			return rt_owner_fault(f, "region: large list longer than counted or broken", g);
 		if (rtheap_check_block(r->heap, g) != 0 || g->magic != LARGE_MAGIC || g->pool != r)
-			return fault(f, "region: a large allocation's header or heap block is bad", g);
+			return rt_owner_fault(f, "region: a large allocation's header or heap block is bad", g);
 		bytes += g->size;
 	}
 	if (n != r->nlarge || bytes != r->large_bytes)
-		return fault(f, "region: large counts do not match", r);
+		return rt_owner_fault(f, "region: large counts do not match", r);
 	return 0;
 }
 
@@ -940,7 +930,7 @@ static int region_op_check(struct rt_owner *o, struct rtheap_fault *f)
 {
 	struct rtregion *r = region_of(o);
 	if (r->magic != POOL_MAGIC)
-		return fault(f, "region: descriptor's magic overwritten", r);
+		return rt_owner_fault(f, "region: descriptor's magic overwritten", r);
 	region_lock(r);
 	int rc = check_blocks(r, f);
 	if (!rc)

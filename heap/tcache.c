@@ -885,16 +885,6 @@ int rttcache_get_stats(rttcache_t *tc, struct rttcache_stats *st)
 
 /* ------------------------------------------------------------ check, dump */
 
-static int tc_fault(struct rtheap_fault *f, const char *what, const void *addr)
-{
-	if (f) {
-		f->what = what;
-		f->addr = addr;
-		f->extent = -1;
-		f->page = -1;
-	}
-	return -EUCLEAN;
-}
 
 /* A chain of n blocks of class c: each a live block of its class holding
  * the key; the chain ends after exactly n (at most TC_CAP_MAX + 1 steps). */
@@ -904,14 +894,14 @@ static int tc_check_chain(struct rttcache *tc, void **chain, unsigned n,
 	unsigned k = 0;
 	for (; chain && k <= TC_CAP_MAX; k++) {
 		if (rtheap_usable_size(tc->heap, chain) != tc_size(c))
-			return tc_fault(f, "tcache: a cached block is not a live block of its class",
+			return rt_owner_fault(f, "tcache: a cached block is not a live block of its class",
 			                chain);
 		if (chain[1] != tc->key)
-			return tc_fault(f, "tcache: a cached block lost its key", chain);
+			return rt_owner_fault(f, "tcache: a cached block lost its key", chain);
 		chain = (void **)chain[0];
 	}
 	if (k != n)
-		return tc_fault(f, "tcache: a bin's or magazine's count disagrees with its chain",
+		return rt_owner_fault(f, "tcache: a bin's or magazine's count disagrees with its chain",
 		                chain);
 	return 0;
 }
@@ -926,12 +916,12 @@ static int tc_check_depot(struct rttcache *tc, unsigned c, struct rtheap_fault *
 	while (!err && nd && nd != CDS_WFCQ_WOULDBLOCK && mags <= tc->depot) {
 		struct tc_mag *m = caa_container_of(nd, struct tc_mag, node);
 		err = m->n == tc->batch ? tc_check_chain(tc, m->chain, m->n, c, f)
-		                        : tc_fault(f, "tcache: a depot magazine is not full", m);
+		                        : rt_owner_fault(f, "tcache: a depot magazine is not full", m);
 		mags++;
 		nd = __cds_wfcq_next_nonblocking(&d->head, &d->tail, nd);
 	}
 	if (!err && mags != atomic_load_explicit(&d->count, memory_order_relaxed))
-		err = tc_fault(f, "tcache: the depot's count disagrees with its queue", d);
+		err = rt_owner_fault(f, "tcache: the depot's count disagrees with its queue", d);
 	rt_layer_unlock(&d->lock);
 	return err;
 }
@@ -940,13 +930,13 @@ static int tc_op_check(struct rt_owner *o, struct rtheap_fault *f)
 {
 	struct rttcache *tc = tc_of(o);
 	if (tc->magic != TC_MAGIC)
-		return tc_fault(f, "tcache: descriptor's magic overwritten", tc);
+		return rt_owner_fault(f, "tcache: descriptor's magic overwritten", tc);
 	int err = 0;
 	pthread_mutex_lock(&tc->mtx);
 	for (struct tc_thread *t = tc->threads; !err && t; t = t->next)
 		for (unsigned c = 0; !err && c < tc->ncls; c++)
 			err = t->bin[c].n > tc->cap
-			          ? tc_fault(f, "tcache: a bin holds more than 2 * batch blocks", t)
+			          ? rt_owner_fault(f, "tcache: a bin holds more than 2 * batch blocks", t)
 			          : tc_check_chain(tc, t->bin[c].head, t->bin[c].n, c, f);
 	pthread_mutex_unlock(&tc->mtx);
 	for (unsigned c = 0; !err && c < tc->ncls; c++)
