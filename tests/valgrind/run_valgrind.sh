@@ -36,4 +36,16 @@ run vg_region 99 "Invalid read of size 1" "Invalid write of size 1" "vg_region.c
 run vg_realloc 99 "Invalid write of size 1" "Invalid read of size 1" "vg_realloc.c" "ERROR SUMMARY: 2 errors"
 run vg_kmem 99 "Invalid read of size 1" "Invalid write of size 1" "vg_kmem.c" "ERROR SUMMARY: 2 errors"
 run vg_leak 99 "definitely lost: 2,176 bytes in 2 blocks" "vg_leak.c"
+
+# vg_attach runs natively and starts its second process under Memcheck:
+# rtheap_attach() there must answer -ENOTSUP and leave the heap as it was.
+"$DIR/vg_attach" "$VG" >"$out" 2>&1
+rc=$?
+if [ "$rc" -eq 77 ]; then
+	echo "skip vg_attach: $(cat "$out")"
+elif [ "$rc" -ne 0 ] || ! grep -q "attach under Memcheck: -ENOTSUP" "$out"; then
+	echo "FAIL vg_attach: exit status $rc"; cat "$out"; fail=1
+else
+	echo "ok   vg_attach: status 0; found: attach under Memcheck: -ENOTSUP"
+fi
 exit $fail
