@@ -289,7 +289,8 @@ unsigned rt_owner_alloc_batch(rtheap_t *heap, size_t size, unsigned n, void **ou
 	bool notify;
 	if (!rt_heap_ok(h) || size == 0 || n == 0 || !out)
 		return 0;
-	heap_lock(h);
+	if (heap_lock(h))
+		return 0; /* a broken shared heap, errno ENOTRECOVERABLE (lock.h) */
 	unsigned got = owner_batch_take(h, size, n, out, &notify, &pd, owner_ck(h));
 	heap_unlock(h);
 	if (rt_unlikely(notify))
@@ -306,7 +307,9 @@ int rt_owner_free_batch(rtheap_t *heap, unsigned n, void *const *ptrs)
 	if (!rt_heap_ok(h) || (n && !ptrs))
 		return -EINVAL;
 	const unsigned ck = owner_ck(h);
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err; /* a broken shared heap: nothing released */
 	for (unsigned i = 0; i < n; i++) {
 		int err = free_locked(h, ptrs[i], NULL, ck);
 		if (rt_unlikely(err) && !first) {
@@ -325,8 +328,10 @@ int rt_owner_view(rtheap_t *heap, const void *p, struct rt_owner_view *v)
 	struct rt_heap *h = rt_heap_of(heap);
 	if (!rt_heap_ok(h) || !v)
 		return -EINVAL;
-	int err = -EFAULT;
-	heap_lock(h);
+	int err = heap_lock(h);
+	if (err)
+		return err; /* a broken shared heap */
+	err = -EFAULT;
 	struct rt_extent *x = rt_extent_find(h, p);
 	if (x && (uintptr_t)p - (uintptr_t)x->pages < x->span) {
 		v->base = (uintptr_t)x->pages;

@@ -166,14 +166,17 @@ RT_DOOR size_t rt_owner_max(rtheap_t *heap);
  * out[0..).  Returns how many (fewer when the heap runs out: if none, the
  * failure is counted and the low-memory callback runs, as for one failed
  * rtheap_alloc(); a partial batch is not a failure).  0 also for an
- * unusable heap, @p size 0 or @p n 0.  Bound: n x rtheap_alloc()'s.
+ * unusable heap, @p size 0 or @p n 0, and for a broken shared heap (errno
+ * ENOTRECOVERABLE, the heap not touched).  Bound: n x rtheap_alloc()'s.
  * Context: RT-safe. */
 RT_DOOR unsigned rt_owner_alloc_batch(rtheap_t *heap, size_t size, unsigned n,
                                       void **out);
 /* Release @p n blocks (as rtheap_free() each) under one heap lock.
  * 0, or the first error (that block stays as it was, reported as
  * rtheap_free() reports it; the others are released).  -EINVAL for an
- * unusable heap.  Bound: n x rtheap_free()'s.  Context: RT-safe. */
+ * unusable heap; -ENOTRECOVERABLE for a broken shared heap (nothing
+ * released, the heap not touched).  Bound: n x rtheap_free()'s.
+ * Context: RT-safe. */
 RT_DOOR int rt_owner_free_batch(rtheap_t *heap, unsigned n, void *const *ptrs);
 
 /* One extent seen without the heap lock: an address a is in its page
@@ -185,7 +188,8 @@ struct rt_owner_view {
 	const uint32_t *map;  /* its page map */
 };
 /* The view of the extent that holds @p p (heap lock): 0; -EFAULT: p is in
- * no extent's page array; -EINVAL: unusable heap.  Bound: O(log E).
+ * no extent's page array; -EINVAL: unusable heap; -ENOTRECOVERABLE: a
+ * broken shared heap.  Bound: O(log E).
  * Context: RT-safe. */
 RT_DOOR int rt_owner_view(rtheap_t *heap, const void *p, struct rt_owner_view *v);
 /* log2 of the heap's page size (0 for an unusable heap). */

@@ -281,8 +281,18 @@ static bool depot_put(struct rttcache *tc, unsigned c, void **chain, unsigned n)
 
 /* ------------------------------------------------------------ refill, flush */
 
+/* The heap sets errno only when it refuses a broken shared heap
+ * (ENOTRECOVERABLE): clear it before a call, then this gives the error of
+ * a call that got nothing and puts the caller's errno back otherwise. */
+static int tc_heap_errno(int saved, bool failed)
+{
+	int err = errno == ENOTRECOVERABLE ? ENOTRECOVERABLE : ENOMEM;
+	errno = saved;
+	return failed ? err : 0;
+}
+
 /* The bin of class c is empty: one magazine from the depot, or one batch
- * from the heap.  0 or -ENOMEM. */
+ * from the heap.  0, -ENOMEM, or -ENOTRECOVERABLE (a broken shared heap). */
 static int tc_refill(struct rttcache *tc, struct tc_thread *t, unsigned c)
 {
 	struct tc_bin *b = &t->bin[c];
@@ -296,9 +306,12 @@ static int tc_refill(struct rttcache *tc, struct tc_thread *t, unsigned c)
 		return 0;
 	}
 	void *out[RTTCACHE_MAX_BATCH];
+	int saved = errno;
+	errno = 0;
 	unsigned got = rt_owner_alloc_batch(tc->heap, tc_size(c), tc->batch, out);
-	if (!got)
-		return -ENOMEM;
+	int err = tc_heap_errno(saved, !got);
+	if (err)
+		return -err;
 	for (unsigned i = 0; i < got; i++) {
 		void **p = out[i];
 		tc_close(tc, p, c);
@@ -454,10 +467,13 @@ static inline struct tc_thread *tc_self(struct rttcache *tc)
 
 static void *tc_heap_alloc(struct rttcache *tc, size_t size)
 {
+	int saved = errno;
+	errno = 0;
 	void *p = rtheap_alloc(tc->heap, size);
-	if (!p) {
+	int err = tc_heap_errno(saved, !p);
+	if (err) {
 		tc_count(&tc->failures);
-		errno = ENOMEM;
+		errno = err;
 	}
 	return p;
 }
@@ -477,9 +493,10 @@ TC_SIDE void *tc_alloc_slow(struct rttcache *tc, size_t size)
 	if (!t)
 		return tc_heap_alloc(tc, tc_size(c));
 	struct tc_bin *b = &t->bin[c];
-	if (!b->head && tc_refill(tc, t, c)) {
+	int err = b->head ? 0 : tc_refill(tc, t, c);
+	if (err) {
 		tc_count(&tc->failures);
-		errno = ENOMEM;
+		errno = -err;
 		return NULL;
 	}
 	void **p = b->head;

@@ -7,6 +7,10 @@
 // library, rtheap_steps.h).  Every process is a fork() of the test: the
 // callbacks set in the parent are valid in the children.
 #include <rtheap/rtheap.h>
+#include <rtheap/config.h>
+#if RTHEAP_HAVE_URCU
+#include <rtheap/tcache.h>
+#endif
 
 #include "rtheap_steps.h"
 
@@ -486,5 +490,43 @@ TEST_F(SharedHeap, OwnerDiedMidChangeBreaksTheHeap)
 	EXPECT_NE(nullptr, s->last_addr.load());
 	EXPECT_EQ(0, rtheap_destroy(heap(), nullptr, nullptr)); // still possible
 }
+
+#if RTHEAP_HAVE_URCU
+// Per-thread caches over a shared heap broken by a dead lock owner: a call
+// that needs the heap fails with ENOTRECOVERABLE and leaves the heap alone
+// (the heap's batch and lookup calls refuse without its lock, instead of
+// going on unlocked); blocks already in the thread's bin are still served.
+TEST_F(SharedHeap, CacheOverABrokenHeapLeavesItAlone)
+{
+	Shared *s = s_;
+	rttcache_t *tc = rttcache_create(heap(), nullptr);
+	ASSERT_NE(nullptr, tc);
+	ASSERT_EQ(0, rttcache_thread_init(tc));
+	void *a = rttcache_alloc(tc, 64); // one batch of 64-byte blocks: the rest stay in the bin
+	ASSERT_NE(nullptr, a);
+	ASSERT_EQ(SIGKILL, kill_at(s, RTHEAP_STEPS_RUN_CUT, [s] {
+		(void)!rtheap_alloc(&s->heap, 3 * 256);
+	}));
+	struct rttcache_stats before {}, after {};
+	ASSERT_EQ(0, rttcache_get_stats(tc, &before));
+	errno = 0;
+	EXPECT_EQ(nullptr, rttcache_alloc(tc, 512)); // an empty bin: the heap refuses the refill
+	EXPECT_EQ(ENOTRECOVERABLE, errno);
+	errno = 0;
+	EXPECT_EQ(nullptr, rttcache_alloc(tc, 100000)); // above max_size: rtheap_alloc
+	EXPECT_EQ(ENOTRECOVERABLE, errno);
+	void *b = rttcache_alloc(tc, 64); // from the bin: no heap involved
+	EXPECT_NE(nullptr, b);
+	// the thread has no view of the heap yet: finding a's class needs the heap
+	EXPECT_EQ(-ENOTRECOVERABLE, rttcache_free(tc, a));
+	ASSERT_EQ(0, rttcache_get_stats(tc, &after));
+	EXPECT_EQ(before.failures + 2, after.failures); // both NULLs are counted
+	EXPECT_EQ(1, s->kinds[RTHEAP_ERR_BROKEN].load()); // reported once, by the heap
+	// destroy gives every block back, which the broken heap refuses
+	EXPECT_EQ(-ENOTRECOVERABLE, rttcache_destroy(tc));
+	struct rtheap_fault f {};
+	EXPECT_EQ(-EUCLEAN, rtheap_check(heap(), &f)); // still broken, as the dead owner left it
+}
+#endif
 
 } // namespace

@@ -142,7 +142,10 @@ rttcache_t *rttcache_create(rtheap_t *heap, const struct rttcache_config *cfg);
  * depot) goes back to the heap, then the descriptor.  No thread may use
  * the cache meanwhile or afterwards (their states are released here; a
  * thread's later exit does nothing for it).
- * @return 0; -EINVAL: NULL cache (nothing changes).  A pointer that is
+ * @return 0; -EINVAL: NULL cache (nothing changes); -ENOTRECOVERABLE:
+ *         the heap is a process-shared heap broken by a dead lock owner
+ *         (the cache is destroyed, its blocks and descriptor stay in the
+ *         broken heap).  A pointer that is
  *         not a live cache (a destroyed one included) is undefined
  *         behaviour for every call, as a released block is for
  *         rtheap_free(): the fast paths check NULL only.
@@ -157,7 +160,10 @@ int rttcache_destroy(rttcache_t *tc);
  * max(16, next power of two of size); the block holds the whole class.
  * Above max_size: rtheap_alloc(heap, size).
  * @return the block, or NULL with errno ENOMEM (counted in failures;
- *         the heap's low-memory callback ran), or EINVAL (NULL cache).
+ *         the heap's low-memory callback ran), ENOTRECOVERABLE (a
+ *         process-shared heap broken by a dead lock owner, when the call
+ *         needs the heap; counted in failures, the heap not touched), or
+ *         EINVAL (NULL cache).
  * Bound: fast path (pop, no lock, no atomic read-modify-write); on an
  *        empty bin plus one refill: one depot dequeue (O(1)) or
  *        RTTCACHE_WORST_BATCH(batch) heap allocations under one heap lock.
@@ -177,7 +183,10 @@ void *rttcache_alloc(rttcache_t *tc, size_t size);
  *         start of a live block (reported as rtheap_free() reports it), or
  *         a double release of a block held by this cache (the block's key
  *         word: reported RTHEAP_ERR_DOUBLE_FREE, counted in double_frees);
- *         -EINVAL also for a NULL @p tc.  Errors change nothing.
+ *         -EINVAL also for a NULL @p tc; -ENOTRECOVERABLE: a broken
+ *         process-shared heap, when the call needs the heap (a flush of
+ *         a full bin into it keeps its blocks out of it).  Errors change
+ *         nothing.
  *         A double release of a block already back in the heap is only
  *         seen in checked mode (RTTCACHE_CHECKED, RTHEAP_F_DEBUG_FILL).
  * Bound: fast path (map read, push, no lock, no atomic read-modify-write);
