@@ -298,6 +298,28 @@ unsigned rt_owner_alloc_batch(rtheap_t *heap, size_t size, unsigned n, void **ou
 	return got;
 }
 
+int rt_owner_check_alloc(rtheap_t *heap, const void *p, size_t size, void **out)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	struct rt_pending pd;
+	bool notify = false;
+	unsigned got = 0;
+	if (!rt_heap_ok(h) || size == 0 || !out)
+		return -EINVAL;
+	int err = heap_lock(h);
+	if (err)
+		return err; /* a broken shared heap */
+	long long r = block_size(h, p);
+	if (r >= 0)
+		got = owner_batch_take(h, size, 1, out, &notify, &pd, owner_ck(h));
+	heap_unlock(h);
+	if (rt_unlikely(notify))
+		rt_notify_deliver(h, &pd);
+	if (r < 0)
+		return (int)r;
+	return got ? 0 : -ENOMEM;
+}
+
 int rt_owner_free_batch(rtheap_t *heap, unsigned n, void *const *ptrs)
 {
 	struct rt_heap *h = rt_heap_of(heap);

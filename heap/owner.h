@@ -171,6 +171,16 @@ RT_DOOR size_t rt_owner_max(rtheap_t *heap);
  * Context: RT-safe. */
 RT_DOOR unsigned rt_owner_alloc_batch(rtheap_t *heap, size_t size, unsigned n,
                                       void **out);
+/* Under one heap lock: check that @p p starts a live block (as
+ * rtheap_check_block(), nothing reported), then allocate @p size bytes
+ * (as rtheap_alloc()) into *out.  0; the check's error (-EFAULT, -EINVAL:
+ * nothing allocated); -ENOMEM: no memory (counted, low-memory callback,
+ * as a failed rtheap_alloc()); -EINVAL: unusable heap, @p size 0 or NULL
+ * @p out; -ENOTRECOVERABLE: a broken shared heap.  Bound:
+ * rtheap_check_block()'s + rtheap_alloc()'s, one lock section.
+ * Context: RT-safe. */
+RT_DOOR int rt_owner_check_alloc(rtheap_t *heap, const void *p, size_t size,
+                                 void **out);
 /* Release @p n blocks (as rtheap_free() each) under one heap lock.
  * 0, or the first error (that block stays as it was, reported as
  * rtheap_free() reports it; the others are released).  -EINVAL for an

@@ -7,8 +7,9 @@
  * (defer.h: liburcu's wait-free concurrent queue) and a reclaimer thread.
  *
  *   rtheap_free_rcu(h, p):  find h's domain (8 acquire loads)
- *                           rtheap_check_block(h, p)         heap lock
- *                           node = rtheap_alloc(h, 2 words)  heap lock
+ *                           check p, node = 2 words          one heap lock
+ *                                   (rt_owner_check_alloc: as
+ *                                   rtheap_check_block + rtheap_alloc)
  *                           node = { link, p | 1 }; push    one exchange
  *   rtheap_free_rcu_head:   the same, node = the caller's head in p, { link, p }
  *   reclaimer, every period_us or when a barrier wakes it:
@@ -344,14 +345,14 @@ int rtheap_free_rcu(rtheap_t *heap, void *ptr)
 		return -ENODEV;
 	if (!ptr)
 		return 0;
-	int err = rtheap_check_block(heap, ptr);
-	if (err)
-		return rcu_refuse(d, heap, ptr, err);
-	struct rcu_node *n = rtheap_alloc(heap, sizeof *n);
-	if (!n) {
+	void *n; /* the check and the node's allocation: one lock section */
+	int err = rt_owner_check_alloc(heap, ptr, sizeof(struct rcu_node), &n);
+	if (err == -ENOMEM) {
 		RCU_ADD(d, nomem, 1);
 		return -ENOMEM;
 	}
+	if (err)
+		return rcu_refuse(d, heap, ptr, err);
 	rcu_queue(d, n, (uintptr_t)ptr | 1u);
 	return 0;
 }

@@ -113,8 +113,8 @@ int rtheap_rcu_start(rtheap_t *heap, const struct rtheap_rcu_config *cfg);
  *         unusable heap); -ENOMEM: no room for the link node (use
  *         rtheap_free_rcu_head()).  Errors change nothing.
  * Bound: O(RTHEAP_RCU_MAX_HEAPS) table search (8 loads), the block check
- *        (O(log E), heap lock), one allocation of the smallest size
- *        (heap lock), one atomic increment and one atomic exchange.
+ *        (O(log E)) and one allocation of the smallest size in one heap
+ *        lock section, one atomic increment and one atomic exchange.
  *        No system call, no wait for the reclaimer.
  * Context: RT-safe.  Not concurrently with rtheap_rcu_stop() on @p heap.
  */
