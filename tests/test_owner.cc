@@ -117,6 +117,47 @@ TEST_F(OwnerTest, ExhaustionIsACountedFailure)
 	expect_ok();
 }
 
+// rt_owner_check_alloc (rtheap_free_rcu's door): the block check and the
+// allocation in one lock section.  A check that fails allocates nothing and
+// reports nothing (the caller reports); an allocation that fails is counted
+// as rtheap_alloc's are.
+TEST_F(OwnerTest, CheckAllocChecksThenAllocates)
+{
+	void *blk = rtheap_alloc(&heap_, 100);
+	ASSERT_NE(blk, nullptr);
+	rtheap_stats before = stats();
+	void *n = nullptr;
+	ASSERT_EQ(rt_owner_check_alloc(&heap_, blk, 16, &n), 0);
+	ASSERT_NE(n, nullptr);
+	EXPECT_EQ(rtheap_usable_size(&heap_, n), 16u);
+	EXPECT_EQ(stats().live_blocks, before.live_blocks + 1);
+	EXPECT_EQ(stats().alloc_calls, before.alloc_calls + 1);
+	EXPECT_EQ(rtheap_free(&heap_, n), 0);
+
+	int local = 0;
+	void *untouched = &local;
+	n = untouched;
+	before = stats();
+	EXPECT_EQ(rt_owner_check_alloc(&heap_, &local, 16, &n), -EFAULT); // foreign
+	EXPECT_EQ(rt_owner_check_alloc(&heap_, (char *)blk + 16, 16, &n), -EINVAL); // interior
+	EXPECT_EQ(rt_owner_check_alloc(&heap_, blk, 0, &n), -EINVAL);
+	EXPECT_EQ(rt_owner_check_alloc(&heap_, blk, 16, nullptr), -EINVAL);
+	EXPECT_EQ(rt_owner_check_alloc(nullptr, blk, 16, &n), -EINVAL);
+	EXPECT_EQ(n, untouched);
+	rtheap_stats after = stats();
+	EXPECT_EQ(after.alloc_calls, before.alloc_calls);
+	EXPECT_EQ(after.errors, before.errors);
+	EXPECT_EQ(seen_.calls, 0);
+
+	// no memory: -ENOMEM, counted as a failed allocation
+	before = stats();
+	EXPECT_EQ(rt_owner_check_alloc(&heap_, blk, 2 * kHeap, &n), -ENOMEM);
+	EXPECT_EQ(n, untouched);
+	EXPECT_EQ(stats().failed_allocs, before.failed_allocs + 1);
+	EXPECT_EQ(rtheap_free(&heap_, blk), 0);
+	expect_ok();
+}
+
 TEST_F(OwnerTest, FindTellsForeignFromNotOwned)
 {
 	size_t p = rtheap_page_size(&heap_);
