@@ -333,9 +333,9 @@ int rt_owner_free_batch(rtheap_t *heap, unsigned n, void *const *ptrs)
 	if (err)
 		return err; /* a broken shared heap: nothing released */
 	for (unsigned i = 0; i < n; i++) {
-		int err = free_locked(h, ptrs[i], NULL, ck);
-		if (rt_unlikely(err) && !first) {
-			first = err;
+		int e = free_locked(h, ptrs[i], NULL, ck);
+		if (rt_unlikely(e) && !first) {
+			first = e;
 			notify = rt_notify_misuse(h, &pd);
 		}
 	}

@@ -167,7 +167,7 @@ RT_DOOR size_t rt_owner_max(rtheap_t *heap);
  * failure is counted and the low-memory callback runs, as for one failed
  * rtheap_alloc(); a partial batch is not a failure).  0 also for an
  * unusable heap, @p size 0 or @p n 0, and for a broken shared heap (errno
- * ENOTRECOVERABLE, the heap not touched).  Bound: n x rtheap_alloc()'s.
+ * ENOTRECOVERABLE, nothing allocated).  Bound: n x rtheap_alloc()'s.
  * Context: RT-safe. */
 RT_DOOR unsigned rt_owner_alloc_batch(rtheap_t *heap, size_t size, unsigned n,
                                       void **out);
@@ -185,7 +185,7 @@ RT_DOOR int rt_owner_check_alloc(rtheap_t *heap, const void *p, size_t size,
  * 0, or the first error (that block stays as it was, reported as
  * rtheap_free() reports it; the others are released).  -EINVAL for an
  * unusable heap; -ENOTRECOVERABLE for a broken shared heap (nothing
- * released, the heap not touched).  Bound: n x rtheap_free()'s.
+ * released).  Bound: n x rtheap_free()'s.
  * Context: RT-safe. */
 RT_DOOR int rt_owner_free_batch(rtheap_t *heap, unsigned n, void *const *ptrs);
 

@@ -220,8 +220,8 @@ static inline void tc_release_block(const struct rttcache *tc, void **p, unsigne
 
 /* Give the n blocks (1..TC_CAP_MAX: a bin holds at most 2 * batch, a
  * magazine batch) of a chain to the heap in one lock section. */
-static void tc_chain_to_heap(struct rttcache *tc, void **chain, unsigned n,
-                             unsigned c)
+static int tc_chain_to_heap(struct rttcache *tc, void **chain, unsigned n,
+                            unsigned c)
 {
 	void *out[TC_CAP_MAX];
 	for (unsigned k = 0; k < n; k++) {
@@ -230,7 +230,9 @@ static void tc_chain_to_heap(struct rttcache *tc, void **chain, unsigned n,
 		out[k] = chain;
 		chain = next;
 	}
-	(void)rt_owner_free_batch(tc->heap, n, out);
+	/* 0, or -ENOTRECOVERABLE: a broken shared heap took nothing (the
+	 * blocks stay out of it); a misuse cannot occur (they are live) */
+	return rt_owner_free_batch(tc->heap, n, out);
 }
 
 /* ------------------------------------------------------------ depot */
@@ -340,24 +342,30 @@ static void tc_flush_bin(struct rttcache *tc, struct tc_thread *t, unsigned c)
 	if (depot_put(tc, c, chain, k)) {
 		tc_bump(&t->depot_puts, 1);
 	} else {
-		tc_chain_to_heap(tc, chain, k, c);
+		(void)tc_chain_to_heap(tc, chain, k, c); /* refused: dropped */
 		tc_bump(&t->heap_batches, 1);
 	}
 	tc_bump(&t->flushes, 1);
 }
 
-/* Every block of the thread's bins back to the heap. */
-static void tc_thread_drain(struct rttcache *tc, struct tc_thread *t)
+/* Every block of the thread's bins back to the heap: 0, or
+ * -ENOTRECOVERABLE (a broken shared heap refused them: the bins are
+ * emptied all the same, their blocks stay out of the heap). */
+static int tc_thread_drain(struct rttcache *tc, struct tc_thread *t)
 {
+	int first = 0;
 	for (unsigned c = 0; c < tc->ncls; c++) {
 		struct tc_bin *b = &t->bin[c];
 		if (!b->n)
 			continue;
-		tc_chain_to_heap(tc, b->head, b->n, c);
+		int err = tc_chain_to_heap(tc, b->head, b->n, c);
+		if (err && !first)
+			first = err;
 		b->head = NULL;
 		tc_set(&b->n, 0);
 		tc_bump(&t->heap_batches, 1);
 	}
+	return first;
 }
 
 /* ------------------------------------------------------------ threads */
@@ -384,7 +392,7 @@ static void tc_thread_exit(void *arg)
 {
 	struct tc_thread *t = arg;
 	struct rttcache *tc = t->tc; /* alive: destroy deletes the key first */
-	tc_thread_drain(tc, t);
+	(void)tc_thread_drain(tc, t); /* refused by a broken heap: dropped */
 	pthread_mutex_lock(&tc->mtx);
 	tc_thread_unlink(tc, t);
 	pthread_mutex_unlock(&tc->mtx);
@@ -593,7 +601,7 @@ static int tc_put(struct rttcache *tc, struct tc_thread *t, unsigned c, void *pt
 static int tc_to_heap(struct rttcache *tc, void *ptr)
 {
 	int err = rtheap_free(tc->heap, ptr);
-	if (err)
+	if (err && err != -ENOTRECOVERABLE) /* a refusal is not a misuse */
 		tc_count(&tc->errors);
 	return err;
 }
@@ -661,16 +669,19 @@ int rttcache_flush(rttcache_t *tc)
 	struct tc_slot *sl = tc_slot_of(tc);
 	if (sl->gen != tc->gen)
 		return 0;
-	tc_thread_drain(tc, sl->ts);
+	int err = tc_thread_drain(tc, sl->ts);
 	tc_bump(&sl->ts->flushes, 1);
-	return 0;
+	return err;
 }
 
 int rttcache_thread_init(rttcache_t *tc)
 {
 	if (!tc_ok(tc))
 		return -EINVAL;
-	return tc_self(tc) ? 0 : -ENOMEM;
+	int saved = errno;
+	errno = 0;
+	bool ok = tc_self(tc) != NULL;
+	return -tc_heap_errno(saved, !ok);
 }
 
 /* ------------------------------------------------------------ create, destroy */
@@ -789,9 +800,12 @@ rttcache_t *rttcache_create(rtheap_t *heap, const struct rttcache_config *cfg)
 		return NULL;
 	}
 	size_t mags = (size_t)probe.ncls * probe.depot;
+	int saved = errno;
+	errno = 0;
 	struct rttcache *tc = rtheap_alloc(heap, sizeof(*tc) + mags * sizeof(struct tc_mag));
-	if (!tc) {
-		errno = ENOMEM;
+	int herr = tc_heap_errno(saved, !tc);
+	if (herr) {
+		errno = herr;
 		return NULL;
 	}
 	memcpy(tc, &probe, sizeof(*tc));
@@ -813,7 +827,7 @@ static void tc_depots_drain(struct rttcache *tc)
 		while ((nd = __cds_wfcq_dequeue_blocking(&d->head, &d->tail)) != NULL) {
 			struct tc_mag *m = caa_container_of(nd, struct tc_mag, node);
 			atomic_fetch_sub_explicit(&d->count, 1, memory_order_acq_rel);
-			tc_chain_to_heap(tc, m->chain, m->n, c);
+			(void)tc_chain_to_heap(tc, m->chain, m->n, c);
 		}
 	}
 }
@@ -830,7 +844,7 @@ int rttcache_destroy(rttcache_t *tc)
 	pthread_mutex_lock(&tc->mtx);
 	while (tc->threads) {
 		struct tc_thread *t = tc->threads;
-		tc_thread_drain(tc, t);
+		(void)tc_thread_drain(tc, t); /* destroy's result: the last release */
 		tc_thread_unlink(tc, t);
 		(void)rtheap_free(tc->heap, t);
 	}

@@ -9,6 +9,7 @@
 #include <rtheap/rtheap.h>
 #include <rtheap/config.h>
 #if RTHEAP_HAVE_URCU
+#include <rtheap/rcu.h>
 #include <rtheap/tcache.h>
 #endif
 
@@ -19,6 +20,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include <sys/mman.h>
@@ -492,18 +494,22 @@ TEST_F(SharedHeap, OwnerDiedMidChangeBreaksTheHeap)
 }
 
 #if RTHEAP_HAVE_URCU
-// Per-thread caches over a shared heap broken by a dead lock owner: a call
-// that needs the heap fails with ENOTRECOVERABLE and leaves the heap alone
-// (the heap's batch and lookup calls refuse without its lock, instead of
-// going on unlocked); blocks already in the thread's bin are still served.
+// Per-thread caches and RCU release over a shared heap broken by a dead
+// lock owner: a call that needs the heap fails with ENOTRECOVERABLE and
+// takes or releases nothing in it (the heap's batch, lookup and check
+// calls refuse without its lock, instead of going on unlocked); blocks
+// already in the thread's bin are still served.
 TEST_F(SharedHeap, CacheOverABrokenHeapLeavesItAlone)
 {
 	Shared *s = s_;
 	rttcache_t *tc = rttcache_create(heap(), nullptr);
 	ASSERT_NE(nullptr, tc);
 	ASSERT_EQ(0, rttcache_thread_init(tc));
+	ASSERT_EQ(0, rtheap_rcu_start(heap(), nullptr));
 	void *a = rttcache_alloc(tc, 64); // one batch of 64-byte blocks: the rest stay in the bin
 	ASSERT_NE(nullptr, a);
+	void *keep = rtheap_alloc(heap(), 100);
+	ASSERT_NE(nullptr, keep);
 	ASSERT_EQ(SIGKILL, kill_at(s, RTHEAP_STEPS_RUN_CUT, [s] {
 		(void)!rtheap_alloc(&s->heap, 3 * 256);
 	}));
@@ -519,8 +525,25 @@ TEST_F(SharedHeap, CacheOverABrokenHeapLeavesItAlone)
 	EXPECT_NE(nullptr, b);
 	// the thread has no view of the heap yet: finding a's class needs the heap
 	EXPECT_EQ(-ENOTRECOVERABLE, rttcache_free(tc, a));
+	// the bin's blocks to the heap: refused, the bin emptied all the same
+	EXPECT_EQ(-ENOTRECOVERABLE, rttcache_flush(tc));
 	ASSERT_EQ(0, rttcache_get_stats(tc, &after));
 	EXPECT_EQ(before.failures + 2, after.failures); // both NULLs are counted
+	EXPECT_EQ(before.errors, after.errors); // a refusal is not a misuse
+	EXPECT_EQ(0u, after.thread_blocks);
+	struct rtheap_rcu_stats rs {};
+	EXPECT_EQ(-ENOTRECOVERABLE, rtheap_free_rcu(heap(), keep)); // nothing queued
+	ASSERT_EQ(0, rtheap_rcu_get_stats(heap(), &rs));
+	EXPECT_EQ(0u, rs.queued);
+	EXPECT_EQ(1u, rs.refused);
+	EXPECT_EQ(0, rtheap_rcu_stop(heap()));
+	errno = 0;
+	EXPECT_EQ(nullptr, rttcache_create(heap(), nullptr)); // no block for it
+	EXPECT_EQ(ENOTRECOVERABLE, errno);
+	int init = 0; // a new thread's state: no block for it either
+	std::thread th([&] { init = rttcache_thread_init(tc); });
+	th.join();
+	EXPECT_EQ(-ENOTRECOVERABLE, init);
 	EXPECT_EQ(1, s->kinds[RTHEAP_ERR_BROKEN].load()); // reported once, by the heap
 	// destroy gives every block back, which the broken heap refuses
 	EXPECT_EQ(-ENOTRECOVERABLE, rttcache_destroy(tc));

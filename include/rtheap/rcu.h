@@ -76,7 +76,8 @@ struct rtheap_rcu_stats {
 	uint64_t max_pending;   /**< the most pending seen by the reclaimer */
 	uint64_t nomem;         /**< rtheap_free_rcu() calls refused: -ENOMEM */
 	uint64_t refused;       /**< rtheap_free_rcu*() calls refused for a bad
-	                         *   pointer or head (nothing queued) */
+	                         *   pointer or head, or by a broken shared
+	                         *   heap (nothing queued) */
 };
 
 /**
@@ -111,7 +112,9 @@ int rtheap_rcu_start(rtheap_t *heap, const struct rtheap_rcu_config *cfg);
  *         process (or it was stopped); -EFAULT: @p ptr outside every
  *         extent; -EINVAL: @p ptr is not the start of a live block (or an
  *         unusable heap); -ENOMEM: no room for the link node (use
- *         rtheap_free_rcu_head()).  Errors change nothing.
+ *         rtheap_free_rcu_head()); -ENOTRECOVERABLE: a process-shared
+ *         heap broken by a dead lock owner (counted in refused).  Errors
+ *         change nothing.
  * Bound: O(RTHEAP_RCU_MAX_HEAPS) table search (8 loads), the block check
  *        (O(log E)) and one allocation of the smallest size in one heap
  *        lock section, one atomic increment and one atomic exchange.

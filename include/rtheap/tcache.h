@@ -131,8 +131,9 @@ struct rttcache_stats {
  * with the heap (rtheap_check(), rtheap_dump()).
  * @return the cache, or NULL with errno: EINVAL (unusable heap, a setting
  *         out of range), ENOMEM (the heap cannot hold the descriptor),
- *         EMFILE (RTTCACHE_MAX_CACHES caches exist), EAGAIN (no pthread
- *         key left).
+ *         ENOTRECOVERABLE (a process-shared heap broken by a dead lock
+ *         owner), EMFILE (RTTCACHE_MAX_CACHES caches exist), EAGAIN (no
+ *         pthread key left).
  * Bound: O(classes * depot) initialisation.  Context: set-up, not RT.
  */
 rttcache_t *rttcache_create(rtheap_t *heap, const struct rttcache_config *cfg);
@@ -184,9 +185,11 @@ void *rttcache_alloc(rttcache_t *tc, size_t size);
  *         a double release of a block held by this cache (the block's key
  *         word: reported RTHEAP_ERR_DOUBLE_FREE, counted in double_frees);
  *         -EINVAL also for a NULL @p tc; -ENOTRECOVERABLE: a broken
- *         process-shared heap, when the call needs the heap (a flush of
- *         a full bin into it keeps its blocks out of it).  Errors change
- *         nothing.
+ *         process-shared heap, when the call needs the heap (not counted
+ *         in errors: not a misuse).  Errors change nothing.  A release
+ *         whose flush the broken heap refuses returns 0: the block is
+ *         cached, the flushed batch leaves the bin and stays out of the
+ *         heap (lost with it).
  *         A double release of a block already back in the heap is only
  *         seen in checked mode (RTTCACHE_CHECKED, RTHEAP_F_DEBUG_FILL).
  * Bound: fast path (map read, push, no lock, no atomic read-modify-write);
@@ -201,7 +204,9 @@ int rttcache_free(rttcache_t *tc, void *ptr);
 /**
  * Give the calling thread's cached blocks back to the heap (one heap lock
  * section per class that holds blocks).  The depot is not touched.
- * @return 0; -EINVAL: NULL cache.
+ * @return 0; -EINVAL: NULL cache; -ENOTRECOVERABLE: a process-shared heap
+ *         broken by a dead lock owner refused them (the bins are emptied
+ *         all the same: the blocks stay out of the heap, lost with it).
  * Bound: O(classes * batch).  Context: RT-safe (bounded), not a fast path.
  */
 int rttcache_flush(rttcache_t *tc);
@@ -209,7 +214,9 @@ int rttcache_flush(rttcache_t *tc);
 /**
  * Create the calling thread's state now (otherwise the thread's first
  * call does): one heap block and a registration under a mutex.
- * @return 0 (also when it exists); -EINVAL: NULL cache; -ENOMEM.
+ * @return 0 (also when it exists); -EINVAL: NULL cache; -ENOMEM;
+ *         -ENOTRECOVERABLE: a process-shared heap broken by a dead lock
+ *         owner.
  * Bound: O(classes).  Context: thread start-up, not RT.
  */
 int rttcache_thread_init(rttcache_t *tc);

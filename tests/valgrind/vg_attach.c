@@ -44,9 +44,12 @@ static int attach_here(int fd, uintptr_t at)
 	void *m = mmap((void *)at, MAP_BYTES, PROT_READ | PROT_WRITE,
 	               MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
 	if (m != (void *)at) {
-		fprintf(stderr, "second process: cannot map at %#lx: %s\n",
-		        (unsigned long)at, strerror(errno));
-		return 3;
+		/* valgrind keeps some ranges for itself, and may then place the
+		 * mapping elsewhere instead of failing */
+		fprintf(stderr, "second process: cannot map at %#lx (%s)\n",
+		        (unsigned long)at,
+		        m == MAP_FAILED ? strerror(errno) : "placed elsewhere");
+		return 4;
 	}
 	int err = rtheap_attach((rtheap_t *)m);
 	if (err != -ENOTSUP) {
@@ -105,13 +108,17 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		return perror("fork"), 2;
 	if (pid == 0) {
-		execl(argv[1], argv[1], "-q", "--tool=memcheck", "--error-exitcode=99",
-		      self, "attach", fds, at, (char *)NULL);
+		char *args[] = { argv[1], "-q", "--tool=memcheck", "--error-exitcode=99",
+		                 self, "attach", fds, at, NULL };
+		execvp(argv[1], args);
+		perror(argv[1]);
 		_exit(127);
 	}
 	int st;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 4) /* not this test's subject */
+		return printf("skipped: Memcheck cannot map the heap at %s\n", at), 77;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return fprintf(stderr, "second process failed (status %#x)\n", st), 1;
 	/* the heap as it was: attaches here, passes its check, same counts */
