@@ -56,7 +56,8 @@ RT_COLD int shared_recover(struct rt_heap *h)
 	int err = report ? rt_check_locked(h, &f) : -EUCLEAN;
 	h->pend_kind = 0; /* a report the dead owner did not deliver is lost */
 	if (err) {
-		h->broken = 1;
+		/* relaxed atomic: rt_owner_broken() reads it without the lock */
+		__atomic_store_n(&h->broken, 1u, __ATOMIC_RELAXED);
 		if (report)
 			rt_notify_event(h, RTHEAP_ERR_BROKEN, f.addr, &pd);
 	} else {

@@ -389,6 +389,12 @@ unsigned rt_owner_flags(rtheap_t *heap)
 	return rt_heap_ok(h) ? h->flags : 0;
 }
 
+bool rt_owner_broken(rtheap_t *heap)
+{
+	struct rt_heap *h = rt_heap_of(heap);
+	return rt_heap_ok(h) && __atomic_load_n(&h->broken, __ATOMIC_RELAXED);
+}
+
 int rt_owner_pi_mutex_init(pthread_mutex_t *m)
 {
 	return pi_mutex_init(m);

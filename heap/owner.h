@@ -33,6 +33,7 @@
 #ifndef __cplusplus
 #include <stdatomic.h>
 #endif
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -235,6 +236,12 @@ static inline uint32_t rt_owner_map_len(uint32_t e)
 RT_DOOR int rt_owner_lock_mode(rtheap_t *heap);
 /* Flags of the heap (enum rtheap_flags: RTHEAP_F_DEBUG_FILL, ...). */
 RT_DOOR unsigned rt_owner_flags(rtheap_t *heap);
+/* Whether @p heap is a process-shared heap marked broken (a lock owner
+ * died in the middle of a change): after a door or heap call got nothing,
+ * it tells ENOTRECOVERABLE from ENOMEM.  No lock (a relaxed load; the mark
+ * is never cleared).  false for an unusable heap.  Bound: O(1).
+ * Context: RT-safe. */
+RT_DOOR bool rt_owner_broken(rtheap_t *heap);
 /* Initialise @p m as a priority-inheritance mutex, as the heap's own lock
  * is made: 0 or -ENOTSUP. */
 RT_DOOR int rt_owner_pi_mutex_init(pthread_mutex_t *m);

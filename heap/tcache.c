@@ -283,14 +283,11 @@ static bool depot_put(struct rttcache *tc, unsigned c, void **chain, unsigned n)
 
 /* ------------------------------------------------------------ refill, flush */
 
-/* The heap sets errno only when it refuses a broken shared heap
- * (ENOTRECOVERABLE): clear it before a call, then this gives the error of
- * a call that got nothing and puts the caller's errno back otherwise. */
-static int tc_heap_errno(int saved, bool failed)
+/* The error of a heap call that got nothing: ENOTRECOVERABLE when the
+ * heap is a broken shared heap (it refuses every call), else ENOMEM. */
+static int tc_heap_errno(rtheap_t *heap)
 {
-	int err = errno == ENOTRECOVERABLE ? ENOTRECOVERABLE : ENOMEM;
-	errno = saved;
-	return failed ? err : 0;
+	return rt_owner_broken(heap) ? ENOTRECOVERABLE : ENOMEM;
 }
 
 /* The bin of class c is empty: one magazine from the depot, or one batch
@@ -308,12 +305,9 @@ static int tc_refill(struct rttcache *tc, struct tc_thread *t, unsigned c)
 		return 0;
 	}
 	void *out[RTTCACHE_MAX_BATCH];
-	int saved = errno;
-	errno = 0;
 	unsigned got = rt_owner_alloc_batch(tc->heap, tc_size(c), tc->batch, out);
-	int err = tc_heap_errno(saved, !got);
-	if (err)
-		return -err;
+	if (!got)
+		return -tc_heap_errno(tc->heap);
 	for (unsigned i = 0; i < got; i++) {
 		void **p = out[i];
 		tc_close(tc, p, c);
@@ -475,13 +469,10 @@ static inline struct tc_thread *tc_self(struct rttcache *tc)
 
 static void *tc_heap_alloc(struct rttcache *tc, size_t size)
 {
-	int saved = errno;
-	errno = 0;
 	void *p = rtheap_alloc(tc->heap, size);
-	int err = tc_heap_errno(saved, !p);
-	if (err) {
+	if (!p) {
 		tc_count(&tc->failures);
-		errno = err;
+		errno = tc_heap_errno(tc->heap);
 	}
 	return p;
 }
@@ -678,10 +669,7 @@ int rttcache_thread_init(rttcache_t *tc)
 {
 	if (!tc_ok(tc))
 		return -EINVAL;
-	int saved = errno;
-	errno = 0;
-	bool ok = tc_self(tc) != NULL;
-	return -tc_heap_errno(saved, !ok);
+	return tc_self(tc) ? 0 : -tc_heap_errno(tc->heap);
 }
 
 /* ------------------------------------------------------------ create, destroy */
@@ -800,12 +788,9 @@ rttcache_t *rttcache_create(rtheap_t *heap, const struct rttcache_config *cfg)
 		return NULL;
 	}
 	size_t mags = (size_t)probe.ncls * probe.depot;
-	int saved = errno;
-	errno = 0;
 	struct rttcache *tc = rtheap_alloc(heap, sizeof(*tc) + mags * sizeof(struct tc_mag));
-	int herr = tc_heap_errno(saved, !tc);
-	if (herr) {
-		errno = herr;
+	if (!tc) {
+		errno = tc_heap_errno(heap);
 		return NULL;
 	}
 	memcpy(tc, &probe, sizeof(*tc));

@@ -355,6 +355,8 @@ TEST_F(OwnerTest, SettingsOfTheHeap)
 	EXPECT_EQ(rt_owner_lock_mode(&heap_), RTHEAP_LOCK_NONE);
 	EXPECT_EQ(rt_owner_flags(&heap_) & RTHEAP_F_DEBUG_FILL, 0u);
 	EXPECT_EQ(rt_owner_lock_mode(nullptr), -1);
+	EXPECT_FALSE(rt_owner_broken(&heap_)); // only a shared heap can be (test_shared)
+	EXPECT_FALSE(rt_owner_broken(nullptr));
 }
 
 TEST(OwnerDebug, DebugHeapFillsAndChecksOwnedRuns)
